@@ -1,0 +1,257 @@
+"""Functional Chebyshev graph convolution with a hand-written backward.
+
+Layout strategy (see README, "Performance notes")
+------------------------------------------------
+``x`` stays in its ``(B, V, C)`` layout, seen as a ``(B*V, C)`` matrix. The graph
+operator is expanded once per batch size into the block-diagonal
+``I_B (x) L~`` (CSR, cached), so each Chebyshev order is ONE multithreaded
+sparse-dense product ``T_k = 2 L~ T_{k-1} - T_{k-2}`` written by ``addmm`` straight
+into a preallocated ``(K-1, B*V, C_in)`` buffer: no permutes, no ``cat``.
+The channel mixing is ``K`` GEMMs ``(B*V, C_in) @ (C_in, C_out)`` accumulated
+into the output. The backward reuses the recursion on the gradient (Clenshaw's
+algorithm with ``L~^T``, which is ``L~`` itself for symmetric operators), so
+autograd stores only ``x`` and the ``T_k`` buffer.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+import torch
+
+from ._laplacian import _is_scipy_sparse, as_operator
+
+__all__ = ["cheb_conv"]
+
+_MAX_BLOCK_SIZES = 4  # batch sizes whose block-diagonal operator is kept per operator
+
+
+class _Operator:
+    """A converted operator plus lazily built, cached derived forms."""
+
+    def __init__(self, csr: torch.Tensor) -> None:
+        self.csr = csr
+        self.n = csr.shape[0]
+        self._transpose: torch.Tensor | None = None
+        self._symmetric: bool | None = None
+        self._blocks: OrderedDict[tuple[int, bool], torch.Tensor] = OrderedDict()
+
+    @property
+    def symmetric(self) -> bool:
+        if self._symmetric is None:
+            t = self.transpose_csr()
+            a = self.csr
+            same = torch.equal(a.crow_indices(), t.crow_indices()) and torch.equal(
+                a.col_indices(), t.col_indices()
+            )
+            if same:
+                eps = torch.finfo(a.dtype).eps
+                va, vt = a.values(), t.values()
+                scale = va.abs().max() if va.numel() else va.new_tensor(0.0)
+                same = bool(((va - vt).abs() <= 8 * eps * scale).all())
+            self._symmetric = same
+            if same:
+                self._transpose = a
+        return self._symmetric
+
+    def transpose_csr(self) -> torch.Tensor:
+        if self._transpose is None:
+            self._transpose = self.csr.t().to_sparse_coo().coalesce().to_sparse_csr()
+        return self._transpose
+
+    def block(self, batch: int, transpose: bool = False) -> torch.Tensor:
+        """Block-diagonal ``I_batch (x) op`` (or of ``op^T``) as CSR."""
+        if transpose and self.symmetric:
+            transpose = False
+        base = self.transpose_csr() if transpose else self.csr
+        if batch == 1:
+            return base
+        key = (batch, transpose)
+        hit = self._blocks.get(key)
+        if hit is not None:
+            self._blocks.move_to_end(key)
+            return hit
+        crow, col, val = base.crow_indices(), base.col_indices(), base.values()
+        nnz, n = col.numel(), self.n
+        offs = torch.arange(batch, device=col.device, dtype=crow.dtype)
+        big_crow = torch.cat([(crow[:-1].unsqueeze(0) + offs.unsqueeze(1) * nnz).reshape(-1), crow.new_tensor([batch * nnz])])
+        big_col = (col.unsqueeze(0) + offs.unsqueeze(1) * n).reshape(-1)
+        big_val = val.repeat(batch)
+        out = torch.sparse_csr_tensor(
+            big_crow, big_col, big_val, (batch * n, batch * n), check_invariants=False
+        )
+        self._blocks[key] = out
+        if len(self._blocks) > _MAX_BLOCK_SIZES:
+            self._blocks.popitem(last=False)
+        return out
+
+
+# Conversion cache: one _Operator per (torch operator object, version, dtype, device).
+_CACHE: dict[tuple, _Operator] = {}
+
+
+def _resolve_operator(operator: Any, dtype: torch.dtype, device: torch.device) -> _Operator:
+    if isinstance(operator, torch.Tensor):
+        if operator.layout == torch.strided and operator.dim() == 2:
+            # dense operators are accepted but converted every call
+            return _Operator(as_operator(operator, dtype=dtype, device=device))
+        key = (id(operator), operator._version, dtype, device)
+        hit = _CACHE.get(key)
+        if hit is not None:
+            return hit
+        entry = _Operator(as_operator(operator, dtype=dtype, device=device))
+        _CACHE[key] = entry
+        weakref.finalize(operator, _CACHE.pop, key, None)
+        return entry
+    if _is_scipy_sparse(operator):
+        # scipy matrices can change in place without notice: convert per call.
+        # For speed convert once yourself with cheb_conv.as_operator(...).
+        return _Operator(as_operator(operator, dtype=dtype, device=device))
+    raise TypeError(
+        "operator must be a torch sparse tensor (COO or CSR) or a scipy.sparse matrix, "
+        f"got {type(operator).__name__}"
+    )
+
+
+class _ChebFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x2, weight, bias, op: _Operator, batch: int):  # type: ignore[override]
+        # x2: (B*V, C_in) contiguous, weight: (K, C_in, C_out) with K >= 2
+        K, c_in, c_out = weight.shape
+        L = op.block(batch)
+        rows = x2.shape[0]
+        T = x2.new_empty((K - 1, rows, c_in))
+        torch.mm(L, x2, out=T[0])
+        for k in range(2, K):
+            prev2 = x2 if k == 2 else T[k - 3]
+            torch.addmm(prev2, L, T[k - 2], beta=-1, alpha=2, out=T[k - 1])
+        if bias is not None:
+            y = torch.addmm(bias, x2, weight[0])
+        else:
+            y = torch.mm(x2, weight[0])
+        for k in range(1, K):
+            y.addmm_(T[k - 1], weight[k])
+        ctx.op = op
+        ctx.batch = batch
+        ctx.save_for_backward(x2, weight, T)
+        ctx.has_bias = bias is not None
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gy):  # type: ignore[override]
+        x2, weight, T = ctx.saved_tensors
+        K = weight.shape[0]
+        gy = gy.contiguous()
+        gx = gw = gb = None
+        if ctx.needs_input_grad[1]:
+            gw = torch.empty_like(weight)
+            torch.mm(x2.t(), gy, out=gw[0])
+            for k in range(1, K):
+                torch.mm(T[k - 1].t(), gy, out=gw[k])
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = gy.sum(0)
+        if ctx.needs_input_grad[0]:
+            A = ctx.op.block(ctx.batch, transpose=True)
+            # G_k = gy @ W_k^T, then dx = sum_k T_k(A) G_k by Clenshaw (K-1 SpMMs).
+            G = gy.new_empty((K, gy.shape[0], weight.shape[1]))
+            for k in range(K):
+                torch.mm(gy, weight[k].t(), out=G[k])
+            # b_{K-1} = G_{K-1}; b_k = G_k + 2 A b_{k+1} - b_{k+2}; dx = G_0 + A b_1 - b_2
+            for k in range(K - 2, 0, -1):
+                if k + 2 <= K - 1:
+                    G[k].sub_(G[k + 2])
+                G[k].addmm_(A, G[k + 1], alpha=2)
+            if K >= 3:
+                G[0].sub_(G[2])
+            G[0].addmm_(A, G[1])
+            gx = G[0]
+        return gx, gw, gb, None, None
+
+
+def _check_inputs(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
+    if x.dim() not in (2, 3):
+        raise ValueError(
+            f"x must have shape (B, V, C_in) or (V, C_in), got {tuple(x.shape)}"
+        )
+    if weight.dim() != 3:
+        raise ValueError(
+            f"weight must have shape (K, C_in, C_out), got {tuple(weight.shape)}"
+        )
+    if weight.shape[0] < 1:
+        raise ValueError(f"K (weight.shape[0]) must be >= 1, got {weight.shape[0]}")
+    if weight.shape[1] != x.shape[-1]:
+        raise ValueError(
+            f"channel mismatch: x has C_in={x.shape[-1]} channels but weight expects "
+            f"C_in={weight.shape[1]} (weight shape {tuple(weight.shape)})"
+        )
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"x must be floating point, got {x.dtype}")
+    if weight.dtype != x.dtype or weight.device != x.device:
+        raise ValueError(
+            f"weight ({weight.dtype}, {weight.device}) must match x ({x.dtype}, {x.device}); "
+            "move the module/weight with .to(...)"
+        )
+    if bias is not None:
+        if bias.shape != (weight.shape[2],):
+            raise ValueError(
+                f"bias must have shape (C_out,) = ({weight.shape[2]},), got {tuple(bias.shape)}"
+            )
+        if bias.dtype != x.dtype or bias.device != x.device:
+            raise ValueError(f"bias ({bias.dtype}, {bias.device}) must match x ({x.dtype}, {x.device})")
+
+
+def cheb_conv(
+    x: torch.Tensor,
+    operator: Any,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Chebyshev graph convolution ``y = sum_k T_k(L~) x W_k + b``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(B, V, C_in)`` or unbatched ``(V, C_in)``.
+    operator : torch sparse tensor (COO/CSR) or scipy.sparse matrix
+        Rescaled Laplacian ``L~ = 2 L / lmax - I``, ``(V, V)``
+        (see :func:`cheb_conv.rescale`). Torch operators are converted to CSR in
+        ``x``'s dtype/device once and cached (by identity and version); scipy
+        matrices are converted on every call, so convert them once with
+        :func:`cheb_conv.as_operator`. Not differentiable w.r.t. the operator.
+        Non-symmetric operators are supported (the backward uses ``L~^T``).
+    weight : torch.Tensor
+        ``(K, C_in, C_out)``, ``K >= 1``; ``weight[k]`` multiplies ``T_k(L~) x``.
+    bias : torch.Tensor, optional
+        ``(C_out,)``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, V, C_out)`` (or ``(V, C_out)`` for unbatched ``x``), contiguous.
+    """
+    _check_inputs(x, weight, bias)
+    unbatched = x.dim() == 2
+    if unbatched:
+        x = x.unsqueeze(0)
+    batch, n_vert, c_in = x.shape
+    K, _, c_out = weight.shape
+    op = _resolve_operator(operator, x.dtype, x.device)
+    if op.n != n_vert:
+        raise ValueError(
+            f"vertex mismatch: operator is {op.n} x {op.n} but x has V={n_vert} vertices "
+            f"(x shape {tuple(x.shape)}); x must be (B, V, C_in) with the operator's V"
+        )
+    x2 = x.reshape(batch * n_vert, c_in).contiguous()
+    if K == 1:
+        y = torch.mm(x2, weight[0]) if bias is None else torch.addmm(bias, x2, weight[0])
+    else:
+        y = _ChebFunction.apply(x2, weight, bias, op, batch)
+    y = y.view(batch, n_vert, c_out)
+    return y[0] if unbatched else y

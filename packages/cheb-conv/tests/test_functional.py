@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+import torch
+
+import cheb_conv
+from cheb_conv.testing import dense_reference, random_graph
+
+
+@pytest.mark.parametrize("dtype,rtol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+@pytest.mark.parametrize("K", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("kind", ["combinatorial", "normalized"])
+def test_matches_dense_reference(dtype, rtol, K, kind):
+    A = random_graph(50, 200, seed=K)
+    L = cheb_conv.rescale(cheb_conv.laplacian(A, kind)).to(dtype)
+    g = torch.Generator().manual_seed(K)
+    x = torch.randn(3, 50, 4, generator=g, dtype=dtype)
+    w = torch.randn(K, 4, 6, generator=g, dtype=dtype)
+    b = torch.randn(6, generator=g, dtype=dtype)
+    y = cheb_conv.cheb_conv(x, L, w, b)
+    assert y.shape == (3, 50, 6) and y.dtype == dtype
+    ref = dense_reference(x, L, w, b)
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(y.numpy(), ref, rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 4])
+def test_gradcheck(graph, K):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 40, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(K, 3, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w, b: cheb_conv.cheb_conv(x, graph, w, b), (x, w, b))
+
+
+def test_gradcheck_nonsymmetric_operator():
+    g = torch.Generator().manual_seed(3)
+    dense = torch.randn(12, 12, generator=g, dtype=torch.float64) * (torch.rand(12, 12, generator=g) < 0.3)
+    op = dense.to_sparse_csr()
+    x = torch.randn(2, 12, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 3, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w: cheb_conv.cheb_conv(x, op, w), (x, w))
+    ref = dense_reference(x, dense, w)
+    np.testing.assert_allclose(cheb_conv.cheb_conv(x, op, w).detach().numpy(), ref, rtol=1e-10, atol=1e-10)
+
+
+def test_gradients_match_autograd_reference(graph):
+    g = torch.Generator().manual_seed(0)
+    L = graph.to(torch.float32)
+    x = torch.randn(4, 40, 3, generator=g, requires_grad=True)
+    w = torch.randn(3, 3, 5, generator=g, requires_grad=True)
+    b = torch.randn(5, generator=g, requires_grad=True)
+    y = cheb_conv.cheb_conv(x, L, w, b)
+    gy = torch.randn_like(y)
+    grads = torch.autograd.grad(y, (x, w, b), gy)
+    Ld = L.to_dense()
+    T = [x, torch.einsum("uv,bvc->buc", Ld, x)]
+    T.append(2 * torch.einsum("uv,bvc->buc", Ld, T[1]) - T[0])
+    y2 = sum(t @ w[k] for k, t in enumerate(T)) + b
+    grads2 = torch.autograd.grad(y2, (x, w, b), gy)
+    for a, r in zip(grads, grads2):
+        torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-4)
+
+
+def test_batch_consistency_and_unbatched(graph):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 40, 3, generator=g, dtype=torch.float64)
+    w = torch.randn(4, 3, 2, generator=g, dtype=torch.float64)
+    b = torch.randn(2, generator=g, dtype=torch.float64)
+    y = cheb_conv.cheb_conv(x, graph, w, b)
+    for i in range(5):
+        yi = cheb_conv.cheb_conv(x[i], graph, w, b)
+        assert yi.shape == (40, 2)
+        torch.testing.assert_close(yi, y[i], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(cheb_conv.cheb_conv(x[i : i + 1], graph, w, b)[0], y[i])
+
+
+def test_same_result_for_every_format(graph):
+    sp = pytest.importorskip("scipy.sparse")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 40, 3, generator=g, dtype=torch.float64)
+    w = torch.randn(3, 3, 2, generator=g, dtype=torch.float64)
+    dense = graph.to_dense().numpy()
+    ops = [
+        graph,
+        graph.to_sparse_coo(),
+        graph.to_sparse_coo().coalesce(),
+        sp.csr_matrix(dense),
+        sp.coo_matrix(dense),
+        cheb_conv.as_operator(sp.csr_matrix(dense)),
+    ]
+    ref = cheb_conv.cheb_conv(x, graph, w)
+    for op in ops:
+        torch.testing.assert_close(cheb_conv.cheb_conv(x, op, w), ref, rtol=1e-12, atol=1e-12)
+    # float32 input with a float64 operator: operator converted to x's dtype
+    y32 = cheb_conv.cheb_conv(x.float(), graph, w.float())
+    torch.testing.assert_close(y32, ref.float(), rtol=1e-5, atol=1e-5)
+
+
+def test_operator_not_mutated(graph):
+    before = graph.to_dense().clone()
+    x = torch.randn(2, 40, 3, dtype=torch.float64)
+    w = torch.randn(3, 3, 2, dtype=torch.float64)
+    cheb_conv.cheb_conv(x, graph, w)
+    assert torch.equal(graph.to_dense(), before)
+
+
+def _call(x_shape=(2, 40, 3), op=None, w_shape=(3, 3, 2), b_shape=None, graph=None):
+    x = torch.randn(*x_shape, dtype=torch.float64)
+    w = torch.randn(*w_shape, dtype=torch.float64)
+    b = None if b_shape is None else torch.randn(*b_shape, dtype=torch.float64)
+    return cheb_conv.cheb_conv(x, graph if op is None else op, w, b)
+
+
+def test_bad_inputs(graph):
+    with pytest.raises(ValueError, match="vertex mismatch"):
+        _call(x_shape=(2, 39, 3), graph=graph)
+    with pytest.raises(ValueError, match="square"):
+        _call(op=torch.zeros(40, 30).to_sparse_csr(), graph=graph)
+    with pytest.raises(ValueError, match="K"):
+        _call(w_shape=(0, 3, 2), graph=graph)
+    with pytest.raises(ValueError, match="channel mismatch"):
+        _call(x_shape=(2, 40, 4), graph=graph)
+    with pytest.raises(ValueError, match="weight must have shape"):
+        _call(w_shape=(3, 2), graph=graph)
+    with pytest.raises(ValueError, match="x must have shape"):
+        _call(x_shape=(1, 2, 40, 3), graph=graph)
+    with pytest.raises(ValueError, match="bias"):
+        _call(b_shape=(3,), graph=graph)
+    with pytest.raises(TypeError, match="operator"):
+        _call(op=[[1.0]], graph=graph)
+    with pytest.raises(ValueError, match="vertex mismatch"):
+        _call(op=torch.eye(7).to_sparse_csr(), graph=graph)
