@@ -1,5 +1,51 @@
-"""Sampling-aware pooling and unpooling layers for spherical CNNs (PyTorch)."""
+"""Sampling-aware pooling and unpooling layers for spherical CNNs (PyTorch).
+
+All layers take and return tensors of layout ``(batch, vertices, channels)``.
+Start with :func:`for_sampling`, which returns a ``(pool, unpool)`` pair for a
+sphere-graphs sampling.
+"""
+
+from ._equiangular import EquiangularPool, EquiangularUnpool
+from ._factory import for_sampling
+from ._functional import (
+    decimate,
+    pool_avg,
+    pool_max,
+    unpool_fill,
+    unpool_interpolate,
+    unpool_max,
+    unpool_nearest,
+)
+from ._generic import POOL_MODES, UNPOOL_MODES, Pool, Unpool
+from ._healpix import HealpixPool, HealpixUnpool
+from ._icosahedral import IcosahedralPool, IcosahedralUnpool
+from ._maps import PoolingMaps, equiangular_maps, healpix_maps, icosahedral_maps, maps_from_coarsening
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "POOL_MODES",
+    "UNPOOL_MODES",
+    "EquiangularPool",
+    "EquiangularUnpool",
+    "HealpixPool",
+    "HealpixUnpool",
+    "IcosahedralPool",
+    "IcosahedralUnpool",
+    "Pool",
+    "PoolingMaps",
+    "Unpool",
+    "__version__",
+    "decimate",
+    "equiangular_maps",
+    "for_sampling",
+    "healpix_maps",
+    "icosahedral_maps",
+    "maps_from_coarsening",
+    "pool_avg",
+    "pool_max",
+    "unpool_fill",
+    "unpool_interpolate",
+    "unpool_max",
+    "unpool_nearest",
+]

@@ -1,0 +1,65 @@
+"""Equiangular 2x2 (lat x lon) pooling on row-major grids."""
+
+import numpy as np
+import pytest
+import torch
+
+from sphere_pool import EquiangularPool, EquiangularUnpool, Pool, Unpool, equiangular_maps, for_sampling
+
+
+@pytest.mark.parametrize("levels", [1, 2])
+def test_pool_matches_blocks_and_generic(samplings, levels):
+    nlat, nlon, f = 8, 16, 2**levels
+    s = samplings.equiangular(nlat, nlon)
+    x = torch.randn(2, nlat * nlon, 3, dtype=torch.float64)
+    grid = x.view(2, nlat // f, f, nlon // f, f, 3)
+    y = EquiangularPool(s, "avg", levels)(x)
+    torch.testing.assert_close(y, grid.mean(dim=(2, 4)).reshape(2, -1, 3))
+    ym, idx = EquiangularPool(s, "max", levels)(x)
+    torch.testing.assert_close(ym, grid.amax(dim=(2, 4)).reshape(2, -1, 3))
+    maps = equiangular_maps(nlat, nlon, levels)
+    gy, gidx = Pool(maps, "max")(x)
+    torch.testing.assert_close(ym, gy)
+    assert torch.equal(idx, gidx)
+    torch.testing.assert_close(Pool(maps, "avg")(x), y)
+
+
+def test_unpool(samplings):
+    s = samplings.equiangular(4, 6)
+    pool, unpool = for_sampling(s, "avg")
+    coarse = torch.randn(1, 6, 2)
+    x = coarse.view(1, 2, 1, 3, 1, 2).expand(1, 2, 2, 3, 2, 2).reshape(1, 24, 2)
+    torch.testing.assert_close(pool(x), coarse)
+    torch.testing.assert_close(unpool(coarse), x)
+    pool, unpool = for_sampling(s, "max")
+    x = torch.randn(3, 24, 2)
+    y, idx = pool(x)
+    out = unpool(y, idx)
+    torch.testing.assert_close(torch.gather(out, 1, idx), y)
+    assert int((out != 0).sum()) == y.numel()
+
+
+def test_odd_sizes_error(samplings):
+    with pytest.raises(ValueError, match="divisible by 2"):
+        for_sampling(samplings.equiangular(5, 8), "max")
+    with pytest.raises(ValueError, match="divisible by 4"):
+        EquiangularPool(nlat=8, nlon=6, levels=2)
+    with pytest.raises(ValueError, match=r"V=32.*grid \(4, 8\)"):
+        EquiangularPool(nlat=4, nlon=8)(torch.randn(1, 31, 1))
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+def test_gradcheck(mode):
+    pool = EquiangularPool(nlat=4, nlon=4, mode=mode)
+    unpool = EquiangularUnpool(nlat=4, nlon=4, mode="max" if mode == "max" else "nearest")
+    x = torch.randn(1, 16, 2, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(1, 4, 2, dtype=torch.float64, requires_grad=True)
+    if mode == "max":
+        _, idx = pool(x.detach())
+        assert torch.autograd.gradcheck(lambda t: pool(t)[0], (x,))
+        assert torch.autograd.gradcheck(lambda t: unpool(t, idx), (y,))
+    else:
+        assert torch.autograd.gradcheck(pool, (x,))
+        assert torch.autograd.gradcheck(unpool, (y,))
+    assert np.array_equal(unpool.maps[0].parent, [0, 0, 1, 1] * 2 + [2, 2, 3, 3] * 2)
+    assert isinstance(unpool, Unpool)
