@@ -42,7 +42,15 @@ class Coarsening:
 
     @property
     def complete(self) -> bool:
-        """True when no coarse vertex misses a child (no -1 padding)."""
+        """True when no coarse vertex misses a child.
+
+        For block pooling (HEALPix, grids) this means no -1 padding; a partial-sky
+        HEALPix subset is incomplete when some pixel lacks one of its 3 siblings
+        (fix with ``healpix_closure``). Decimation (``kept`` set, icosahedral) is always
+        complete: its -1 entries only pad the 12 five-neighbour vertices.
+        """
+        if self.kept is not None:
+            return True
         return bool(np.all(self.children >= 0))
 
     @property
