@@ -100,12 +100,12 @@ def test_wrong_v_names_sampling(samplings):
 
 @pytest.mark.parametrize("mode", ["avg", "max"])
 def test_gradcheck(samplings, mode):
-    pool, unpool = for_sampling(samplings.healpix(2), mode)
-    x = torch.randn(1, 48, 2, dtype=torch.float64, requires_grad=True)
+    pool, unpool = for_sampling(samplings.healpix(2, np.arange(8, 16)), mode)
+    x = torch.randn(1, 8, 2, dtype=torch.float64, requires_grad=True)
     if mode == "max":
         y, idx = pool(x.detach())
         assert torch.autograd.gradcheck(lambda t: pool(t)[0], (x,))
         assert torch.autograd.gradcheck(lambda t: unpool(t, idx), (y.clone().requires_grad_(),))
     else:
         assert torch.autograd.gradcheck(pool, (x,))
-        assert torch.autograd.gradcheck(unpool, (torch.randn(1, 12, 2, dtype=torch.float64, requires_grad=True),))
+        assert torch.autograd.gradcheck(unpool, (torch.randn(1, 2, 2, dtype=torch.float64, requires_grad=True),))

@@ -81,14 +81,15 @@ def icosahedral_setup(sampling: Any = None, *, level: int | None = None, levels:
         return [maps_from_coarsening(s) for s in steps], sampling, steps[-1].coarse
     maps, faces = [], np.asarray(sampling.faces, dtype=np.int64)
     for lvl in range(level, level - levels, -1):
+        if maps:
+            faces = _coarse_faces(faces, maps[-1])
         maps.append(icosahedral_maps(faces, _n_vertices(lvl - 1)))
-        faces = _coarse_faces(faces, maps[-1])
 
     def coarse() -> Any:
         if hasattr(sphere_graphs, "icosahedral"):
             return sphere_graphs.icosahedral(level - levels)
         n = _n_vertices(level - levels)
-        return type(sampling)(coords=sampling.coords[:n], level=level - levels, faces=faces)
+        return type(sampling)(coords=sampling.coords[:n], level=level - levels, faces=_coarse_faces(faces, maps[-1]))
 
     return maps, sampling, coarse
 

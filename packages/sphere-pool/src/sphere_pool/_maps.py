@@ -301,8 +301,8 @@ def icosahedral_maps(faces: Any, n_coarse: int) -> PoolingMaps:
         raise ValueError(f"faces must have shape (F, 3); got {faces.shape}.")
     n_fine = int(faces.max()) + 1
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    edges = np.unique(np.sort(edges, axis=1), axis=0)
-    a, b = edges[:, 0], edges[:, 1]  # a < b
+    codes = np.unique(edges.min(axis=1) * n_fine + edges.max(axis=1))
+    a, b = codes // n_fine, codes % n_fine  # a < b
     if np.any(b < n_coarse):
         raise ValueError("faces do not come from a subdivision: two coarse vertices share a fine edge.")
     # children: coarse vertex + incident midpoints
