@@ -1,0 +1,87 @@
+"""CAM5 AR/TC data: reading, checking, splitting, normalising, datasets, synthesis.
+
+API summary
+-----------
+Format (figures from the published data set description, ``cam5.json``):
+    ``CHANNELS`` (16 names), ``CHANNEL_MEAN``/``CHANNEL_STD`` (16,), ``CLASSES``
+    ("background", "TC", "AR"), ``CLASS_FRACTIONS``, ``N_VERTICES`` = 10242,
+    ``parse_name(name) -> FileKey(run, date, slot)`` (``.step``, ``.year``),
+    ``format_name(date, slot, run)``.
+Reading:
+    ``read_sample(path) -> (data (16, V) float32 raw units, labels (V,) int64)``,
+    raises ``DataFileError`` (a ``ValueError`` with ``.path``, ``.problem``);
+    ``list_files(folder) -> sorted list[Path]``;
+    ``check_folder(folder) -> FolderReport`` (``.ok``, ``.unreadable``, ``.truncated``,
+    ``.wrong_shape``, ``.non_finite``, ``.bad_name``, ``.summary()``).
+Splits:
+    ``split_files(files, fractions=(0.7, 0.1, 0.2), seed=0) -> Split(train, val, test)``;
+    ``split_by_year(files, train_years, val_years, test_years) -> Split``.
+Statistics:
+    ``compute_stats(files) -> (mean, std)`` streamed; ``save_stats(path, mean, std)``,
+    ``load_stats(path)``, ``published_stats()``.
+Datasets:
+    ``CAM5Dataset(files, stats="published", resample=None, seq_len=None, shift=0,
+    skip_bad_files=False)`` yields ``(x (V, 16) float32, y (V,) int64)``, or with
+    ``seq_len=T`` ``(x (T, V, 16), y (V,))`` (target = labels ``shift`` frames after the
+    last input); ``.n_skipped``, ``.bad_files``, ``.validate()``.
+    ``mesh_resampling(target) -> (fields CSR, labels CSR)`` for ``resample=``.
+Synthesis:
+    ``synthesize(out_dir, n_samples, seed=0, episode_length=16, coords=None) -> list[Path]``
+    writes realistic files in the exact published format and naming;
+    ``SyntheticGenerator(coords)`` makes frames in memory.
+"""
+
+from ._check import FolderReport, check_folder
+from ._dataset import CAM5Dataset, mesh_resampling
+from ._format import (
+    CHANNEL_MEAN,
+    CHANNEL_STD,
+    CHANNELS,
+    CLASS_FRACTIONS,
+    CLASSES,
+    N_CHANNELS,
+    N_CLASSES,
+    N_VERTICES,
+    RUNS,
+    YEARS,
+    FileKey,
+    format_name,
+    parse_name,
+)
+from ._reader import DataFileError, list_files, read_sample
+from ._split import Split, split_by_year, split_files
+from ._stats import RunningStats, compute_stats, load_stats, published_stats, save_stats
+from ._synth import SyntheticGenerator, synthesize
+
+__all__ = [
+    "CAM5Dataset",
+    "CHANNELS",
+    "CHANNEL_MEAN",
+    "CHANNEL_STD",
+    "CLASSES",
+    "CLASS_FRACTIONS",
+    "DataFileError",
+    "FileKey",
+    "FolderReport",
+    "N_CHANNELS",
+    "N_CLASSES",
+    "N_VERTICES",
+    "RUNS",
+    "RunningStats",
+    "Split",
+    "SyntheticGenerator",
+    "YEARS",
+    "check_folder",
+    "compute_stats",
+    "format_name",
+    "list_files",
+    "load_stats",
+    "mesh_resampling",
+    "parse_name",
+    "published_stats",
+    "read_sample",
+    "save_stats",
+    "split_by_year",
+    "split_files",
+    "synthesize",
+]

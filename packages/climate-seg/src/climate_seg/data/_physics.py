@@ -1,0 +1,318 @@
+"""Physical model of synthetic CAM5-like frames on a spherical mesh (private).
+
+Fields are built from a zonal climatology, fixed synthetic topography, travelling
+planetary waves with geostrophic winds, smooth weather noise, tropical cyclones
+(warm-core vortices) and atmospheric rivers (moist filaments with a low-level jet).
+Pressure, temperature and geopotential are tied together hypsometrically. All
+vertex arrays are float32 of shape (V,) unless noted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+RD_G = 287.05 / 9.80665  # R_d / g in m/K: hypsometric scale height per kelvin
+EARTH_R = 6.371e6
+OMEGA = 7.292e-5
+RHO = 1.2
+STEP_S = 3 * 3600.0  # seconds per 3-hourly step
+DEG = np.pi / 180.0
+
+
+def _f32(a) -> NDArray[np.float32]:
+    return np.asarray(a, dtype=np.float32)
+
+
+class Geometry:
+    """Precomputed mesh geometry: coordinates, local east/north vectors, topography, noise bank.
+
+    Parameters
+    ----------
+    coords : ndarray, shape (V, 3)
+        Unit vectors of the mesh vertices (CAM5: icosahedral level 5).
+    n_noise : int
+        Number of smooth unit-variance noise fields in the bank.
+    """
+
+    def __init__(self, coords: NDArray[np.floating], n_noise: int = 48) -> None:
+        xyz = np.asarray(coords, dtype=np.float64)
+        xyz = xyz / np.linalg.norm(xyz, axis=1, keepdims=True)
+        self.n_vertices = xyz.shape[0]
+        lon = np.arctan2(xyz[:, 1], xyz[:, 0])
+        lat = np.arcsin(np.clip(xyz[:, 2], -1, 1))
+        self.xyz = _f32(xyz)
+        self.xyz_t = np.ascontiguousarray(self.xyz.T)  # (3, V)
+        self.lon, self.lat = _f32(lon), _f32(lat)
+        self.sin_lat, self.cos_lat = _f32(np.sin(lat)), _f32(np.maximum(np.cos(lat), 1e-6))
+        self.east = _f32(np.stack([-np.sin(lon), np.cos(lon), np.zeros_like(lon)], 1))
+        self.north = _f32(np.stack([-np.sin(lat) * np.cos(lon), -np.sin(lat) * np.sin(lon), np.cos(lat)], 1))
+        self.hemi = np.where(lat >= 0, 1.0, -1.0).astype(np.float32)
+        self.topo = self._topography(lon, lat)
+        self.noise = self._noise_bank(xyz, n_noise)
+        self.pixel_area = 4 * np.pi / self.n_vertices  # steradians
+
+    @staticmethod
+    def _topography(lon, lat) -> NDArray[np.float32]:
+        """Fixed synthetic orography (m): plateaus, ranges and an Antarctic ice sheet."""
+        z = np.zeros_like(lat)
+        # (lat, lon, height m, radius deg, elongation in lat)
+        bumps = [(33, 88, 4200, 9, 0.6), (45, -110, 1800, 8, 2.2), (-20, -67, 3000, 4, 3.5),
+                 (72, -40, 2400, 7, 1.4), (5, 20, 600, 18, 1.0), (50, 80, 500, 20, 0.6),
+                 (-25, 135, 350, 14, 0.8), (40, -95, 400, 14, 1.0), (-5, -60, 200, 12, 1.0),
+                 (60, 100, 600, 14, 0.8), (15, 40, 900, 7, 1.0)]
+        for la, lo, h, rad, el in bumps:
+            dlon = np.angle(np.exp(1j * (lon - lo * DEG))) * np.cos(la * DEG)
+            dlat = (lat - la * DEG) / el
+            z += h * np.exp(-(dlon**2 + dlat**2) / (rad * DEG) ** 2)
+        z += 2800.0 / (1 + np.exp((lat / DEG + 73.0) / 2.5))  # Antarctica
+        return _f32(z)
+
+    @staticmethod
+    def _noise_bank(xyz, n: int) -> NDArray[np.float32]:
+        """Smooth (about 3 neighbour rings) unit-variance noise fields, shape (n, V)."""
+        rng = np.random.default_rng(20260101)
+        _, nbr = cKDTree(xyz).query(xyz, k=7)
+        noise = rng.standard_normal((n, xyz.shape[0]))
+        for _ in range(3):
+            noise = noise[:, nbr].mean(axis=2)
+        noise -= noise.mean(axis=1, keepdims=True)
+        noise /= noise.std(axis=1, keepdims=True)
+        return _f32(noise)
+
+
+@dataclass
+class Features:
+    """State of a synoptic episode; angles in radians, times in 3-hourly steps.
+
+    Waves: ``wave_m (K,)`` zonal wavenumbers, ``wave_a (K,)`` amplitudes, ``wave_ph (K,)``
+    phases. TCs: ``tc_lat0, tc_lon0, tc_birth, tc_life, tc_vmax, tc_rm`` each (N,).
+    ARs: ``ar_pts0 (M, S, 2)`` lat/lon of curve samples at birth, ``ar_birth, ar_life,
+    ar_width, ar_tmq, ar_jet`` each (M,). ``noise_a, noise_b (16,)`` noise bank rows,
+    ``noise_w`` their rotation rate.
+    """
+
+    wave_m: NDArray
+    wave_a: NDArray
+    wave_ph: NDArray
+    tc_lat0: NDArray
+    tc_lon0: NDArray
+    tc_birth: NDArray
+    tc_life: NDArray
+    tc_vmax: NDArray
+    tc_rm: NDArray
+    ar_pts0: NDArray
+    ar_birth: NDArray
+    ar_life: NDArray
+    ar_width: NDArray
+    ar_tmq: NDArray
+    ar_jet: NDArray
+    noise_a: NDArray
+    noise_b: NDArray
+    noise_w: float
+
+
+def draw_features(rng: np.random.Generator, length: int, n_noise: int, tc_rate: float, ar_rate: float) -> Features:
+    """Random episode of ``length`` steps; ``tc_rate``/``ar_rate`` = mean features alive per frame."""
+    k = 4
+    wave_m = rng.integers(3, 8, k).astype(np.float32)
+    wave_a = rng.uniform(0.4, 1.0, k).astype(np.float32)
+    wave_ph = rng.uniform(0, 2 * np.pi, k).astype(np.float32)
+
+    def births(rate, life_lo, life_hi):
+        lm = (life_lo + life_hi) / 2
+        life = rng.uniform(life_lo, life_hi, rng.poisson(rate * (length + lm) / lm))
+        birth = rng.uniform(-life, length) if len(life) else np.zeros(0)
+        return birth.astype(np.float32), life.astype(np.float32)
+
+    tc_birth, tc_life = births(tc_rate, 24, 56)
+    n = len(tc_birth)
+    hemi = rng.choice([-1.0, 1.0], n)
+    tc_lat0 = (hemi * rng.uniform(8, 24, n) * DEG).astype(np.float32)
+    tc_lon0 = rng.uniform(-np.pi, np.pi, n).astype(np.float32)
+    tc_vmax = rng.uniform(14, 55, n).astype(np.float32)
+    tc_rm = (rng.uniform(1.3, 2.2, n) * DEG).astype(np.float32)
+
+    ar_birth, ar_life = births(ar_rate, 10, 30)
+    m = len(ar_birth)
+    s = np.linspace(0, 1, 20)
+    hemi = rng.choice([-1.0, 1.0], m)
+    lat0 = rng.uniform(14, 28, m)
+    dlat = rng.uniform(20, 34, m)
+    lon0 = rng.uniform(-180, 180, m)
+    dlon = rng.uniform(15, 45, m)
+    bend = rng.uniform(-7, 7, m)
+    lat = lat0[:, None] + s[None] * dlat[:, None]
+    lon = lon0[:, None] + s[None] * dlon[:, None] + bend[:, None] * np.sin(np.pi * s)[None] / np.cos(lat * DEG)
+    ar_pts0 = np.stack([hemi[:, None] * lat * DEG, lon * DEG], -1).astype(np.float32)
+    return Features(
+        wave_m, wave_a, wave_ph, tc_lat0, tc_lon0, tc_birth, tc_life, tc_vmax, tc_rm,
+        ar_pts0, ar_birth, ar_life,
+        (rng.uniform(2.2, 3.6, m) * DEG).astype(np.float32),
+        rng.uniform(18, 32, m).astype(np.float32), rng.uniform(12, 24, m).astype(np.float32),
+        rng.integers(0, n_noise, 16), rng.integers(0, n_noise, 16), float(rng.uniform(0.15, 0.35)),
+    )
+
+
+def _unit(lat, lon):
+    cl = np.cos(lat)
+    return np.stack([cl * np.cos(lon), cl * np.sin(lon), np.sin(lat)], -1).astype(np.float32)
+
+
+def _dots(g: Geometry, pts: NDArray) -> NDArray[np.float32]:
+    """Dot products of points ``(P, 3)`` with every vertex, shape (P, V) (no BLAS: K=3 is slow there)."""
+    x = g.xyz_t
+    return pts[:, 0, None] * x[0] + pts[:, 1, None] * x[1] + pts[:, 2, None] * x[2]
+
+
+def _envelope(t, birth, life):
+    return np.clip(np.sin(np.pi * (t - birth) / life), 0, None) * ((t >= birth) & (t <= birth + life))
+
+
+def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
+    """Raw physical fields of one frame at step ``t`` of an episode.
+
+    Returns
+    -------
+    fields : dict of str -> ndarray (V,) float32
+        The 16 CAM5 channels in physical units (before calibration).
+    aux : dict
+        Environment fields without features (``psl_env``, ``ivt_env``), per-feature
+        geometry for labelling: ``tc_r2 (N, V)`` squared distance to each TC centre,
+        ``tc_rm (N,)``, ``ar_r2 (V,)``/``ar_id (V,)``/``ar_s (V,)`` nearest AR,
+        its squared distance and curve position, ``ar_width (M,)``, ``ar_len (M,)``.
+    """
+    lat, lon, sl = g.lat, g.lon, g.sin_lat
+    alat = np.abs(lat)
+    # planetary waves (eastward phase speed ~ 10 m/s at 45 deg), midlatitude storm track
+    c = np.float32(10.0 * STEP_S / (EARTH_R * np.cos(45 * DEG)))
+    phase = f.wave_m[:, None] * (lon[None] - c * t) + f.wave_ph[:, None]
+    env = np.exp(-(((alat - 47 * DEG) / (17 * DEG)) ** 2))
+    denv = env * (-2 * (alat - 47 * DEG) / (17 * DEG) ** 2) * np.sign(lat)
+    q = (f.wave_a[:, None] * np.cos(phase)).sum(0)
+    q_lam = (-f.wave_a[:, None] * f.wave_m[:, None] * np.sin(phase)).sum(0)
+    q_quad = (f.wave_a[:, None] * np.sin(phase)).sum(0)
+    p_amp = 1100.0
+    dp_dlat, dp_dlon = p_amp * denv * q, p_amp * env * q_lam
+    fcor = 2 * OMEGA * g.hemi * np.maximum(np.abs(sl), np.float32(np.sin(15 * DEG)))
+    ug = -dp_dlat / (RHO * fcor * EARTH_R)
+    vg = dp_dlon / (RHO * fcor * EARTH_R * np.maximum(g.cos_lat, 0.25))
+    w = f.noise_w * t
+    nz = np.cos(w) * g.noise[f.noise_a] + np.sin(w) * g.noise[f.noise_b]  # (16, V) unit variance
+    tanom = 4.0 * env * q_quad
+
+    s2 = sl * sl
+    t_sea = 301.5 - 38 * s2 - 14 * s2 * s2 - 3.0 * (lat < 0) * s2 + tanom + 1.2 * nz[0]
+    ts = t_sea - 0.0065 * g.topo
+    psl_env = (101100 - 700 * np.exp(-((lat / (12 * DEG)) ** 2)) + 900 * np.exp(-(((alat - 32 * DEG) / (10 * DEG)) ** 2))
+               - 1400 * np.exp(-(((alat - 62 * DEG) / (10 * DEG)) ** 2)) + p_amp * env * q + 250 * nz[1])
+    u_clim = (-6.5 * np.exp(-((lat / (16 * DEG)) ** 2)) + 11 * np.exp(-(((alat - 45 * DEG) / (11 * DEG)) ** 2))
+              - 2.5 * np.exp(-(((alat - 72 * DEG) / (8 * DEG)) ** 2)))
+    u850 = u_clim + ug + 2.5 * nz[2]
+    v850 = vg + 2.0 * nz[3]
+    rh = np.clip(0.72 + 0.10 * nz[4] + 0.08 * np.exp(-((lat / (10 * DEG)) ** 2)) - 0.15 * np.exp(-(((alat - 25 * DEG) / (7 * DEG)) ** 2)), 0.2, 1.0)
+    tmq_add = np.zeros_like(lat)
+    prect_add = np.zeros_like(lat)
+    t500_add = np.zeros_like(lat)
+    psl = psl_env.copy()
+
+    # tropical cyclones: warm-core vortices drifting west and poleward
+    aux: dict = {}
+    tc_env = _envelope(t, f.tc_birth, f.tc_life)
+    alive = np.nonzero(tc_env > 0.02)[0]
+    n_tc = len(alive)
+    tc_vm = f.tc_vmax[alive] * tc_env[alive]
+    tc_rm = f.tc_rm[alive]
+    tc_idx = np.zeros(0, np.int64)
+    tc_r2 = np.zeros((n_tc, 0), np.float32)
+    if n_tc:
+        tt = t - f.tc_birth[alive]
+        clat = f.tc_lat0[alive] + np.sign(f.tc_lat0[alive]) * 2.0 * STEP_S / EARTH_R * tt
+        clon = f.tc_lon0[alive] - 4.5 * STEP_S / (EARTH_R * np.cos(clat)) * tt
+        cen = _unit(clat, clon)  # (N, 3)
+        dot = _dots(g, cen)  # (N, V)
+        tc_idx = np.nonzero((dot > np.cos(8 * tc_rm)[:, None]).any(0))[0]  # vertices near any TC
+        p = g.xyz[tc_idx]
+        tc_r2 = np.maximum(2 * (1 - dot[:, tc_idx]), 0)  # (N, W)
+        x = np.sqrt(tc_r2) / tc_rm[:, None]
+        vt = tc_vm[:, None] * x * np.exp(1 - x)
+        tang = np.cross(cen[:, None, :], p[None])  # (N, W, 3): counter-clockwise about the centre
+        tang /= np.maximum(np.linalg.norm(tang, axis=2, keepdims=True), 1e-9)
+        wind = ((np.sign(clat)[:, None] * vt)[..., None] * tang).sum(0)  # (W, 3)
+        u850[tc_idx] += (wind * g.east[tc_idx]).sum(1)
+        v850[tc_idx] += (wind * g.north[tc_idx]).sum(1)
+        dp = 1.5 * RHO * tc_vm**2
+        psl[tc_idx] -= (dp[:, None] * np.exp(-x / 2.0)).sum(0)
+        core = np.exp(-((x / 1.6) ** 2))
+        frac = (tc_vm / 40.0)[:, None]
+        t500_add[tc_idx] += (0.13 * tc_vm[:, None] * core).sum(0)
+        tmq_add[tc_idx] += (22 * np.minimum(frac, 1.3) * np.exp(-((x / 2.5) ** 2))).sum(0)
+        prect_add[tc_idx] += (1.2e-6 * frac * np.exp(-((x / 1.4) ** 2))).sum(0)
+
+    # atmospheric rivers: moist filaments with a low-level jet along them
+    ar_env = _envelope(t, f.ar_birth, f.ar_life)
+    alive = np.nonzero(ar_env > 0.02)[0]
+    m = len(alive)
+    ar_pairs = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
+    ar_len = np.zeros(m, np.float32)
+    u_env, v_env = u850.copy(), v850.copy()
+    if m:
+        pts = f.ar_pts0[alive].copy()
+        tt = (t - f.ar_birth[alive])[:, None]
+        pts[..., 1] += 9.0 * STEP_S / (EARTH_R * np.cos(pts[..., 0])) * tt  # eastward drift
+        pts[..., 0] += np.sign(pts[..., 0]) * 1.0 * STEP_S / EARTH_R * tt  # slow poleward drift
+        xyz = _unit(pts[..., 0], pts[..., 1])  # (M, S, 3)
+        n_s = xyz.shape[1]
+        seg = np.linalg.norm(np.diff(xyz, axis=1), axis=2)
+        ar_len = seg.sum(1).astype(np.float32)
+        tangent = np.gradient(xyz, axis=1)
+        tangent /= np.linalg.norm(tangent, axis=2, keepdims=True)
+        mid = xyz.mean(1)
+        mid /= np.linalg.norm(mid, axis=1, keepdims=True)
+        reach = np.arccos(np.clip((xyz * mid[:, None]).sum(2), -1, 1)).max(1) + 2.5 * f.ar_width[alive]
+        # (AR, vertex) pairs within each AR's cap; work on pairs only
+        pair_k, pair_v = np.nonzero(_dots(g, mid) > np.cos(reach)[:, None])
+        dot = np.einsum("psc,pc->ps", xyz[pair_k], g.xyz[pair_v])  # (P, S)
+        j = dot.argmax(1)
+        rows = np.arange(len(j))
+        r2 = np.maximum(2 * (1 - dot[rows, j]), 0)
+        s = (j / (n_s - 1)).astype(np.float32)
+        amp = ar_env[alive][pair_k] * np.sqrt(np.sin(np.pi * np.clip(s, 0.03, 0.97)))
+        wdt = f.ar_width[alive][pair_k] ** 2
+        jet = amp * np.exp(-r2 / (1.6 * wdt)) * f.ar_jet[alive][pair_k]
+        tvec = jet[:, None] * tangent[pair_k, j]  # (P, 3)
+        nv = g.n_vertices
+        u850 += np.bincount(pair_v, (tvec * g.east[pair_v]).sum(1), nv).astype(np.float32)
+        v850 += np.bincount(pair_v, (tvec * g.north[pair_v]).sum(1), nv).astype(np.float32)
+        tmq_ar = np.bincount(pair_v, f.ar_tmq[alive][pair_k] * amp * np.exp(-r2 / wdt), nv).astype(np.float32)
+        tmq_add += tmq_ar
+        prect_add += 2.5e-8 * tmq_ar
+        ar_pairs = (pair_k, pair_v, r2.astype(np.float32), s)
+
+    t500 = 252.5 + 0.62 * (t_sea - 288) + 0.6 * tanom + t500_add + 0.6 * nz[5]
+    t200 = 221.5 - 4 * s2 - 12 * s2 * s2 * (lat < 0) - 6 * s2 * s2 - 0.5 * tanom + 0.5 * t500_add + 1.0 * nz[6]
+    trefht = ts - 0.7 + 0.4 * nz[7]
+    ps = psl * np.exp(-g.topo / (RD_G * (ts + 0.00325 * g.topo)))
+    es = 611.2 * np.exp(17.67 * (trefht - 273.15) / (trefht - 29.65))
+    qref = rh * 0.622 * es / ps
+    tmq = qref * ps / 9.80665 * 0.23 + tmq_add
+    qref = qref + 1.2e-4 * tmq_add
+    itcz = 1 + 2.5 * np.exp(-(((lat - 6 * DEG) / (7 * DEG)) ** 2))
+    prect = 1.2e-8 * (tmq / 25.0) ** 2 * itcz * np.exp(1.0 * nz[8]) + prect_add
+    tcol = (trefht + t500 + t200) / 3
+    z1000 = RD_G * ts * np.log(psl / 1.0e5) + 0.55 * g.topo + 15 * nz[9]
+    z200 = RD_G * tcol * np.log(ps / 2.0e4) + g.topo
+    zbot = 0.2202 * trefht + 0.3 * nz[10]
+    ubot = 0.72 * u850 - 0.8 + 1.0 * nz[11]
+    vbot = 0.72 * v850 + 0.15 + 1.0 * nz[12]
+    fields = {"TMQ": tmq, "U850": u850, "V850": v850, "UBOT": ubot, "VBOT": vbot, "QREFHT": qref,
+              "PS": ps, "PSL": psl, "T200": t200, "T500": t500, "PRECT": prect, "TS": ts,
+              "TREFHT": trefht, "Z1000": z1000, "Z200": z200, "ZBOT": zbot}
+    aux.update(psl_env=psl_env, tmq_env=tmq - tmq_add, u_env=u_env, v_env=v_env,
+               tc_idx=tc_idx, tc_r2=tc_r2, tc_rm=tc_rm, tc_vmax=tc_vm,
+               ar_pairs=ar_pairs, ar_len=ar_len,
+               ar_width=f.ar_width[alive] if m else np.zeros(0, np.float32))
+    return {k: _f32(v) for k, v in fields.items()}, aux

@@ -1,0 +1,141 @@
+"""Reading CAM5 ``.npz`` files exactly as published.
+
+Each file holds ``data`` (16, 10242) raw physical units, channel-major, and one-hot
+``labels`` (3, 10242); the class of a vertex is the argmax over axis 0.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._format import N_CHANNELS, N_CLASSES, N_VERTICES, FileKey, parse_name
+
+__all__ = ["DataFileError", "list_files", "read_sample"]
+
+
+class DataFileError(ValueError):
+    """A data file is missing, unreadable, truncated, wrongly shaped or non-finite.
+
+    Attributes
+    ----------
+    path : Path
+        The offending file.
+    problem : str
+        One of ``"missing"``, ``"unreadable"``, ``"truncated"``, ``"shape"``,
+        ``"non_finite"``.
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str, detail: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}: {detail}")
+
+
+def _looks_like_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def read_sample(
+    path: str | os.PathLike,
+    n_vertices: int = N_VERTICES,
+    check_finite: bool = True,
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Read one CAM5 file.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``data-YYYY-MM-DD-HH-R-mesh.npz`` file.
+    n_vertices : int
+        Expected number of vertices (10242 for the published level-5 mesh).
+    check_finite : bool
+        Reject files with NaN or infinite values.
+
+    Returns
+    -------
+    data : ndarray, shape (16, V), float32
+        Raw physical units, channel-major, as stored.
+    labels : ndarray, shape (V,), int64
+        Class per vertex (0 background, 1 TC, 2 AR) = argmax of the one-hot labels.
+
+    Raises
+    ------
+    DataFileError
+        Naming the file and the problem (missing, unreadable, truncated, shape, non_finite).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, "missing", "no such file; check the folder or the file list.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            if not {"data", "labels"} <= keys:
+                raise DataFileError(
+                    path, "shape", f"expected npz keys 'data' and 'labels'; found {sorted(keys)}."
+                )
+            data = npz["data"]
+            onehot = npz["labels"]
+    except DataFileError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zlib.error) as err:
+        problem = "truncated" if _looks_like_zip(path) else "unreadable"
+        raise DataFileError(path, problem, f"cannot read as npz ({type(err).__name__}: {err}).") from err
+    if data.shape != (N_CHANNELS, n_vertices):
+        raise DataFileError(path, "shape", f"'data' has shape {data.shape}; expected ({N_CHANNELS}, {n_vertices}).")
+    if onehot.shape != (N_CLASSES, n_vertices):
+        raise DataFileError(path, "shape", f"'labels' has shape {onehot.shape}; expected ({N_CLASSES}, {n_vertices}).")
+    data = np.asarray(data, dtype=np.float32)
+    if check_finite and not (np.isfinite(data).all() and np.isfinite(onehot).all()):
+        raise DataFileError(path, "non_finite", "contains NaN or infinite values.")
+    labels = np.argmax(onehot, axis=0).astype(np.int64)
+    return data, labels
+
+
+def list_files(folder: str | os.PathLike, strict: bool = True) -> list[Path]:
+    """CAM5 files of a folder, sorted by name (independent of directory listing order).
+
+    Parameters
+    ----------
+    folder : path-like
+        Folder holding ``data-YYYY-MM-DD-HH-R-mesh.npz`` files (e.g. ``data_5_all/``).
+    strict : bool
+        If True, any other ``*.npz`` file raises ``ValueError``; if False it is ignored.
+        Files that do not end in ``.npz`` are always ignored.
+
+    Returns
+    -------
+    list of Path
+        Sorted by file name.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder; pass the folder holding the CAM5 .npz files.")
+    out: list[Path] = []
+    for p in folder.iterdir():
+        if not p.name.endswith(".npz"):
+            continue
+        try:
+            parse_name(p.name)
+        except ValueError:
+            if strict:
+                raise
+            continue
+        out.append(p)
+    if not out:
+        raise ValueError(f"{folder} holds no 'data-YYYY-MM-DD-HH-R-mesh.npz' files.")
+    return sorted(out, key=lambda p: p.name)
+
+
+def file_key(path: str | os.PathLike) -> FileKey:
+    """Shorthand for ``parse_name(Path(path).name)``."""
+    return parse_name(Path(path).name)

@@ -1,0 +1,111 @@
+"""Deterministic train/val/test splits of CAM5 file lists."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._format import parse_name
+
+__all__ = ["Split", "split_by_year", "split_files"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """File lists of a split (each sorted by name).
+
+    Attributes
+    ----------
+    train, val, test : list of Path
+    """
+
+    train: list[Path]
+    val: list[Path]
+    test: list[Path]
+
+    def __iter__(self):
+        return iter((self.train, self.val, self.test))
+
+
+def _sorted_unique(files: Iterable[str | os.PathLike]) -> list[Path]:
+    paths = [Path(f) for f in files]
+    for p in paths:
+        parse_name(p.name)  # clear error on foreign names
+    paths = sorted(paths, key=lambda p: p.name)
+    names = [p.name for p in paths]
+    if len(set(names)) != len(names):
+        raise ValueError("the file list holds the same file name twice; pass each frame once.")
+    return paths
+
+
+def split_files(
+    files: Iterable[str | os.PathLike],
+    fractions: Sequence[float] = (0.7, 0.1, 0.2),
+    seed: int = 0,
+) -> Split:
+    """Random split of a file list, UGSCNN-style (70/10/20 with a fixed seed by default).
+
+    Files are sorted by name first, then shuffled with ``numpy.random.default_rng(seed)``,
+    so the split depends only on the set of names and the seed, never on listing order.
+
+    Parameters
+    ----------
+    files : iterable of path-like
+        CAM5 files (names must parse).
+    fractions : (float, float, float)
+        Train, val, test fractions; must be non-negative and sum to 1.
+    seed : int
+        Shuffle seed.
+
+    Returns
+    -------
+    Split
+        Each list sorted by name.
+    """
+    fr = np.asarray(fractions, dtype=np.float64)
+    if fr.shape != (3,) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
+        raise ValueError(f"fractions must be three non-negative numbers summing to 1; got {tuple(fractions)}.")
+    paths = _sorted_unique(files)
+    n = len(paths)
+    perm = np.random.default_rng(seed).permutation(n)
+    n_train = int(round(fr[0] * n))
+    n_val = int(round(fr[1] * n))
+    n_val = min(n_val, n - n_train)
+    parts = (perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :])
+    return Split(*(sorted((paths[i] for i in part), key=lambda p: p.name) for part in parts))
+
+
+def split_by_year(
+    files: Iterable[str | os.PathLike],
+    train_years: Iterable[int],
+    val_years: Iterable[int],
+    test_years: Iterable[int],
+) -> Split:
+    """Split by calendar year (no temporal leakage between sets).
+
+    Parameters
+    ----------
+    files : iterable of path-like
+    train_years, val_years, test_years : iterable of int
+        Disjoint sets of years, e.g. ``range(2106, 2112), [2112], [2113, 2114]``.
+        Files of years in none of them are dropped.
+
+    Returns
+    -------
+    Split
+    """
+    sets = [set(int(y) for y in ys) for ys in (train_years, val_years, test_years)]
+    if sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2]:
+        raise ValueError("train, val and test years must be disjoint.")
+    paths = _sorted_unique(files)
+    out: list[list[Path]] = [[], [], []]
+    for p in paths:
+        year = parse_name(p.name).year
+        for k in range(3):
+            if year in sets[k]:
+                out[k].append(p)
+    return Split(*out)

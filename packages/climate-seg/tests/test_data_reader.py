@@ -1,0 +1,208 @@
+"""Reader, names, folder checks, splits, statistics and datasets on small synthetic folders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from climate_seg.data import (
+    CHANNEL_MEAN,
+    CHANNEL_STD,
+    CAM5Dataset,
+    DataFileError,
+    check_folder,
+    compute_stats,
+    format_name,
+    list_files,
+    load_stats,
+    parse_name,
+    read_sample,
+    save_stats,
+    split_by_year,
+    split_files,
+)
+
+V, C = 10242, 16
+
+
+def write_file(folder: Path, date: dt.date, slot: int, run: int, rng, label_value=None) -> Path:
+    data = (CHANNEL_MEAN[:, None] + CHANNEL_STD[:, None] * rng.standard_normal((C, V))).astype(np.float32)
+    labels = rng.integers(0, 3, V) if label_value is None else np.full(V, label_value)
+    onehot = np.eye(3, dtype=np.float32)[:, labels]
+    path = folder / format_name(date, slot, run)
+    np.savez(path, data=data, labels=onehot)
+    return path
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    files = []
+    start = dt.datetime(2106, 3, 1, 18)
+    for run in (1, 2):
+        for k in range(6):  # 6 consecutive frames crossing midnight
+            t = start + dt.timedelta(hours=3 * k)
+            files.append(write_file(tmp_path, t.date(), t.hour // 3, run, rng, label_value=k % 3))
+    files.append(write_file(tmp_path, dt.date(2107, 1, 1), 0, 1, rng))  # isolated frame
+    return tmp_path, files
+
+
+def test_parse_and_format_names():
+    key = parse_name("data-2106-02-28-07-6-mesh.npz")
+    assert (key.run, key.date, key.slot, key.year) == (6, dt.date(2106, 2, 28), 7, 2106)
+    assert format_name(key.date, key.slot, key.run) == "data-2106-02-28-07-6-mesh.npz"
+    assert parse_name("data-2106-03-01-00-6-mesh.npz").step == key.step + 1
+    for bad in ("data-2106-02-28-08-6-mesh.npz", "data-2106-02-30-00-1-mesh.npz", "foo.npz",
+                "data-2106-02-28-07-6.npz"):
+        with pytest.raises(ValueError, match="2106|CAM5|slot"):
+            parse_name(bad)
+
+
+def test_read_sample(folder):
+    _, files = folder
+    data, labels = read_sample(files[1])
+    assert data.shape == (C, V) and data.dtype == np.float32
+    assert labels.shape == (V,) and labels.dtype == np.int64 and np.all(labels == 1)
+
+
+def test_bad_files_raise_naming_file(tmp_path, folder):
+    _, files = folder
+    trunc = tmp_path / "data-2110-01-01-00-1-mesh.npz"
+    trunc.write_bytes(files[0].read_bytes()[:5000])
+    junk = tmp_path / "data-2110-01-01-01-1-mesh.npz"
+    junk.write_bytes(b"not a zip at all")
+    shape = tmp_path / "data-2110-01-01-02-1-mesh.npz"
+    np.savez(shape, data=np.zeros((16, 100), np.float32), labels=np.zeros((3, 100), np.float32))
+    nan = tmp_path / "data-2110-01-01-03-1-mesh.npz"
+    d = np.zeros((16, V), np.float32)
+    d[3, 5] = np.nan
+    np.savez(nan, data=d, labels=np.eye(3, dtype=np.float32)[:, np.zeros(V, int)])
+    for path, problem in ((trunc, "truncated"), (junk, "unreadable"), (shape, "shape"), (nan, "non_finite"),
+                          (tmp_path / "data-2110-01-01-04-1-mesh.npz", "missing")):
+        with pytest.raises(DataFileError, match=path.name) as err:
+            read_sample(path)
+        assert err.value.problem == problem
+    (tmp_path / "readme.npz").write_bytes(b"x")
+    report = check_folder(tmp_path)
+    assert not report.ok
+    assert report.truncated == [trunc.name] and report.unreadable == [junk.name]
+    assert report.wrong_shape == [shape.name] and report.non_finite == [nan.name]
+    assert report.bad_name == ["readme.npz"] and report.n_good == 13
+    assert trunc.name in report.summary()
+
+
+def test_check_folder_ok_and_list_files(folder):
+    path, files = folder
+    assert check_folder(path).ok
+    assert list_files(path) == sorted(files, key=lambda p: p.name)
+    (path / "other.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="other.npz"):
+        list_files(path)
+    assert len(list_files(path, strict=False)) == len(files)
+
+
+def test_split_deterministic_and_order_independent():
+    names = [format_name(dt.date(2106 + i % 9, 1 + i % 12, 1 + i % 28), i % 8, (1, 2, 3, 4, 6)[i % 5]) for i in range(500)]
+    names = sorted(set(names))
+    shuffled = names[:]
+    random.Random(1).shuffle(shuffled)
+    a, b = split_files(names, seed=3), split_files(shuffled, seed=3)
+    assert a == b
+    assert (len(a.train), len(a.val), len(a.test)) == (round(0.7 * len(names)), round(0.1 * len(names)), len(names) - round(0.7 * len(names)) - round(0.1 * len(names)))
+    assert set(a.train) | set(a.val) | set(a.test) == {Path(n) for n in names}
+    assert split_files(names, seed=4).train != a.train
+    y = split_by_year(names, range(2106, 2112), [2112], [2113, 2114])
+    assert all(parse_name(p.name).year < 2112 for p in y.train)
+    assert {parse_name(p.name).year for p in y.test} == {2113, 2114}
+    with pytest.raises(ValueError, match="disjoint"):
+        split_by_year(names, [2106], [2106], [])
+    with pytest.raises(ValueError, match="fractions"):
+        split_files(names, (0.5, 0.1, 0.1))
+
+
+def test_compute_stats_streamed_matches_dense(folder, tmp_path):
+    _, files = folder
+    mean, std = compute_stats(files)
+    dense = np.concatenate([read_sample(f)[0] for f in files], axis=1).astype(np.float64)
+    np.testing.assert_allclose(mean, dense.mean(1), rtol=1e-9)
+    np.testing.assert_allclose(std, dense.std(1), rtol=1e-6)
+    save_stats(tmp_path / "s.json", mean, std)
+    m2, s2 = load_stats(tmp_path / "s.json")
+    np.testing.assert_allclose(m2, mean) and np.testing.assert_allclose(s2, std)
+    (tmp_path / "bad.json").write_text(json.dumps({"mean": [0] * 3, "std": [1] * 3}))
+    with pytest.raises(ValueError):
+        load_stats(tmp_path / "bad.json")
+
+
+def test_dataset_frames_normalised(folder):
+    _, files = folder
+    ds = CAM5Dataset(files)
+    assert len(ds) == len(files)
+    x, y = ds[0]
+    assert x.shape == (V, C) and x.dtype == torch.float32 and y.shape == (V,) and y.dtype == torch.int64
+    raw, lab = read_sample(ds.files[0])
+    np.testing.assert_allclose(x.numpy(), (raw.T - CHANNEL_MEAN) / CHANNEL_STD, rtol=1e-4, atol=1e-4)
+    assert torch.equal(y, torch.from_numpy(lab))
+    x2, _ = CAM5Dataset(files, stats=None)[0]
+    np.testing.assert_allclose(x2.numpy(), raw.T)
+
+
+def test_dataset_sequences_respect_runs(folder):
+    _, files = folder
+    ds = CAM5Dataset(files, seq_len=3, shift=1)
+    assert len(ds) == 2 * (6 - 3 - 1 + 1)  # isolated frame and run boundaries excluded
+    x, y = ds[0]
+    assert x.shape == (3, V, C) and y.shape == (V,)
+    # run-1 frames carry label k % 3 at frame k: target is frame 0 + 3 - 1 + 1 = 3
+    assert torch.all(y == 0)
+    assert torch.all(ds[1][1] == 1)
+    keys = [ds.keys[i] for i in range(len(ds.keys))]
+    for s in ds._starts:
+        frames = [keys[s + t] for t in range(4)]
+        assert len({k.run for k in frames}) == 1
+        assert [k.step for k in frames] == list(range(frames[0].step, frames[0].step + 4))
+    with pytest.raises(ValueError, match="consecutive"):
+        CAM5Dataset(files, seq_len=7)
+
+
+def test_dataset_resampling(folder):
+    _, files = folder
+    nt = 50
+    rows = np.arange(nt)
+    nearest = sp.csr_matrix((np.ones(nt), (rows, rows * 7)), shape=(nt, V))
+    linear = sp.csr_matrix((np.full(2 * nt, 0.5), (np.repeat(rows, 2), np.stack([rows * 7, rows * 7 + 1], 1).ravel())), shape=(nt, V))
+    ds = CAM5Dataset(files, resample=(linear, nearest))
+    x, y = ds[0]
+    full_x, full_y = CAM5Dataset(files)[0]
+    assert x.shape == (nt, C) and y.shape == (nt,) and ds.n_out_vertices == nt
+    np.testing.assert_allclose(x.numpy(), 0.5 * (full_x[rows * 7] + full_x[rows * 7 + 1]).numpy(), rtol=1e-5, atol=1e-5)
+    assert torch.equal(y, full_y[rows * 7])
+    with pytest.raises(ValueError, match="shape"):
+        CAM5Dataset(files, resample=sp.csr_matrix((3, 5)))
+
+
+def test_dataset_bad_files(folder):
+    path, files = folder
+    bad = sorted(files, key=lambda p: p.name)[2]
+    bad.write_bytes(bad.read_bytes()[:1000])
+    ds = CAM5Dataset(files)
+    idx = ds.files.index(bad)
+    with pytest.raises(DataFileError, match=bad.name):
+        ds[idx]
+    ds = CAM5Dataset(files, skip_bad_files=True)
+    x, _ = ds[idx]
+    assert x.shape == (V, C) and ds.n_skipped == 1 and ds.bad_files == [bad]
+    seq = CAM5Dataset(files, seq_len=2, skip_bad_files=True)
+    n_before = len(seq)
+    assert seq.validate() == 1 and len(seq) < n_before
+    for i in range(len(seq)):
+        seq[i]
+    assert seq.n_skipped == 1

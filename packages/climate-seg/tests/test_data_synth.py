@@ -1,0 +1,174 @@
+"""Synthetic CAM5 data: format, statistics, physics, labels, reproducibility, speed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from climate_seg.data import (
+    CHANNEL_MEAN,
+    CHANNEL_STD,
+    CHANNELS,
+    SyntheticGenerator,
+    parse_name,
+    read_sample,
+    synthesize,
+)
+from climate_seg.data._physics import draw_features
+
+HERE = Path(__file__).resolve()
+REF_CANDIDATES = [HERE.parents[4] / "shared" / "reference", HERE.parents[3] / "shared" / "reference"]
+
+
+def mesh_coords() -> np.ndarray:
+    """CAM5 mesh: sphere_graphs.icosahedral(5) when available, else the reference array."""
+    try:
+        from sphere_graphs import icosahedral
+
+        return np.asarray(icosahedral(5).coords)
+    except ImportError:
+        pass
+    for ref in REF_CANDIDATES:
+        if (ref / "cam5_icosphere_l5.npy").is_file():
+            return np.load(ref / "cam5_icosphere_l5.npy")
+    pytest.skip("neither sphere_graphs.icosahedral nor shared/reference/cam5_icosphere_l5.npy is available")
+
+
+@pytest.fixture(scope="module")
+def coords():
+    return mesh_coords()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, coords):
+    out = tmp_path_factory.mktemp("synth")
+    files = synthesize(out, 96, seed=7, episode_length=12, coords=coords)
+    return out, files
+
+
+@pytest.fixture(scope="module")
+def loaded(folder):
+    _, files = folder
+    pairs = [read_sample(f) for f in files]
+    return files, np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def test_format_keys_shapes_dtypes(folder):
+    out, files = folder
+    assert len(files) == 96 and len(set(files)) == 96
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files)
+    for f in files[:5]:
+        key = parse_name(f.name)
+        assert 2106 <= key.year <= 2114 and key.run in (1, 2, 3, 4, 6) and 0 <= key.slot <= 7
+        with np.load(f) as npz:
+            assert set(npz.files) == {"data", "labels"}
+            assert npz["data"].shape == (16, 10242) and npz["data"].dtype.kind == "f"
+            assert npz["labels"].shape == (3, 10242)
+            onehot = npz["labels"]
+            assert np.all((onehot == 0) | (onehot == 1)) and np.all(onehot.sum(0) == 1)
+
+
+def test_channel_stats_near_published(loaded):
+    _, data, _ = loaded
+    for i, name in enumerate(CHANNELS):
+        x = data[:, i].astype(np.float64)
+        assert abs(x.mean() - CHANNEL_MEAN[i]) < 0.15 * CHANNEL_STD[i], name
+        assert 0.7 < x.std() / CHANNEL_STD[i] < 1.5, (name, x.std(), CHANNEL_STD[i])
+    assert np.all(data[:, CHANNELS.index("PRECT")] >= 0)
+    assert np.all(data[:, CHANNELS.index("TMQ")] > 0)
+
+
+def test_physical_consistency(loaded, coords):
+    _, data, _ = loaded
+    lat = np.arcsin(coords[:, 2])
+    ts = data[:, CHANNELS.index("TS")].mean(0)
+    assert ts[np.abs(lat) < 0.3].mean() > ts[np.abs(lat) > 1.1].mean() + 25  # warm tropics
+    tmq = data[:, CHANNELS.index("TMQ")].mean(0)
+    assert tmq[np.abs(lat) < 0.3].mean() > 2 * tmq[np.abs(lat) > 1.0].mean()  # moist tropics
+    ps, psl = data[:, CHANNELS.index("PS")], data[:, CHANNELS.index("PSL")]
+    assert np.corrcoef(ps.mean(0), psl.mean(0))[0, 1] > 0 and np.mean(ps <= psl + 50) > 0.95
+    sea = (ps / psl).ravel() > 0.995  # near sea level: Z1000 follows PSL hypsometrically
+    z1000 = data[:, CHANNELS.index("Z1000")].ravel()[sea]
+    assert np.corrcoef(z1000, psl.ravel()[sea])[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("hemi", [1.0, -1.0])
+def test_tc_rotation_and_structure(coords, hemi):
+    gen = SyntheticGenerator(coords)
+    feats = draw_features(np.random.default_rng(0), 4, gen.geometry.noise.shape[0], 0.0, 0.0)
+    lat0, lon0 = hemi * np.deg2rad(15.0), np.deg2rad(140.0)
+    for name, val in dict(tc_lat0=[lat0], tc_lon0=[lon0], tc_birth=[-10.0], tc_life=[40.0],
+                          tc_vmax=[45.0], tc_rm=[np.deg2rad(1.8)]).items():
+        setattr(feats, name, np.asarray(val, np.float32))
+    data, labels = gen.frame(feats, 0.0)
+    g = gen.geometry
+    tt = 10.0
+    clat = lat0 + np.sign(lat0) * 2.0 * 10800 / 6.371e6 * tt
+    clon = lon0 - 4.5 * 10800 / (6.371e6 * np.cos(clat)) * tt
+    c = np.array([np.cos(clat) * np.cos(clon), np.cos(clat) * np.sin(clon), np.sin(clat)])
+    r = np.arccos(np.clip(coords @ c, -1, 1))
+    ring = (r > np.deg2rad(1.0)) & (r < np.deg2rad(5.0))
+    u, v = data[CHANNELS.index("U850")], data[CHANNELS.index("V850")]
+    wind = u[:, None] * g.east + v[:, None] * g.north  # (V, 3)
+    spin = np.einsum("vi,vi->v", np.cross(coords - c, wind), np.broadcast_to(c, coords.shape))
+    assert np.sign(spin[ring].mean()) == hemi  # counter-clockwise in the north, clockwise in the south
+    psl = data[CHANNELS.index("PSL")]
+    assert psl[r < np.deg2rad(2)].mean() < psl[(r > np.deg2rad(10)) & (r < np.deg2rad(15))].mean() - 2000
+    for name in ("TMQ", "PRECT", "T500"):
+        x = data[CHANNELS.index(name)]
+        assert x[r < np.deg2rad(2)].mean() > x[(r > np.deg2rad(10)) & (r < np.deg2rad(15))].mean(), name
+    assert np.all(labels[r < np.deg2rad(2.0)] == 1) and not np.any(labels[r > np.deg2rad(12)] == 1)
+
+
+def test_class_fractions_plausible(loaded):
+    _, _, labels = loaded
+    frac = np.bincount(labels.ravel(), minlength=3) / labels.size
+    print(f"class fractions: background {frac[0]:.4f}, TC {frac[1]:.5f}, AR {frac[2]:.4f}")
+    assert 0.0002 < frac[1] < 0.005
+    assert 0.008 < frac[2] < 0.05
+
+
+def test_reproducible(tmp_path, coords):
+    a = synthesize(tmp_path / "a", 6, seed=3, episode_length=3, coords=coords)
+    b = synthesize(tmp_path / "b", 6, seed=3, episode_length=3, coords=coords)
+    c = synthesize(tmp_path / "c", 6, seed=4, episode_length=3, coords=coords)
+    assert [p.name for p in a] == [p.name for p in b]
+    for pa, pb in zip(a, b):
+        xa, ya = read_sample(pa)
+        xb, yb = read_sample(pb)
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
+    assert [p.name for p in a] != [p.name for p in c]
+
+
+def test_temporal_coherence(loaded):
+    files, data, labels = loaded
+    keys = [parse_name(f.name) for f in files]
+    psl = data[:, CHANNELS.index("PSL")]
+    anom = psl - psl.mean(0)
+    consecutive, unrelated = [], []
+    for i in range(len(files) - 1):
+        r = np.corrcoef(anom[i], anom[i + 1])[0, 1]
+        same = keys[i + 1].run == keys[i].run and keys[i + 1].step == keys[i].step + 1
+        (consecutive if same else unrelated).append(r)
+    assert len(consecutive) >= 80
+    assert np.mean(consecutive) > 0.9 and np.mean(consecutive) > np.mean(unrelated) + 0.2
+    # AR masks overlap from one 3-hourly frame to the next but are not frozen
+    ious = []
+    for i in range(len(files) - 1):
+        if keys[i + 1].step == keys[i].step + 1 and keys[i + 1].run == keys[i].run:
+            a, b = labels[i] == 2, labels[i + 1] == 2
+            if a.sum() > 20 and b.sum() > 20:
+                ious.append((a & b).sum() / (a | b).sum())
+    assert ious and 0.3 < np.mean(ious) < 0.98
+
+
+def test_speed(tmp_path, coords):
+    synthesize(tmp_path / "warm", 2, seed=0, coords=coords)  # calibration is cached per mesh
+    t0, c0 = time.perf_counter(), time.process_time()
+    synthesize(tmp_path / "bench", 50, seed=1, coords=coords)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"synthesize: {50 / wall:.0f} files/s wall, {50 / cpu:.0f} files/s CPU")
+    assert 50 / wall > 20  # lenient: shared CI machines; ~200-300 files/s on an idle core
