@@ -16,16 +16,18 @@ def _dummy(n: int) -> np.ndarray:
 def icosphere(level: int) -> tuple[np.ndarray, np.ndarray]:
     """Vertices and faces of a subdivided icosahedron (hierarchical vertex order)."""
     t = (1 + 5**0.5) / 2
+    # fmt: off
     verts = [(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t),
              (0, -1, -t), (0, 1, -t), (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)]
     faces = [(0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9), (5, 11, 4),
              (11, 10, 2), (10, 7, 6), (7, 1, 8), (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8),
              (3, 8, 9), (4, 9, 5), (2, 4, 11), (6, 2, 10), (8, 6, 7), (9, 8, 1)]
+    # fmt: on
     v = [np.array(p, float) / np.linalg.norm(p) for p in verts]
     for _ in range(level):
         mid: dict[tuple[int, int], int] = {}
 
-        def m(a: int, b: int) -> int:
+        def m(a: int, b: int, mid: dict[tuple[int, int], int] = mid) -> int:
             key = (min(a, b), max(a, b))
             if key not in mid:
                 p = v[a] + v[b]

@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 import torch
-
-from sphere_pool import EquiangularPool, EquiangularUnpool, Pool, Unpool, equiangular_maps, for_sampling
+from sphere_pool import (
+    EquiangularPool,
+    EquiangularUnpool,
+    Pool,
+    Unpool,
+    equiangular_maps,
+    for_sampling,
+)
 
 
 @pytest.mark.parametrize("levels", [1, 2])

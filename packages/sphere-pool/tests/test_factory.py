@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-import torch
-
 import sphere_pool
+import torch
 from sphere_pool import for_sampling
 
 
@@ -71,3 +70,19 @@ def test_unpool_mode_override_and_errors(samplings):
 def test_all_exports_exist():
     for name in sphere_pool.__all__:
         assert hasattr(sphere_pool, name)
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_modules_pickle_and_deepcopy(samplings, case):
+    import copy
+    import pickle
+
+    sampling, v_fine, _ = _cases(samplings)[case]
+    pool, unpool = for_sampling(sampling, "max")
+    pool2 = pickle.loads(pickle.dumps(pool))
+    unpool2 = copy.deepcopy(unpool)
+    x = torch.randn(1, v_fine, 2)
+    y, idx = pool(x)
+    y2, idx2 = pool2(x)
+    assert torch.equal(y, y2) and torch.equal(idx, idx2)
+    assert torch.equal(unpool(y, idx), unpool2(y, idx))

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sphere_pool
 import torch
 from sphere_graphs._hierarchy_types import Coarsening
 from sphere_graphs._sampling import PointSampling
-
-import sphere_pool
 from sphere_pool import Pool, PoolingMaps, Unpool
 
 
@@ -78,7 +77,9 @@ def test_fast_path_matches_gather_path():
     assert maps.group == 4
     x = torch.randn(2, 12, 5)
     children = torch.tensor(maps.children)
-    torch.testing.assert_close(sphere_pool.pool_avg(x, children, 4), sphere_pool.pool_avg(x, children))
+    torch.testing.assert_close(
+        sphere_pool.pool_avg(x, children, 4), sphere_pool.pool_avg(x, children)
+    )
     a, ia = sphere_pool.pool_max(x, children, 4)
     b, ib = sphere_pool.pool_max(x, children)
     torch.testing.assert_close(a, b)
@@ -110,7 +111,11 @@ def test_buffers_non_persistent_and_move():
     c = overlapping()
     pool, unpool = Pool(c, "max"), Unpool(c, "interpolate")
     assert pool.state_dict() == {} and unpool.state_dict() == {}
-    assert {n for n, _ in unpool.named_buffers()} >= {"parent_0", "interp_index_0", "interp_weight_0"}
+    assert {n for n, _ in unpool.named_buffers()} >= {
+        "parent_0",
+        "interp_index_0",
+        "interp_weight_0",
+    }
     unpool.to(torch.float32)
     out = unpool(torch.ones(1, 3, 2))
     assert out.dtype == torch.float32
@@ -126,7 +131,13 @@ def test_errors():
         Unpool(c, "max")(torch.randn(1, 3, 2))
     with pytest.raises(ValueError, match="pooling mode"):
         Pool(c, "median")
-    bad = Coarsening(_pts(4), _pts(1), np.array([[0, 1, 2, 3]]), np.zeros(4, np.int64), sp.csr_matrix(np.ones((4, 1))))
+    bad = Coarsening(
+        _pts(4),
+        _pts(1),
+        np.array([[0, 1, 2, 3]]),
+        np.zeros(4, np.int64),
+        sp.csr_matrix(np.ones((4, 1))),
+    )
     with pytest.raises(ValueError, match="kept"):
         Unpool(bad, "zeros")
     with pytest.raises(ValueError, match="no children"):

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from sphere_pool import HealpixPool, HealpixUnpool, for_sampling
 
 
@@ -16,7 +15,9 @@ def test_avg_pool_equals_healpy_ud_grade(samplings, nside, levels):
     y = pool(torch.from_numpy(maps)).numpy()
     for b in range(2):
         for c in range(3):
-            ref = hp.ud_grade(maps[b, :, c], nside // 2**levels, order_in="NESTED", order_out="NESTED")
+            ref = hp.ud_grade(
+                maps[b, :, c], nside // 2**levels, order_in="NESTED", order_out="NESTED"
+            )
             np.testing.assert_allclose(y[b, :, c], ref, rtol=1e-12, atol=1e-12)
 
 
@@ -108,4 +109,6 @@ def test_gradcheck(samplings, mode):
         assert torch.autograd.gradcheck(lambda t: unpool(t, idx), (y.clone().requires_grad_(),))
     else:
         assert torch.autograd.gradcheck(pool, (x,))
-        assert torch.autograd.gradcheck(unpool, (torch.randn(1, 2, 2, dtype=torch.float64, requires_grad=True),))
+        assert torch.autograd.gradcheck(
+            unpool, (torch.randn(1, 2, 2, dtype=torch.float64, requires_grad=True),)
+        )

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from sphere_pool import IcosahedralPool, IcosahedralUnpool, Unpool, for_sampling, icosahedral_maps
 
 
@@ -44,7 +43,11 @@ def test_maps_match_sphere_graphs_coarsen(samplings):
 
 def _dense(m):
     out = np.zeros((m.n_fine, m.n_coarse))
-    np.add.at(out, (np.repeat(np.arange(m.n_fine), m.interp_index.shape[1]), m.interp_index.ravel()), m.interp_weight.ravel())
+    np.add.at(
+        out,
+        (np.repeat(np.arange(m.n_fine), m.interp_index.shape[1]), m.interp_index.ravel()),
+        m.interp_weight.ravel(),
+    )
     return out
 
 
@@ -70,10 +73,12 @@ def test_unpool_modes(samplings):
         out = IcosahedralUnpool(s, mode)(y)
         assert out.shape == (2, nv(2), 3)
         torch.testing.assert_close(out[:, : nv(1)], y)
-    assert torch.all(IcosahedralUnpool(s, "zeros")(y)[:, nv(1):] == 0)
-    assert torch.all(IcosahedralUnpool(s, "deepsphere_ones")(y)[:, nv(1):] == 1)
+    assert torch.all(IcosahedralUnpool(s, "zeros")(y)[:, nv(1) :] == 0)
+    assert torch.all(IcosahedralUnpool(s, "deepsphere_ones")(y)[:, nv(1) :] == 1)
     # constant signals survive interpolation
-    torch.testing.assert_close(IcosahedralUnpool(s, "interpolate")(torch.ones(1, nv(1), 1)), torch.ones(1, nv(2), 1))
+    torch.testing.assert_close(
+        IcosahedralUnpool(s, "interpolate")(torch.ones(1, nv(1), 1)), torch.ones(1, nv(2), 1)
+    )
 
 
 def test_max_round_trip_overlapping(samplings):

@@ -19,7 +19,13 @@ from ._functional import (
 from ._generic import POOL_MODES, UNPOOL_MODES, Pool, Unpool
 from ._healpix import HealpixPool, HealpixUnpool
 from ._icosahedral import IcosahedralPool, IcosahedralUnpool
-from ._maps import PoolingMaps, equiangular_maps, healpix_maps, icosahedral_maps, maps_from_coarsening
+from ._maps import (
+    PoolingMaps,
+    equiangular_maps,
+    healpix_maps,
+    icosahedral_maps,
+    maps_from_coarsening,
+)
 
 __version__ = "0.1.0"
 

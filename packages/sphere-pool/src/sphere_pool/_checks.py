@@ -28,7 +28,9 @@ def describe(sampling: Any) -> str:
 def check_vertices(x: Any, n: int, owner: str, what: str, name: str = "x") -> None:
     """Raise unless ``x`` is a ``(B, n, C)`` floating tensor."""
     if not isinstance(x, Tensor):
-        raise TypeError(f"{owner} expects a torch.Tensor {name} of shape (B, V, C); got {type(x).__name__}.")
+        raise TypeError(
+            f"{owner} expects a torch.Tensor {name} of shape (B, V, C); got {type(x).__name__}."
+        )
     if x.dim() != 3:
         raise ValueError(
             f"{owner} expects {name} of shape (B, V, C) with V={n} ({what}); got shape {tuple(x.shape)}. "
@@ -40,11 +42,15 @@ def check_vertices(x: Any, n: int, owner: str, what: str, name: str = "x") -> No
             "Check the resolution of the data and that the layout is (B, V, C), not (B, C, V)."
         )
     if not torch.is_floating_point(x):
-        raise TypeError(f"{owner} expects a floating-point {name}; got dtype {x.dtype}. Convert with {name}.float().")
+        raise TypeError(
+            f"{owner} expects a floating-point {name}; got dtype {x.dtype}. Convert with {name}.float()."
+        )
 
 
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
     """Return ``value`` if it is one of ``choices``; else raise a ValueError listing them."""
     if value not in choices:
-        raise ValueError(f"{what} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}.")
+        raise ValueError(
+            f"{what} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}."
+        )
     return value

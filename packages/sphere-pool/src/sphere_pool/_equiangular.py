@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch.nn.functional as tf
@@ -12,6 +13,15 @@ from ._generic import Pool, Unpool
 from ._maps import PoolingMaps, equiangular_maps
 
 __all__ = ["EquiangularPool", "EquiangularUnpool", "equiangular_setup"]
+
+
+def _coarse_equiangular(sampling: Any, nlat: int, nlon: int, levels: int) -> Any:
+    import sphere_graphs
+
+    if sampling is not None and hasattr(sphere_graphs, "hierarchy"):
+        return sphere_graphs.hierarchy(sampling, levels)[-1].coarse
+    f = 2**levels
+    return sphere_graphs.equiangular(nlat // f, nlon // f, poles=getattr(sampling, "poles", 0))
 
 
 def equiangular_setup(
@@ -33,21 +43,15 @@ def equiangular_setup(
     """
     if sampling is not None:
         if not (hasattr(sampling, "nlat") and hasattr(sampling, "nlon")):
-            raise TypeError(f"expected a sphere_graphs.EquiangularSampling; got {type(sampling).__name__}.")
+            raise TypeError(
+                f"expected a sphere_graphs.EquiangularSampling; got {type(sampling).__name__}."
+            )
         nlat, nlon = sampling.nlat, sampling.nlon
     if nlat is None or nlon is None:
         raise ValueError("give an EquiangularSampling or both nlat=... and nlon=...")
     maps = equiangular_maps(nlat, nlon, levels)
-    f = 2**levels
 
-    def coarse() -> Any:
-        import sphere_graphs
-
-        if sampling is not None and hasattr(sphere_graphs, "hierarchy"):
-            return sphere_graphs.hierarchy(sampling, levels)[-1].coarse
-        poles = getattr(sampling, "poles", 0)
-        return sphere_graphs.equiangular(int(nlat) // f, int(nlon) // f, poles=poles)
-
+    coarse = partial(_coarse_equiangular, sampling, int(nlat), int(nlon), int(levels))
     return maps, sampling, coarse, int(nlat), int(nlon)
 
 
@@ -82,14 +86,21 @@ class EquiangularPool(Pool):
     ) -> None:
         if mode not in ("max", "avg"):
             raise ValueError(f"equiangular pooling mode must be 'max' or 'avg'; got {mode!r}.")
-        maps, fine, coarse, nlat, nlon = equiangular_setup(sampling, nlat=nlat, nlon=nlon, levels=levels)
+        maps, fine, coarse, nlat, nlon = equiangular_setup(
+            sampling, nlat=nlat, nlon=nlon, levels=levels
+        )
         super().__init__(maps, mode, fine=fine, coarse=coarse)
         self.nlat, self.nlon = nlat, nlon
         self.factor = 2**levels
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         """Pool ``x (B, nlat * nlon, C)`` (and return indices in max mode)."""
-        check_vertices(x, self.n_fine, type(self).__name__, self._what(True) + f" grid ({self.nlat}, {self.nlon})")
+        check_vertices(
+            x,
+            self.n_fine,
+            type(self).__name__,
+            self._what(True) + f" grid ({self.nlat}, {self.nlon})",
+        )
         b, _, c = x.shape
         grid = x.reshape(b, self.nlat, self.nlon, c).permute(0, 3, 1, 2)
         k = self.factor
@@ -128,7 +139,11 @@ class EquiangularUnpool(Unpool):
         nlon: int | None = None,
     ) -> None:
         if mode not in ("nearest", "max"):
-            raise ValueError(f"equiangular unpooling mode must be 'nearest' or 'max'; got {mode!r}.")
-        maps, fine, coarse, nlat, nlon = equiangular_setup(sampling, nlat=nlat, nlon=nlon, levels=levels)
+            raise ValueError(
+                f"equiangular unpooling mode must be 'nearest' or 'max'; got {mode!r}."
+            )
+        maps, fine, coarse, nlat, nlon = equiangular_setup(
+            sampling, nlat=nlat, nlon=nlon, levels=levels
+        )
         super().__init__(maps, mode, fine=fine, coarse=coarse)
         self.nlat, self.nlon = nlat, nlon

@@ -8,7 +8,7 @@ from ._checks import check_choice
 from ._equiangular import EquiangularPool, EquiangularUnpool
 from ._generic import UNPOOL_MODES, Pool, Unpool
 from ._healpix import HealpixPool, HealpixUnpool
-from ._icosahedral import IcosahedralPool, IcosahedralUnpool
+from ._icosahedral import IcosahedralPool
 
 __all__ = ["for_sampling"]
 
@@ -72,5 +72,9 @@ def for_sampling(
         if hasattr(sphere_graphs, "hierarchy"):
             steps = sphere_graphs.hierarchy(sampling, levels)
             return Pool(steps, mode), Unpool(steps, umode)
-        raise ValueError(f"no pooling for {kind!r} samplings yet: sphere_graphs.hierarchy is not available.")
-    raise TypeError(f"for_sampling expects a sphere-graphs sampling; got {type(sampling).__name__}.")
+        raise ValueError(
+            f"no pooling for {kind!r} samplings yet: sphere_graphs.hierarchy is not available."
+        )
+    raise TypeError(
+        f"for_sampling expects a sphere-graphs sampling; got {type(sampling).__name__}."
+    )

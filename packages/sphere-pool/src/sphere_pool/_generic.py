@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ def _as_maps(maps: Any) -> list[PoolingMaps]:
     if not items:
         raise ValueError("need at least one coarsening step (got an empty sequence).")
     out = [m if isinstance(m, PoolingMaps) else maps_from_coarsening(m) for m in items]
-    for finer, coarser in zip(out, out[1:]):
+    for finer, coarser in itertools.pairwise(out):
         if finer.n_coarse != coarser.n_fine:
             raise ValueError(
                 f"coarsening steps do not chain: a step ends with {finer.n_coarse} vertices but the next "
@@ -53,7 +54,9 @@ class _Base(nn.Module):
         self.levels = len(self._maps)
         self.disjoint = all(m.disjoint for m in self._maps)
         for i, m in enumerate(self._maps):
-            self.register_buffer(f"children_{i}", torch.from_numpy(m.children.copy()), persistent=False)
+            self.register_buffer(
+                f"children_{i}", torch.from_numpy(m.children.copy()), persistent=False
+            )
 
     @property
     def coarse(self) -> Any:
@@ -72,7 +75,11 @@ class _Base(nn.Module):
 
     def _what(self, fine: bool) -> str:
         if fine:
-            return describe(self.fine) if self.fine is not None else f"the fine sampling ({self.n_fine} vertices)"
+            return (
+                describe(self.fine)
+                if self.fine is not None
+                else f"the fine sampling ({self.n_fine} vertices)"
+            )
         if not callable(self._coarse) and self._coarse is not None:
             return describe(self._coarse)
         return f"the coarse sampling ({self.n_coarse} vertices)"
@@ -99,7 +106,9 @@ class Pool(_Base):
     indices of the maxima.
     """
 
-    def __init__(self, maps: Any, mode: str = "max", *, fine: Any = None, coarse: Any = None) -> None:
+    def __init__(
+        self, maps: Any, mode: str = "max", *, fine: Any = None, coarse: Any = None
+    ) -> None:
         super().__init__(maps, fine, coarse)
         self.mode = check_choice(mode, POOL_MODES, "pooling mode")
         self._groups = [m.group for m in self._maps]
@@ -114,7 +123,9 @@ class Pool(_Base):
         for i, m in enumerate(self._maps):
             kept = m.kept if m.kept is not None else np.zeros(0, np.int64)
             self.register_buffer(f"kept_{i}", torch.from_numpy(kept.copy()), persistent=False)
-            self._prefix.append(m.kept is not None and np.array_equal(m.kept, np.arange(m.n_coarse)))
+            self._prefix.append(
+                m.kept is not None and np.array_equal(m.kept, np.arange(m.n_coarse))
+            )
 
     @property
     def return_indices(self) -> bool:
@@ -129,7 +140,11 @@ class Pool(_Base):
             if self.mode == "avg":
                 x = F.pool_avg(x, self._buffer("children", i), self._groups[i])
             elif self.mode == "decimate":
-                x = x[:, : m.n_coarse] if self._prefix[i] else F.decimate(x, self._buffer("kept", i))
+                x = (
+                    x[:, : m.n_coarse]
+                    if self._prefix[i]
+                    else F.decimate(x, self._buffer("kept", i))
+                )
             else:
                 x, idx = F.pool_max(x, self._buffer("children", i), self._groups[i])
                 indices = idx if indices is None else indices.gather(1, idx)
@@ -163,7 +178,9 @@ class Unpool(_Base):
     -> ``x (B, V_fine, C)``.
     """
 
-    def __init__(self, maps: Any, mode: str = "nearest", *, fine: Any = None, coarse: Any = None) -> None:
+    def __init__(
+        self, maps: Any, mode: str = "nearest", *, fine: Any = None, coarse: Any = None
+    ) -> None:
         super().__init__(maps, fine, coarse)
         self.mode = check_choice(mode, UNPOOL_MODES, "unpooling mode")
         if mode in ("zeros", "deepsphere_ones"):
@@ -177,8 +194,12 @@ class Unpool(_Base):
             kept = m.kept if m.kept is not None else np.zeros(0, np.int64)
             self.register_buffer(f"kept_{i}", torch.from_numpy(kept.copy()), persistent=False)
             self.register_buffer(f"parent_{i}", torch.from_numpy(m.parent.copy()), persistent=False)
-            self.register_buffer(f"interp_index_{i}", torch.from_numpy(m.interp_index.copy()), persistent=False)
-            self.register_buffer(f"interp_weight_{i}", torch.from_numpy(m.interp_weight.copy()), persistent=False)
+            self.register_buffer(
+                f"interp_index_{i}", torch.from_numpy(m.interp_index.copy()), persistent=False
+            )
+            self.register_buffer(
+                f"interp_weight_{i}", torch.from_numpy(m.interp_weight.copy()), persistent=False
+            )
 
     def forward(self, y: Tensor, indices: Tensor | None = None) -> Tensor:
         """Unpool ``y (B, V_coarse, C)`` to ``(B, V_fine, C)``."""
@@ -186,9 +207,13 @@ class Unpool(_Base):
         check_vertices(y, self.n_coarse, owner, self._what(False), "y")
         if self.mode == "max":
             if indices is None:
-                raise ValueError(f"{owner}(mode='max') needs the indices returned by max pooling: unpool(y, indices).")
+                raise ValueError(
+                    f"{owner}(mode='max') needs the indices returned by max pooling: unpool(y, indices)."
+                )
             if indices.dtype != torch.int64:
-                raise TypeError(f"indices must be an int64 tensor from max pooling; got dtype {indices.dtype}.")
+                raise TypeError(
+                    f"indices must be an int64 tensor from max pooling; got dtype {indices.dtype}."
+                )
             return F.unpool_max(y, indices, self.n_fine, self.disjoint)
         for i in reversed(range(self.levels)):
             m = self._maps[i]
@@ -204,4 +229,3 @@ class Unpool(_Base):
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}, levels={self.levels}, n_coarse={self.n_coarse}, n_fine={self.n_fine}"
-

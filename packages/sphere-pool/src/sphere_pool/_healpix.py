@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,23 @@ from ._maps import PoolingMaps, healpix_maps
 __all__ = ["HealpixPool", "HealpixUnpool", "healpix_setup"]
 
 
+def _coarse_healpix(nside: int, indices: NDArray[np.int64] | None) -> Any:
+    import sphere_graphs
+
+    if not hasattr(sphere_graphs, "healpix"):
+        raise RuntimeError(
+            "sphere_graphs.healpix is not available in this version of sphere-graphs."
+        )
+    return sphere_graphs.healpix(nside, nest=True, indices=indices)
+
+
 def healpix_setup(
-    sampling: Any = None, *, nside: int | None = None, indices: Any = None, nest: bool = True, levels: int = 1
+    sampling: Any = None,
+    *,
+    nside: int | None = None,
+    indices: Any = None,
+    nest: bool = True,
+    levels: int = 1,
 ) -> tuple[PoolingMaps, Any, Any, NDArray[np.int64] | None]:
     """Maps, fine sampling, lazy coarse sampling and coarse pixel ids of a HEALPix pooling.
 
@@ -40,7 +56,9 @@ def healpix_setup(
     """
     if sampling is not None:
         if getattr(sampling, "kind", None) != "healpix" or not hasattr(sampling, "nside"):
-            raise TypeError(f"expected a sphere_graphs.HealpixSampling; got {type(sampling).__name__}.")
+            raise TypeError(
+                f"expected a sphere_graphs.HealpixSampling; got {type(sampling).__name__}."
+            )
         nside, nest, indices = sampling.nside, bool(sampling.nest), sampling.indices
     if nside is None:
         raise ValueError("give a HealpixSampling or nside=...")
@@ -51,15 +69,8 @@ def healpix_setup(
             "sphere_graphs.healpix(nside, nest=True)."
         )
     maps, coarse_indices = healpix_maps(nside, indices, levels)
-    nside_c = int(nside) // 2**levels
 
-    def coarse() -> Any:
-        import sphere_graphs
-
-        if not hasattr(sphere_graphs, "healpix"):
-            raise RuntimeError("sphere_graphs.healpix is not available in this version of sphere-graphs.")
-        return sphere_graphs.healpix(nside_c, nest=True, indices=coarse_indices)
-
+    coarse = partial(_coarse_healpix, int(nside) // 2**levels, coarse_indices)
     return maps, sampling, coarse, coarse_indices
 
 
@@ -101,11 +112,19 @@ class HealpixPool(Pool):
     """
 
     def __init__(
-        self, sampling: Any = None, mode: str = "max", levels: int = 1, *, nside: int | None = None, indices: Any = None
+        self,
+        sampling: Any = None,
+        mode: str = "max",
+        levels: int = 1,
+        *,
+        nside: int | None = None,
+        indices: Any = None,
     ) -> None:
         if mode not in ("max", "avg"):
             raise ValueError(f"HEALPix pooling mode must be 'max' or 'avg'; got {mode!r}.")
-        maps, fine, coarse, coarse_indices = healpix_setup(sampling, nside=nside, indices=indices, levels=levels)
+        maps, fine, coarse, coarse_indices = healpix_setup(
+            sampling, nside=nside, indices=indices, levels=levels
+        )
         super().__init__(maps, mode, fine=fine, coarse=coarse)
         self.coarse_indices = coarse_indices
 
@@ -140,6 +159,8 @@ class HealpixUnpool(Unpool):
     ) -> None:
         if mode not in ("nearest", "max"):
             raise ValueError(f"HEALPix unpooling mode must be 'nearest' or 'max'; got {mode!r}.")
-        maps, fine, coarse, coarse_indices = healpix_setup(sampling, nside=nside, indices=indices, levels=levels)
+        maps, fine, coarse, coarse_indices = healpix_setup(
+            sampling, nside=nside, indices=indices, levels=levels
+        )
         super().__init__(maps, mode, fine=fine, coarse=coarse)
         self.coarse_indices = coarse_indices

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,20 @@ def _coarse_faces(faces: NDArray[np.int64], maps: PoolingMaps) -> NDArray[np.int
     return np.unique(tri, axis=0)
 
 
-def icosahedral_setup(sampling: Any = None, *, level: int | None = None, levels: int = 1) -> tuple[list[PoolingMaps], Any, Any]:
+def _coarse_icosahedral(
+    sampling: Any, level: int, faces: NDArray[np.int64], maps: PoolingMaps
+) -> Any:
+    import sphere_graphs
+
+    if hasattr(sphere_graphs, "icosahedral"):
+        return sphere_graphs.icosahedral(level)
+    n = _n_vertices(level)
+    return type(sampling)(coords=sampling.coords[:n], level=level, faces=_coarse_faces(faces, maps))
+
+
+def icosahedral_setup(
+    sampling: Any = None, *, level: int | None = None, levels: int = 1
+) -> tuple[list[PoolingMaps], Any, Any]:
     """Maps (finest first), fine sampling and lazy coarse sampling of an icosahedral pooling.
 
     Uses ``sphere_graphs.hierarchy`` when sphere-graphs provides it, else derives the
@@ -69,7 +83,9 @@ def icosahedral_setup(sampling: Any = None, *, level: int | None = None, levels:
             raise ValueError("give an IcosahedralSampling or level=...")
         sampling = sphere_graphs.icosahedral(int(level))
     if getattr(sampling, "kind", None) != "icosahedral" or not hasattr(sampling, "level"):
-        raise TypeError(f"expected a sphere_graphs.IcosahedralSampling; got {type(sampling).__name__}.")
+        raise TypeError(
+            f"expected a sphere_graphs.IcosahedralSampling; got {type(sampling).__name__}."
+        )
     level, levels = int(sampling.level), int(levels)
     if levels < 1 or level - levels < 0:
         raise ValueError(
@@ -85,12 +101,7 @@ def icosahedral_setup(sampling: Any = None, *, level: int | None = None, levels:
             faces = _coarse_faces(faces, maps[-1])
         maps.append(icosahedral_maps(faces, _n_vertices(lvl - 1)))
 
-    def coarse() -> Any:
-        if hasattr(sphere_graphs, "icosahedral"):
-            return sphere_graphs.icosahedral(level - levels)
-        n = _n_vertices(level - levels)
-        return type(sampling)(coords=sampling.coords[:n], level=level - levels, faces=_coarse_faces(faces, maps[-1]))
-
+    coarse = partial(_coarse_icosahedral, sampling, level - levels, faces, maps[-1])
     return maps, sampling, coarse
 
 
@@ -113,7 +124,9 @@ class IcosahedralPool(Pool):
     returns ``indices`` of the shape of ``y`` (fine vertex of each maximum).
     """
 
-    def __init__(self, sampling: Any = None, mode: str = "max", levels: int = 1, *, level: int | None = None) -> None:
+    def __init__(
+        self, sampling: Any = None, mode: str = "max", levels: int = 1, *, level: int | None = None
+    ) -> None:
         maps, fine, coarse = icosahedral_setup(sampling, level=level, levels=levels)
         super().__init__(maps, mode, fine=fine, coarse=coarse)
 
@@ -138,7 +151,12 @@ class IcosahedralUnpool(Unpool):
     """
 
     def __init__(
-        self, sampling: Any = None, mode: str = "interpolate", levels: int = 1, *, level: int | None = None
+        self,
+        sampling: Any = None,
+        mode: str = "interpolate",
+        levels: int = 1,
+        *,
+        level: int | None = None,
     ) -> None:
         maps, fine, coarse = icosahedral_setup(sampling, level=level, levels=levels)
         super().__init__(maps, mode, fine=fine, coarse=coarse)

@@ -88,9 +88,13 @@ class PoolingMaps:
         if children.ndim == 1:
             children = children[:, None]
         if children.ndim != 2 or children.shape[0] == 0 or children.shape[1] == 0:
-            raise ValueError(f"children must have shape (V_coarse, K) with V_coarse, K >= 1; got {children.shape}.")
+            raise ValueError(
+                f"children must have shape (V_coarse, K) with V_coarse, K >= 1; got {children.shape}."
+            )
         if parent.ndim != 1 or parent.shape[0] == 0:
-            raise ValueError(f"parent must have shape (V_fine,) with V_fine >= 1; got {parent.shape}.")
+            raise ValueError(
+                f"parent must have shape (V_fine,) with V_fine >= 1; got {parent.shape}."
+            )
         n_coarse, k = children.shape
         n_fine = int(parent.shape[0])
         if children.min() < -1 or children.max() >= n_fine:
@@ -105,11 +109,15 @@ class PoolingMaps:
                 "every row of children needs at least one fine vertex."
             )
         if parent.min() < 0 or parent.max() >= n_coarse:
-            raise ValueError(f"parent entries must lie in [0, {n_coarse}); got [{parent.min()}, {parent.max()}].")
+            raise ValueError(
+                f"parent entries must lie in [0, {n_coarse}); got [{parent.min()}, {parent.max()}]."
+            )
         if kept is not None:
             kept = np.asarray(kept, dtype=np.int64)
             if kept.shape != (n_coarse,) or kept.min() < 0 or kept.max() >= n_fine:
-                raise ValueError(f"kept must have shape ({n_coarse},) with entries in [0, {n_fine}); got shape {kept.shape}.")
+                raise ValueError(
+                    f"kept must have shape ({n_coarse},) with entries in [0, {n_fine}); got shape {kept.shape}."
+                )
         if interpolation is None:
             interp_index = parent[:, None].copy()
             interp_weight = np.ones((n_fine, 1))
@@ -123,7 +131,9 @@ class PoolingMaps:
         for a in (children, parent, interp_index, interp_weight, kept):
             if a is not None:
                 a.setflags(write=False)
-        return cls(n_fine, n_coarse, children, parent, interp_index, interp_weight, kept, group, disjoint)
+        return cls(
+            n_fine, n_coarse, children, parent, interp_index, interp_weight, kept, group, disjoint
+        )
 
     @property
     def counts(self) -> NDArray[np.int64]:
@@ -131,17 +141,23 @@ class PoolingMaps:
         return (self.children >= 0).sum(axis=1)
 
 
-def _padded_rows(matrix: Any, n_rows: int, n_cols: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+def _padded_rows(
+    matrix: Any, n_rows: int, n_cols: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Rows of a sparse or dense ``(n_rows, n_cols)`` matrix as padded (index, weight) arrays."""
     import scipy.sparse as sp
 
     csr = sp.csr_matrix(matrix, dtype=np.float64)
     if csr.shape != (n_rows, n_cols):
-        raise ValueError(f"interpolation must have shape (V_fine, V_coarse) = ({n_rows}, {n_cols}); got {csr.shape}.")
+        raise ValueError(
+            f"interpolation must have shape (V_fine, V_coarse) = ({n_rows}, {n_cols}); got {csr.shape}."
+        )
     csr.eliminate_zeros()
     nnz = np.diff(csr.indptr)
     if np.any(nnz == 0):
-        raise ValueError(f"interpolation has {int(np.sum(nnz == 0))} empty rows; every fine vertex needs a weight.")
+        raise ValueError(
+            f"interpolation has {int(np.sum(nnz == 0))} empty rows; every fine vertex needs a weight."
+        )
     width = int(nnz.max())
     index = np.zeros((n_rows, width), dtype=np.int64)
     weight = np.zeros((n_rows, width), dtype=np.float64)
@@ -167,7 +183,9 @@ def maps_from_coarsening(coarsening: Any) -> PoolingMaps:
     """
     for name in ("children", "parent"):
         if not hasattr(coarsening, name):
-            raise TypeError(f"expected a sphere_graphs.Coarsening; {type(coarsening).__name__} has no '{name}'.")
+            raise TypeError(
+                f"expected a sphere_graphs.Coarsening; {type(coarsening).__name__} has no '{name}'."
+            )
     maps = PoolingMaps.from_arrays(
         coarsening.children,
         coarsening.parent,
@@ -176,11 +194,15 @@ def maps_from_coarsening(coarsening: Any) -> PoolingMaps:
     )
     fine = getattr(coarsening, "fine", None)
     if fine is not None and getattr(fine, "n_vertices", maps.n_fine) != maps.n_fine:
-        raise ValueError(f"coarsening.parent has {maps.n_fine} entries but coarsening.fine has {fine.n_vertices} vertices.")
+        raise ValueError(
+            f"coarsening.parent has {maps.n_fine} entries but coarsening.fine has {fine.n_vertices} vertices."
+        )
     return maps
 
 
-def healpix_maps(nside: int, indices: Any = None, levels: int = 1) -> tuple[PoolingMaps, NDArray[np.int64] | None]:
+def healpix_maps(
+    nside: int, indices: Any = None, levels: int = 1
+) -> tuple[PoolingMaps, NDArray[np.int64] | None]:
     """Maps of HEALPix NESTED pooling by groups of ``4**levels`` pixels.
 
     Parameters
@@ -216,12 +238,20 @@ def healpix_maps(nside: int, indices: Any = None, levels: int = 1) -> tuple[Pool
     else:
         pix = np.asarray(indices, dtype=np.int64)
         if pix.ndim != 1 or pix.size == 0:
-            raise ValueError(f"indices must be a non-empty 1-D array of pixel ids; got shape {pix.shape}.")
+            raise ValueError(
+                f"indices must be a non-empty 1-D array of pixel ids; got shape {pix.shape}."
+            )
         if pix.min() < 0 or pix.max() >= n_pix:
-            raise ValueError(f"indices must lie in [0, {n_pix}) for nside={nside}; got [{pix.min()}, {pix.max()}].")
+            raise ValueError(
+                f"indices must lie in [0, {n_pix}) for nside={nside}; got [{pix.min()}, {pix.max()}]."
+            )
         if np.any(np.diff(pix) <= 0):
-            raise ValueError("indices must be sorted ascending without duplicates (np.unique(indices)).")
-        coarse_indices, parent, counts = np.unique(pix // g, return_inverse=True, return_counts=True)
+            raise ValueError(
+                "indices must be sorted ascending without duplicates (np.unique(indices))."
+            )
+        coarse_indices, parent, counts = np.unique(
+            pix // g, return_inverse=True, return_counts=True
+        )
         bad = coarse_indices[counts != g]
         if bad.size:
             missing = int(bad.size * g - counts[counts != g].sum())
@@ -304,7 +334,9 @@ def icosahedral_maps(faces: Any, n_coarse: int) -> PoolingMaps:
     codes = np.unique(edges.min(axis=1) * n_fine + edges.max(axis=1))
     a, b = codes // n_fine, codes % n_fine  # a < b
     if np.any(b < n_coarse):
-        raise ValueError("faces do not come from a subdivision: two coarse vertices share a fine edge.")
+        raise ValueError(
+            "faces do not come from a subdivision: two coarse vertices share a fine edge."
+        )
     # children: coarse vertex + incident midpoints
     spoke = a < n_coarse
     ca, mb = a[spoke], b[spoke]
@@ -320,7 +352,9 @@ def icosahedral_maps(faces: Any, n_coarse: int) -> PoolingMaps:
     by_mid = np.argsort(mb, kind="stable")
     mids, cs = mb[by_mid], ca[by_mid]
     if np.any(np.bincount(mids, minlength=n_fine)[n_coarse:] != 2):
-        raise ValueError("faces do not come from a subdivision: a new vertex lacks exactly two coarse neighbours.")
+        raise ValueError(
+            "faces do not come from a subdivision: a new vertex lacks exactly two coarse neighbours."
+        )
     ends[mids[0::2], 0] = cs[0::2]
     ends[mids[1::2], 1] = cs[1::2]
     ends[:n_coarse] = np.arange(n_coarse)[:, None]
@@ -329,5 +363,7 @@ def icosahedral_maps(faces: Any, n_coarse: int) -> PoolingMaps:
     weight[:n_coarse] = [1.0, 0.0]
     import scipy.sparse as sp
 
-    interp = sp.csr_matrix((weight.ravel(), (np.repeat(np.arange(n_fine), 2), ends.ravel())), shape=(n_fine, n_coarse))
+    interp = sp.csr_matrix(
+        (weight.ravel(), (np.repeat(np.arange(n_fine), 2), ends.ravel())), shape=(n_fine, n_coarse)
+    )
     return PoolingMaps.from_arrays(children, parent, interp, np.arange(n_coarse))
