@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from sphere_graphs._grids import cubed_sphere, equiangular, gauss_legendre, latlon_grid, points
 
 
@@ -16,7 +15,9 @@ def test_equiangular_cell_centres():
     np.testing.assert_allclose(np.linalg.norm(s.coords, axis=1), 1.0)
 
 
-@pytest.mark.parametrize("poles, first, last", [(1, 90.0, -45.0), (2, 90.0, -90.0), (True, 90.0, -90.0)])
+@pytest.mark.parametrize(
+    "poles, first, last", [(1, 90.0, -45.0), (2, 90.0, -90.0), (True, 90.0, -90.0)]
+)
 def test_equiangular_poles(poles, first, last):
     nlat = 4 if poles == 1 else 5
     s = equiangular(nlat, 6, poles=poles)
@@ -65,7 +66,9 @@ def test_cubed_sphere():
 
 def test_points_degrees_and_radians():
     s = points([0, 90, 180], [0, 45, -90], degrees=True)
-    np.testing.assert_allclose(s.coords, [[1, 0, 0], [0, np.sqrt(0.5), np.sqrt(0.5)], [0, 0, -1]], atol=1e-15)
+    np.testing.assert_allclose(
+        s.coords, [[1, 0, 0], [0, np.sqrt(0.5), np.sqrt(0.5)], [0, 0, -1]], atol=1e-15
+    )
     r = points(np.deg2rad([0, 90, 180]), np.deg2rad([0, 45, -90]))
     np.testing.assert_allclose(r.coords, s.coords, atol=1e-15)
     assert s.kind == "points"

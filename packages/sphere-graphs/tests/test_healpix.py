@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-
 from sphere_graphs._healpix import (
     healpix,
-    nest2ring,
     neighbours,
+    nest2ring,
     pix2vec,
     pix2xyf,
     ring2nest,
@@ -23,24 +22,39 @@ def _pixels(nside, max_n=200_000):
         return np.arange(npix)
     p = RNG.choice(npix, max_n, replace=False)
     # always include the special pixels: polar caps, ring boundaries, last pixels
-    extra = np.r_[np.arange(min(npix, 5000)), npix - 5000 + np.arange(5000), 2 * nside * (nside - 1) + np.arange(-8, 8)]
+    extra = np.r_[
+        np.arange(min(npix, 5000)),
+        npix - 5000 + np.arange(5000),
+        2 * nside * (nside - 1) + np.arange(-8, 8),
+    ]
     return np.unique(np.r_[p, extra])
 
 
 @pytest.mark.parametrize("nside", [1, 2, 3, 4, 5, 7, 8, 16, 64, 1024])
 def test_ring_centres_and_neighbours(nside):
     p = _pixels(nside)
-    np.testing.assert_allclose(pix2vec(nside, p, nest=False), np.array(hp.pix2vec(nside, p)).T, atol=1e-12, rtol=0)
-    np.testing.assert_array_equal(neighbours(nside, p, nest=False), hp.get_all_neighbours(nside, p).T)
+    np.testing.assert_allclose(
+        pix2vec(nside, p, nest=False), np.array(hp.pix2vec(nside, p)).T, atol=1e-12, rtol=0
+    )
+    np.testing.assert_array_equal(
+        neighbours(nside, p, nest=False), hp.get_all_neighbours(nside, p).T
+    )
 
 
 @pytest.mark.parametrize("nside", [1, 2, 4, 8, 16, 64, 1024, 8192])
 def test_nest_against_healpy(nside):
     p = _pixels(nside, 100_000 if nside > 64 else 200_000)
-    np.testing.assert_allclose(pix2vec(nside, p, nest=True), np.array(hp.pix2vec(nside, p, nest=True)).T, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(
+        pix2vec(nside, p, nest=True),
+        np.array(hp.pix2vec(nside, p, nest=True)).T,
+        atol=1e-12,
+        rtol=0,
+    )
     np.testing.assert_array_equal(ring2nest(nside, p), hp.ring2nest(nside, p))
     np.testing.assert_array_equal(nest2ring(nside, p), hp.nest2ring(nside, p))
-    np.testing.assert_array_equal(neighbours(nside, p, nest=True), hp.get_all_neighbours(nside, p, nest=True).T)
+    np.testing.assert_array_equal(
+        neighbours(nside, p, nest=True), hp.get_all_neighbours(nside, p, nest=True).T
+    )
     x, y, f = pix2xyf(nside, p, nest=True)
     hx, hy, hf = hp.pix2xyf(nside, p, nest=True)
     np.testing.assert_array_equal(np.stack([x, y, f]), np.stack([hx, hy, hf]))
@@ -76,7 +90,9 @@ def test_sampling_full_and_subset():
     s = healpix(4)
     assert s.n_vertices == 192 and s.nest and s.indices is None and s.kind == "healpix"
     np.testing.assert_allclose(np.linalg.norm(s.coords, axis=1), 1.0)
-    np.testing.assert_allclose(s.coords, np.array(hp.pix2vec(4, np.arange(192), nest=True)).T, atol=1e-12)
+    np.testing.assert_allclose(
+        s.coords, np.array(hp.pix2vec(4, np.arange(192), nest=True)).T, atol=1e-12
+    )
     sub = healpix(4, indices=[10, 3, 7])
     np.testing.assert_array_equal(sub.indices, [3, 7, 10])
     np.testing.assert_array_equal(sub.pixels, [3, 7, 10])

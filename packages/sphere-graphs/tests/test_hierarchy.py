@@ -1,8 +1,9 @@
 """Coarsening hierarchies for HEALPix, icosahedral and grid samplings."""
 
+import itertools
+
 import numpy as np
 import pytest
-
 from sphere_graphs._grids import cubed_sphere, equiangular, gauss_legendre, points
 from sphere_graphs._healpix import healpix
 from sphere_graphs._hierarchy import coarsen, healpix_closure, hierarchy, max_depth
@@ -20,7 +21,7 @@ def _check_common(c):
     # every fine vertex that is someone's child has its parent among the groups containing it
     rows, cols = np.nonzero(c.children >= 0)
     kids = c.children[rows, cols]
-    pairs = set(zip(kids.tolist(), rows.tolist()))
+    pairs = set(zip(kids.tolist(), rows.tolist(), strict=True))
     is_kid = set(kids.tolist())
     assert all((i, p) in pairs for i, p in enumerate(c.parent.tolist()) if i in is_kid)
 
@@ -80,7 +81,9 @@ def test_healpix_closure():
     nside = 16
     idx = np.array([0, 5, 700, 3071])
     one = healpix_closure(nside, idx, 1)
-    np.testing.assert_array_equal(one, [0, 1, 2, 3, 4, 5, 6, 7, 700, 701, 702, 703, 3068, 3069, 3070, 3071])
+    np.testing.assert_array_equal(
+        one, [0, 1, 2, 3, 4, 5, 6, 7, 700, 701, 702, 703, 3068, 3069, 3070, 3071]
+    )
     two = healpix_closure(nside, idx, 2)
     levels = hierarchy(healpix(nside, indices=two), 2)
     assert all(c.complete for c in levels)
@@ -109,7 +112,9 @@ def test_icosahedral():
     assert dist.max() < 1.2 * dist.min()
     # interpolation: midpoints are the normalised mean of the two endpoints
     m = c.interpolation
-    np.testing.assert_array_equal(np.diff(m.indptr), np.r_[np.ones(vc), 2 * np.ones(fine.n_vertices - vc)])
+    np.testing.assert_array_equal(
+        np.diff(m.indptr), np.r_[np.ones(vc), 2 * np.ones(fine.n_vertices - vc)]
+    )
     approx = m @ c.coarse.coords
     approx /= np.linalg.norm(approx, axis=1, keepdims=True)
     np.testing.assert_allclose(approx, fine.coords, atol=1e-12)
@@ -119,7 +124,14 @@ def test_icosahedral():
     np.testing.assert_array_equal(c.parent[:vc], np.arange(vc))
 
 
-@pytest.mark.parametrize("make", [lambda: equiangular(8, 12), lambda: equiangular(8, 12, poles=1), lambda: gauss_legendre(8, 12)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: equiangular(8, 12),
+        lambda: equiangular(8, 12, poles=1),
+        lambda: gauss_legendre(8, 12),
+    ],
+)
 def test_latlon_blocks(make):
     s = make()
     c = coarsen(s)
@@ -128,7 +140,9 @@ def test_latlon_blocks(make):
     np.testing.assert_array_equal(c.children[0], [0, 1, 12, 13])
     np.testing.assert_array_equal(c.children[7], [2 * 12 + 2, 2 * 12 + 3, 3 * 12 + 2, 3 * 12 + 3])
     assert np.array_equal(np.sort(c.children.ravel()), np.arange(96))
-    np.testing.assert_array_equal(c.parent[c.children], np.repeat(np.arange(24)[:, None], 4, axis=1))
+    np.testing.assert_array_equal(
+        c.parent[c.children], np.repeat(np.arange(24)[:, None], 4, axis=1)
+    )
     # bilinear interpolation reproduces functions linear in (lat, lon index) inside the grid
     assert c.interpolation.nnz <= 4 * 96
 
@@ -160,7 +174,7 @@ def test_cubed_sphere_blocks():
 def test_hierarchy_chain_and_depth():
     levels = hierarchy(healpix(8), 3)
     assert [c.fine.nside for c in levels] == [8, 4, 2]
-    assert all(a.coarse is b.fine for a, b in zip(levels, levels[1:]))
+    assert all(a.coarse is b.fine for a, b in itertools.pairwise(levels))
     assert hierarchy(icosahedral(2), 0) == []
     assert max_depth(equiangular(12, 24)) == 2 and max_depth(icosahedral(4)) == 4
     with pytest.raises(ValueError, match="at most 3"):
@@ -173,7 +187,14 @@ def test_hierarchy_chain_and_depth():
 
 @pytest.mark.parametrize(
     "sampling",
-    [equiangular(6, 9), equiangular(5, 10), equiangular(8, 16, poles=2), cubed_sphere(3), healpix(1), icosahedral(0)],
+    [
+        equiangular(6, 9),
+        equiangular(5, 10),
+        equiangular(8, 16, poles=2),
+        cubed_sphere(3),
+        healpix(1),
+        icosahedral(0),
+    ],
 )
 def test_bad_coarsening(sampling):
     with pytest.raises(ValueError):

@@ -4,11 +4,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from sphere_graphs._icosahedral import icosahedral, icosahedral_n_vertices
 
 # ``../shared/reference`` relative to the repository root (or ``shared/`` inside it).
-_CANDIDATES = [Path(__file__).resolve().parents[k] / "shared" / "reference" / "cam5_icosphere_l5.npy" for k in (3, 4)]
+_CANDIDATES = [
+    Path(__file__).resolve().parents[k] / "shared" / "reference" / "cam5_icosphere_l5.npy"
+    for k in (3, 4)
+]
 REFERENCE = next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[-1])
 
 
@@ -61,7 +63,9 @@ def test_level9_builds():
     assert s.n_vertices == 2_621_442 and s.faces.shape == (5_242_880, 3)
 
 
-@pytest.mark.parametrize("bad, err", [(-1, ValueError), (12, ValueError), (1.5, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "bad, err", [(-1, ValueError), (12, ValueError), (1.5, TypeError), (True, TypeError)]
+)
 def test_bad_level(bad, err):
     with pytest.raises(err):
         icosahedral(bad)

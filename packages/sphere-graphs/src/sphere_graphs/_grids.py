@@ -75,7 +75,9 @@ def equiangular(nlat: int, nlon: int | None = None, poles: int | bool = 0) -> Eq
     if isinstance(poles, bool):
         poles = 2 if poles else 0
     if not isinstance(poles, numbers.Integral) or int(poles) not in (0, 1, 2):
-        raise ValueError(f"poles must be 0 (no pole rows), 1 (north pole row) or 2 (both poles); got {poles!r}.")
+        raise ValueError(
+            f"poles must be 0 (no pole rows), 1 (north pole row) or 2 (both poles); got {poles!r}."
+        )
     poles = int(poles)
     i = np.arange(nlat, dtype=np.float64)
     if poles == 0:
@@ -84,7 +86,9 @@ def equiangular(nlat: int, nlon: int | None = None, poles: int | bool = 0) -> Eq
         lat = np.pi / 2 - i * np.pi / nlat
     else:
         if nlat < 2:
-            raise ValueError("poles=2 needs nlat >= 2 (one row per pole); pass a larger nlat or poles=0.")
+            raise ValueError(
+                "poles=2 needs nlat >= 2 (one row per pole); pass a larger nlat or poles=0."
+            )
         lat = np.pi / 2 - i * np.pi / (nlat - 1)
         lat[-1] = -np.pi / 2
     return EquiangularSampling(coords=_grid(lat, nlon), nlat=nlat, nlon=nlon, poles=poles)
@@ -208,7 +212,9 @@ def points(lon: ArrayLike, lat: ArrayLike, degrees: bool = False) -> PointSampli
     if lon.ndim == 0:
         lon, lat = lon.reshape(1), lat.reshape(-1)
     if lon.shape != lat.shape or lon.ndim != 1:
-        raise ValueError(f"lon and lat must be 1-D arrays of the same shape; got {lon.shape} and {lat.shape}.")
+        raise ValueError(
+            f"lon and lat must be 1-D arrays of the same shape; got {lon.shape} and {lat.shape}."
+        )
     if lon.size == 0:
         raise ValueError("points() needs at least one point; lon and lat are empty.")
     if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat))):

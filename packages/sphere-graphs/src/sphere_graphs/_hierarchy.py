@@ -43,7 +43,9 @@ __all__ = ["coarsen", "healpix_closure", "hierarchy", "max_depth"]
 
 
 def _csr(rows, cols, vals, shape) -> sp.csr_matrix:
-    m = sp.csr_matrix((np.asarray(vals, np.float64), (np.asarray(rows), np.asarray(cols))), shape=shape)
+    m = sp.csr_matrix(
+        (np.asarray(vals, np.float64), (np.asarray(rows), np.asarray(cols))), shape=shape
+    )
     m.sum_duplicates()
     return m
 
@@ -61,7 +63,9 @@ def _coarsen_healpix(s: HealpixSampling) -> Coarsening:
             "(convert RING maps with ring2nest)."
         )
     if s.nside < 2:
-        raise ValueError("a HEALPix sampling with nside=1 cannot be coarsened further; use a smaller depth.")
+        raise ValueError(
+            "a HEALPix sampling with nside=1 cannot be coarsened further; use a smaller depth."
+        )
     nside_c = s.nside // 2
     if s.indices is None:
         coarse = healpix(nside_c, nest=True)
@@ -117,7 +121,9 @@ def healpix_closure(nside: int, indices: ArrayLike, levels: int) -> NDArray[np.i
 # -------------------------------------------------------------------- icosahedral
 def _coarsen_icosahedral(s: IcosahedralSampling) -> Coarsening:
     if s.level < 1:
-        raise ValueError("an icosahedral sampling of level 0 cannot be coarsened further; use a smaller depth.")
+        raise ValueError(
+            "an icosahedral sampling of level 0 cannot be coarsened further; use a smaller depth."
+        )
     n_c = 10 * 4 ** (s.level - 1) + 2
     f = s.faces
     # Faces are hierarchical: coarse face k split into fine faces 4k..4k+3, whose
@@ -130,7 +136,9 @@ def _coarsen_icosahedral(s: IcosahedralSampling) -> Coarsening:
     codes = np.unique(lo[mask] * s.n_vertices + hi[mask])
     kept_end, mid = codes // s.n_vertices, codes % s.n_vertices  # sorted by (kept, mid)
     if kept_end.size != 2 * (s.n_vertices - n_c) or np.any(np.bincount(mid - n_c) != 2):
-        raise ValueError("faces are not a midpoint subdivision of the previous level; build the sampling with icosahedral(level).")
+        raise ValueError(
+            "faces are not a midpoint subdivision of the previous level; build the sampling with icosahedral(level)."
+        )
     count = np.bincount(kept_end, minlength=n_c)
     slot = np.arange(kept_end.size) - np.repeat(np.cumsum(count) - count, count)
     children = np.full((n_c, 7), -1, dtype=np.int64)
@@ -153,7 +161,9 @@ def _blocks(h: int, w: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Children ``(h/2 * w/2, 4)`` and parent ``(h * w,)`` of 2x2 blocks, row-major."""
     i, j = np.meshgrid(np.arange(h // 2), np.arange(w // 2), indexing="ij")
     r0, c0 = (2 * i).reshape(-1), (2 * j).reshape(-1)
-    children = np.stack([r0 * w + c0, r0 * w + c0 + 1, (r0 + 1) * w + c0, (r0 + 1) * w + c0 + 1], axis=1)
+    children = np.stack(
+        [r0 * w + c0, r0 * w + c0 + 1, (r0 + 1) * w + c0, (r0 + 1) * w + c0 + 1], axis=1
+    )
     r, c = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     parent = ((r // 2) * (w // 2) + c // 2).reshape(-1)
     return children.astype(np.int64), parent.astype(np.int64)
@@ -222,7 +232,9 @@ def _coarsen_latlon(s: EquiangularSampling | GaussLegendreSampling) -> Coarsenin
 
 def _coarsen_cubed(s: CubedSphereSampling) -> Coarsening:
     if s.n % 2:
-        raise ValueError(f"2x2 pooling of a cubed sphere needs an even n; got n={s.n}. Use n divisible by 2**depth.")
+        raise ValueError(
+            f"2x2 pooling of a cubed sphere needs an even n; got n={s.n}. Use n divisible by 2**depth."
+        )
     n, m = s.n, s.n // 2
     coarse = cubed_sphere(m)
     ch, par = _blocks(n, n)
@@ -283,7 +295,11 @@ def max_depth(sampling: Sampling) -> int:
     if isinstance(sampling, (EquiangularSampling, GaussLegendreSampling, CubedSphereSampling)):
         if isinstance(sampling, EquiangularSampling) and sampling.poles == 2:
             return 0
-        sizes = [sampling.n] if isinstance(sampling, CubedSphereSampling) else [sampling.nlat, sampling.nlon]
+        sizes = (
+            [sampling.n]
+            if isinstance(sampling, CubedSphereSampling)
+            else [sampling.nlat, sampling.nlon]
+        )
         depth = 0
         while all(v % 2 == 0 and v >= 2 for v in sizes):
             sizes = [v // 2 for v in sizes]
@@ -312,10 +328,16 @@ def hierarchy(sampling: Sampling, depth: int) -> list[Coarsening]:
     if depth > 0 and not isinstance(sampling, Sampling):
         raise TypeError(f"hierarchy() expects a Sampling; got {type(sampling).__name__}.")
     if depth > 0:
-        if not isinstance(sampling, (HealpixSampling, IcosahedralSampling, EquiangularSampling,
-                                     GaussLegendreSampling, CubedSphereSampling)) or (
-            isinstance(sampling, HealpixSampling) and not sampling.nest
-        ):
+        if not isinstance(
+            sampling,
+            (
+                HealpixSampling,
+                IcosahedralSampling,
+                EquiangularSampling,
+                GaussLegendreSampling,
+                CubedSphereSampling,
+            ),
+        ) or (isinstance(sampling, HealpixSampling) and not sampling.nest):
             coarsen(sampling)  # raises the kind-specific message
         limit = max_depth(sampling)
         if depth > limit:
