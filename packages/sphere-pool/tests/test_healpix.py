@@ -112,3 +112,22 @@ def test_gradcheck(samplings, mode):
         assert torch.autograd.gradcheck(
             unpool, (torch.randn(1, 2, 2, dtype=torch.float64, requires_grad=True),)
         )
+
+
+def test_generic_pool_from_sphere_graphs_coarsen(samplings):
+    import sphere_graphs
+
+    if not hasattr(sphere_graphs, "coarsen"):
+        pytest.skip("sphere_graphs.coarsen not available yet")
+    from sphere_pool import Pool, Unpool
+
+    for s in (samplings.healpix(8), samplings.healpix(8, np.arange(64, 128))):
+        c = sphere_graphs.coarsen(s)
+        x = torch.randn(2, s.n_vertices, 3)
+        torch.testing.assert_close(Pool(c, "avg")(x), HealpixPool(s, "avg")(x))
+        y, idx = Pool(c, "max")(x)
+        y2, idx2 = HealpixPool(s, "max")(x)
+        torch.testing.assert_close(y, y2)
+        assert torch.equal(idx, idx2)
+        torch.testing.assert_close(Unpool(c)(y), HealpixUnpool(s)(y))
+        assert Pool(c, "avg").coarse.n_vertices == y.shape[1]
