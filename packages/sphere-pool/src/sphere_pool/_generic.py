@@ -82,6 +82,8 @@ class _Base(nn.Module):
             )
         if not callable(self._coarse) and self._coarse is not None:
             return describe(self._coarse)
+        if self.fine is not None:
+            return f"the coarse sampling {self.levels} level(s) below {describe(self.fine)}"
         return f"the coarse sampling ({self.n_coarse} vertices)"
 
 
