@@ -293,6 +293,8 @@ def healpix(nside: int, nest: bool = True, indices: ArrayLike | None = None) -> 
                 "Pass np.unique(indices)."
             )
     coords = pix2vec(n, pix, nest)
+    if indices is not None:
+        pix.setflags(write=False)  # like coords: the vertex order must not change
     return HealpixSampling(
         coords=coords, nside=n, nest=bool(nest), indices=None if indices is None else pix
     )
