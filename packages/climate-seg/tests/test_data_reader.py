@@ -206,3 +206,17 @@ def test_dataset_bad_files(folder):
     for i in range(len(seq)):
         seq[i]
     assert seq.n_skipped == 1
+
+
+def test_mesh_resampling_to_healpix(folder):
+    sg = pytest.importorskip("sphere_graphs")
+    if not all(hasattr(sg, n) for n in ("icosahedral", "healpix", "resampling_matrix")):
+        pytest.skip("sphere_graphs.icosahedral/healpix/resampling_matrix not available yet")
+    from climate_seg.data import mesh_resampling
+
+    target = sg.healpix(8, nest=True)
+    fields, labels = mesh_resampling(target)
+    assert fields.shape == labels.shape == (target.n_vertices, V)
+    _, files = folder
+    x, y = CAM5Dataset(files, resample=(fields, labels))[0]
+    assert x.shape == (target.n_vertices, C) and y.shape == (target.n_vertices,)

@@ -172,3 +172,16 @@ def test_speed(tmp_path, coords):
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"synthesize: {50 / wall:.0f} files/s wall, {50 / cpu:.0f} files/s CPU")
     assert 50 / wall > 20  # lenient: shared CI machines; ~200-300 files/s on an idle core
+
+
+def test_default_mesh_is_sphere_graphs_icosahedral(tmp_path):
+    sg = pytest.importorskip("sphere_graphs")
+    if not hasattr(sg, "icosahedral"):
+        with pytest.raises(ValueError, match="coords"):
+            synthesize(tmp_path, 1)
+        pytest.skip("sphere_graphs.icosahedral not available yet")
+    ref = next((r / "cam5_icosphere_l5.npy" for r in REF_CANDIDATES if (r / "cam5_icosphere_l5.npy").is_file()), None)
+    if ref is not None:  # the published files' vertex order
+        np.testing.assert_allclose(np.asarray(sg.icosahedral(5).coords), np.load(ref), atol=1e-9)
+    (path,) = synthesize(tmp_path, 1, seed=0)
+    assert read_sample(path)[0].shape == (16, 10242)

@@ -180,10 +180,12 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     fields : dict of str -> ndarray (V,) float32
         The 16 CAM5 channels in physical units (before calibration).
     aux : dict
-        Environment fields without features (``psl_env``, ``ivt_env``), per-feature
-        geometry for labelling: ``tc_r2 (N, V)`` squared distance to each TC centre,
-        ``tc_rm (N,)``, ``ar_r2 (V,)``/``ar_id (V,)``/``ar_s (V,)`` nearest AR,
-        its squared distance and curve position, ``ar_width (M,)``, ``ar_len (M,)``.
+        Environment fields without the features (``psl_env``, ``tmq_env``, ``u_env``,
+        ``v_env``) and per-feature geometry for labelling, on vertex subsets:
+        ``tc_idx (W,)`` vertices near TCs, ``tc_r2 (N, W)`` their squared distance to
+        each TC centre, ``tc_rm (N,)``, ``tc_vmax (N,)``; ``ar_pairs`` = (AR index,
+        vertex, squared distance to the AR axis, curve position in [0, 1]), each (P,),
+        for vertices near ARs; ``ar_width (M,)``, ``ar_len (M,)``.
     """
     lat, lon, sl = g.lat, g.lon, g.sin_lat
     alat = np.abs(lat)

@@ -41,19 +41,19 @@ class SyntheticGenerator:
         Mean number of tropical cyclones / atmospheric rivers alive per frame.
     """
 
-    def __init__(self, coords: NDArray[np.floating], tc_rate: float = 0.7, ar_rate: float = 7.0) -> None:
+    def __init__(self, coords: NDArray[np.floating], tc_rate: float = 0.45, ar_rate: float = 7.0) -> None:
         self.geometry = Geometry(coords)
         self.tc_rate, self.ar_rate = float(tc_rate), float(ar_rate)
         self._transforms = None
         self._calibrate()
 
     # -- calibration ---------------------------------------------------------
-    def _calibrate(self, n_episodes: int = 6, length: int = 8) -> None:
+    def _calibrate(self, n_episodes: int = 16, length: int = 16) -> None:
         rng = np.random.default_rng(12345)
         acc = {k: [] for k in CHANNELS}
         for _ in range(n_episodes):
             feats = self.draw(rng, length)
-            for t in range(0, length, 2):
+            for t in range(0, length, 4):
                 fields, _ = frame_fields(self.geometry, feats, float(t))
                 for k in CHANNELS:
                     acc[k].append(fields[k])
@@ -211,7 +211,7 @@ def synthesize(
     seed: int = 0,
     episode_length: int = 16,
     coords: NDArray[np.floating] | None = None,
-    tc_rate: float = 0.7,
+    tc_rate: float = 0.45,
     ar_rate: float = 7.0,
 ) -> list[Path]:
     """Write synthetic CAM5 files (exact published format and naming).
