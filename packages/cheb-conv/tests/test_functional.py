@@ -23,7 +23,7 @@ def test_matches_dense_reference(dtype, rtol, K, kind):
     np.testing.assert_allclose(y.numpy(), ref, rtol=rtol, atol=rtol * scale)
 
 
-@pytest.mark.parametrize("K", [1, 2, 3, 4])
+@pytest.mark.parametrize("K", [1, 2, 3, 4, 5])
 def test_gradcheck(graph, K):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 40, 3, generator=g, dtype=torch.float64, requires_grad=True)

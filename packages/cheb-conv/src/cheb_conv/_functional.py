@@ -62,23 +62,33 @@ class _Operator:
         return self._transpose
 
     def block(self, batch: int, transpose: bool = False) -> torch.Tensor:
-        """Block-diagonal ``I_batch (x) op`` (or of ``op^T``) as CSR."""
+        """Block-diagonal ``I_batch (x) op`` (or of ``op^T``) as CSR, cached.
+
+        Indices are int32 when they fit (the sparse BLAS works in 32 bits, so
+        int64 indices would be narrowed on every call).
+        """
         if transpose and self.symmetric:
             transpose = False
-        base = self.transpose_csr() if transpose else self.csr
-        if batch == 1:
-            return base
         key = (batch, transpose)
         hit = self._blocks.get(key)
         if hit is not None:
             self._blocks.move_to_end(key)
             return hit
+        base = self.transpose_csr() if transpose else self.csr
         crow, col, val = base.crow_indices(), base.col_indices(), base.values()
         nnz, n = col.numel(), self.n
-        offs = torch.arange(batch, device=col.device, dtype=crow.dtype)
-        big_crow = torch.cat([(crow[:-1].unsqueeze(0) + offs.unsqueeze(1) * nnz).reshape(-1), crow.new_tensor([batch * nnz])])
-        big_col = (col.unsqueeze(0) + offs.unsqueeze(1) * n).reshape(-1)
-        big_val = val.repeat(batch)
+        itype = torch.int32 if batch * max(nnz, n) < 2**31 - 1 else torch.int64
+        crow, col = crow.to(itype), col.to(itype)
+        if batch == 1:
+            big_crow, big_col, big_val = crow, col, val
+        else:
+            offs = torch.arange(batch, device=col.device, dtype=itype)
+            big_crow = torch.cat(
+                [(crow[:-1].unsqueeze(0) + offs.unsqueeze(1) * nnz).reshape(-1),
+                 crow.new_tensor([batch * nnz])]
+            )
+            big_col = (col.unsqueeze(0) + offs.unsqueeze(1) * n).reshape(-1)
+            big_val = val.repeat(batch)
         out = torch.sparse_csr_tensor(
             big_crow, big_col, big_val, (batch * n, batch * n), check_invariants=False
         )
@@ -115,34 +125,71 @@ def _resolve_operator(operator: Any, dtype: torch.dtype, device: torch.device) -
     )
 
 
+_MONOMIAL_MAX_K = 4  # up to this K the backward/forward use the power basis (see below)
+
+
+def _cheb_to_monomial(K: int, like: torch.Tensor) -> torch.Tensor:
+    """``C[k, j]``: coefficient of ``a^j`` in the Chebyshev polynomial ``T_k(a)``."""
+    rows = [[1.0] + [0.0] * (K - 1)]
+    if K > 1:
+        rows.append([0.0, 1.0] + [0.0] * (K - 2))
+    for k in range(2, K):
+        prev, prev2 = rows[k - 1], rows[k - 2]
+        rows.append([(2 * prev[j - 1] if j else 0.0) - prev2[j] for j in range(K)])
+    return torch.tensor(rows, dtype=like.dtype, device=like.device)
+
+
 class _ChebFunction(torch.autograd.Function):
+    """``y = sum_k T_k(L) x W_k + b`` on ``x2 = x.reshape(B*V, C_in)``.
+
+    For ``K <= 4`` the polynomial is evaluated in the power basis,
+    ``y = sum_j L^j x M_j`` with ``M_j = sum_k C[k, j] W_k`` (``C`` the
+    Chebyshev-to-monomial matrix): every sparse product is then a plain
+    ``L @ S`` (no ``- T_{k-2}`` term, hence no copy), and the input gradient is a
+    Horner scheme with one in-place sparse ``addmm_`` per order. The basis change
+    is exact up to rounding amplified by at most ``sum_j |C[k, j]| <= 7`` for
+    ``K <= 4``. For larger ``K`` the three-term recursion and Clenshaw are used.
+    """
+
     @staticmethod
     def forward(ctx, x2, weight, bias, op: _Operator, batch: int):  # type: ignore[override]
         # x2: (B*V, C_in) contiguous, weight: (K, C_in, C_out) with K >= 2
         K, c_in, c_out = weight.shape
         L = op.block(batch)
         rows = x2.shape[0]
-        T = x2.new_empty((K - 1, rows, c_in))
-        torch.mm(L, x2, out=T[0])
+        S = x2.new_empty((K - 1, rows, c_in))  # S[k-1]: L^k x (power) or T_k(L) x
+        monomial = K <= _MONOMIAL_MAX_K
+        # addmm(beta=0) is the fast sparse path (torch.mm(sparse, dense, out=) is not)
+        torch.addmm(S[0], L, x2, beta=0, out=S[0])
         for k in range(2, K):
-            prev2 = x2 if k == 2 else T[k - 3]
-            torch.addmm(prev2, L, T[k - 2], beta=-1, alpha=2, out=T[k - 1])
-        if bias is not None:
-            y = torch.addmm(bias, x2, weight[0])
+            if monomial:
+                torch.addmm(S[k - 1], L, S[k - 2], beta=0, out=S[k - 1])
+            else:
+                prev2 = x2 if k == 2 else S[k - 3]
+                torch.addmm(prev2, L, S[k - 2], beta=-1, alpha=2, out=S[k - 1])
+        if monomial:
+            coef = _cheb_to_monomial(K, weight)
+            M = torch.einsum("kj,kio->jio", coef, weight)
         else:
-            y = torch.mm(x2, weight[0])
+            coef, M = None, weight
+        if bias is not None:
+            y = torch.addmm(bias, x2, M[0])
+        else:
+            y = torch.mm(x2, M[0])
         for k in range(1, K):
-            y.addmm_(T[k - 1], weight[k])
+            y.addmm_(S[k - 1], M[k])
         ctx.op = op
         ctx.batch = batch
-        ctx.save_for_backward(x2, weight, T)
+        ctx.coef = coef
+        ctx.save_for_backward(x2, weight, S)
         ctx.has_bias = bias is not None
         return y
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, gy):  # type: ignore[override]
-        x2, weight, T = ctx.saved_tensors
+        x2, weight, S = ctx.saved_tensors
+        coef = ctx.coef
         K = weight.shape[0]
         gy = gy.contiguous()
         gx = gw = gb = None
@@ -150,25 +197,56 @@ class _ChebFunction(torch.autograd.Function):
             gw = torch.empty_like(weight)
             torch.mm(x2.t(), gy, out=gw[0])
             for k in range(1, K):
-                torch.mm(T[k - 1].t(), gy, out=gw[k])
+                torch.mm(S[k - 1].t(), gy, out=gw[k])
+            if coef is not None:  # gradient of M -> gradient of W
+                gw = torch.einsum("kj,jio->kio", coef, gw)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = gy.sum(0)
         if ctx.needs_input_grad[0]:
             A = ctx.op.block(ctx.batch, transpose=True)
-            # G_k = gy @ W_k^T, then dx = sum_k T_k(A) G_k by Clenshaw (K-1 SpMMs).
-            G = gy.new_empty((K, gy.shape[0], weight.shape[1]))
-            for k in range(K):
-                torch.mm(gy, weight[k].t(), out=G[k])
-            # b_{K-1} = G_{K-1}; b_k = G_k + 2 A b_{k+1} - b_{k+2}; dx = G_0 + A b_1 - b_2
-            for k in range(K - 2, 0, -1):
-                if k + 2 <= K - 1:
-                    G[k].sub_(G[k + 2])
-                G[k].addmm_(A, G[k + 1], alpha=2)
-            if K >= 3:
-                G[0].sub_(G[2])
-            G[0].addmm_(A, G[1])
-            gx = G[0]
+            if coef is not None:
+                gx = _horner_adjoint(gy, torch.einsum("kj,kio->jio", coef, weight), A)
+            else:
+                gx = _clenshaw_adjoint(gy, weight, A)
         return gx, gw, gb, None, None
+
+
+def _horner_adjoint(gy: torch.Tensor, M: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """``sum_j A^j (gy @ M_j^T)`` by Horner: ``h <- gy M_j^T + A h`` (in place)."""
+    K = M.shape[0]
+    h = torch.mm(gy, M[K - 1].t())
+    spare = None
+    for j in range(K - 2, -1, -1):
+        p = torch.mm(gy, M[j].t()) if spare is None else torch.mm(gy, M[j].t(), out=spare)
+        p.addmm_(A, h)
+        spare, h = h, p
+    return h
+
+
+def _clenshaw_adjoint(gy: torch.Tensor, weight: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """``sum_k T_k(A) (gy @ W_k^T)`` with K-1 sparse products (Clenshaw).
+
+    ``b_{K-1} = G_{K-1}``, ``b_k = G_k + 2 A b_{k+1} - b_{k+2}``,
+    result ``G_0 + A b_1 - b_2`` where ``G_k = gy @ W_k^T``. The ``- b_{k+2}`` is
+    folded into the GEMM (``beta=-1``) that writes ``G_k`` over ``b_{k+2}``, so
+    no extra elementwise pass and only three ``(B*V, C_in)`` buffers.
+    """
+    K = weight.shape[0]
+    bk1 = torch.mm(gy, weight[K - 1].t())  # b_{K-1}
+    bk2 = None  # b_{k+2}
+    for k in range(K - 2, 0, -1):
+        if bk2 is None:
+            cur = torch.mm(gy, weight[k].t())
+        else:
+            cur = bk2.addmm_(gy, weight[k].t(), beta=-1)
+        cur.addmm_(A, bk1, alpha=2)
+        bk2, bk1 = bk1, cur
+    if bk2 is None:  # K == 2
+        out = torch.mm(gy, weight[0].t())
+    else:
+        out = bk2.addmm_(gy, weight[0].t(), beta=-1)
+    out.addmm_(A, bk1)
+    return out
 
 
 def _check_inputs(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
