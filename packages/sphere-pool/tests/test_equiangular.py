@@ -69,3 +69,19 @@ def test_gradcheck(mode):
         assert torch.autograd.gradcheck(unpool, (y,))
     assert np.array_equal(unpool.maps[0].parent, [0, 0, 1, 1] * 2 + [2, 2, 3, 3] * 2)
     assert isinstance(unpool, Unpool)
+
+
+def test_interpolate_unpool_uses_sphere_graphs_weights(samplings):
+    import sphere_graphs
+
+    if not hasattr(sphere_graphs, "coarsen"):
+        pytest.skip("sphere_graphs.coarsen not available yet")
+    s = samplings.equiangular(8, 16)
+    c = sphere_graphs.coarsen(s)
+    _, unpool = for_sampling(s, "avg", unpool_mode="interpolate")
+    y = torch.randn(2, 32, 3, dtype=torch.float64)
+    ref = np.stack([c.interpolation @ y[b].numpy() for b in range(2)])
+    np.testing.assert_allclose(unpool(y).numpy(), ref, atol=1e-12)
+    torch.testing.assert_close(unpool(torch.ones(1, 32, 1)), torch.ones(1, 128, 1))
+    with pytest.raises(ValueError, match="EquiangularSampling"):
+        EquiangularUnpool(nlat=8, nlon=16, mode="interpolate")

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ._checks import check_vertices
 from ._generic import Pool, Unpool
-from ._maps import PoolingMaps, equiangular_maps
+from ._maps import PoolingMaps, equiangular_maps, maps_from_coarsening
 
 __all__ = ["EquiangularPool", "EquiangularUnpool", "equiangular_setup"]
 
@@ -22,6 +22,17 @@ def _coarse_equiangular(sampling: Any, nlat: int, nlon: int, levels: int) -> Any
         return sphere_graphs.hierarchy(sampling, levels)[-1].coarse
     f = 2**levels
     return sphere_graphs.equiangular(nlat // f, nlon // f, poles=getattr(sampling, "poles", 0))
+
+
+def _interpolation_maps(sampling: Any, levels: int) -> list[PoolingMaps]:
+    import sphere_graphs
+
+    if sampling is None or not hasattr(sphere_graphs, "hierarchy"):
+        raise ValueError(
+            "mode='interpolate' needs an EquiangularSampling (and sphere_graphs.hierarchy) for "
+            "its bilinear weights; pass the sampling or use mode='nearest'."
+        )
+    return [maps_from_coarsening(c) for c in sphere_graphs.hierarchy(sampling, levels)]
 
 
 def equiangular_setup(
@@ -119,8 +130,9 @@ class EquiangularUnpool(Unpool):
     ----------
     sampling : sphere_graphs.EquiangularSampling, optional
         The fine grid; or give ``nlat`` and ``nlon``.
-    mode : {"nearest", "max"}
-        Copy each coarse cell to its block, or put values back at the max positions.
+    mode : {"nearest", "interpolate", "max"}
+        Copy each coarse cell to its block, interpolate with sphere-graphs' bilinear
+        weights (needs ``sampling``), or put values back at the max positions.
     levels : int
     nlat, nlon : int, optional
 
@@ -138,12 +150,15 @@ class EquiangularUnpool(Unpool):
         nlat: int | None = None,
         nlon: int | None = None,
     ) -> None:
-        if mode not in ("nearest", "max"):
+        if mode not in ("nearest", "max", "interpolate"):
             raise ValueError(
-                f"equiangular unpooling mode must be 'nearest' or 'max'; got {mode!r}."
+                "equiangular unpooling mode must be 'nearest', 'interpolate' or 'max'; "
+                f"got {mode!r}."
             )
         maps, fine, coarse, nlat, nlon = equiangular_setup(
             sampling, nlat=nlat, nlon=nlon, levels=levels
         )
+        if mode == "interpolate":
+            maps = _interpolation_maps(sampling, levels)
         super().__init__(maps, mode, fine=fine, coarse=coarse)
         self.nlat, self.nlon = nlat, nlon

@@ -136,9 +136,9 @@ class HealpixUnpool(Unpool):
     ----------
     sampling : sphere_graphs.HealpixSampling, optional
         The fine sampling (NESTED); or give ``nside`` (and ``indices``).
-    mode : {"nearest", "max"}
-        Copy every child from its parent, or put values back at the max positions
-        (``unpool(y, indices)``), zeros elsewhere.
+    mode : {"nearest", "interpolate", "max"}
+        Copy every child from its parent (``"interpolate"`` is the same for HEALPix),
+        or put values back at the max positions (``unpool(y, indices)``), zeros elsewhere.
     levels : int
     nside : int, optional
     indices : array_like of int, shape (V,), optional
@@ -157,8 +157,10 @@ class HealpixUnpool(Unpool):
         nside: int | None = None,
         indices: Any = None,
     ) -> None:
-        if mode not in ("nearest", "max"):
-            raise ValueError(f"HEALPix unpooling mode must be 'nearest' or 'max'; got {mode!r}.")
+        if mode not in ("nearest", "interpolate", "max"):
+            raise ValueError(
+                f"HEALPix unpooling mode must be 'nearest', 'interpolate' or 'max'; got {mode!r}."
+            )
         maps, fine, coarse, coarse_indices = healpix_setup(
             sampling, nside=nside, indices=indices, levels=levels
         )
