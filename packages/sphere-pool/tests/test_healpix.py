@@ -131,3 +131,24 @@ def test_generic_pool_from_sphere_graphs_coarsen(samplings):
         assert torch.equal(idx, idx2)
         torch.testing.assert_close(Unpool(c)(y), HealpixUnpool(s)(y))
         assert Pool(c, "avg").coarse.n_vertices == y.shape[1]
+
+
+@pytest.mark.parametrize("levels", [1, 2])
+def test_subset_extended_with_healpix_closure_pools(samplings, levels):
+    import sphere_graphs
+
+    if not hasattr(sphere_graphs, "healpix_closure"):
+        pytest.skip("sphere_graphs.healpix_closure not available yet")
+    rng = np.random.default_rng(levels)
+    indices = np.unique(rng.choice(768, size=40, replace=False))
+    with pytest.raises(ValueError, match="healpix_closure"):
+        HealpixPool(samplings.healpix(8, indices), "avg", levels)
+    closed = sphere_graphs.healpix_closure(8, indices, levels=levels)
+    pool, unpool = for_sampling(samplings.healpix(8, closed), "avg", levels=levels)
+    assert np.array_equal(pool.coarse_indices, np.unique(closed // 4**levels))
+    x_full = torch.randn(1, 768, 2, dtype=torch.float64)
+    full = HealpixPool(samplings.healpix(8), "avg", levels)(x_full)
+    y = pool(x_full[:, torch.from_numpy(np.asarray(closed))])
+    torch.testing.assert_close(y, full[:, torch.from_numpy(pool.coarse_indices)])
+    assert unpool(y).shape == (1, len(closed), 2)
+    assert np.array_equal(pool.coarse.pixels, pool.coarse_indices)
