@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from climate_seg.data import (
     CHANNEL_MEAN,
     CHANNEL_STD,
@@ -20,7 +19,10 @@ from climate_seg.data import (
 from climate_seg.data._physics import draw_features
 
 HERE = Path(__file__).resolve()
-REF_CANDIDATES = [HERE.parents[4] / "shared" / "reference", HERE.parents[3] / "shared" / "reference"]
+REF_CANDIDATES = [
+    HERE.parents[4] / "shared" / "reference",
+    HERE.parents[3] / "shared" / "reference",
+]
 
 
 def mesh_coords() -> np.ndarray:
@@ -34,7 +36,9 @@ def mesh_coords() -> np.ndarray:
     for ref in REF_CANDIDATES:
         if (ref / "cam5_icosphere_l5.npy").is_file():
             return np.load(ref / "cam5_icosphere_l5.npy")
-    pytest.skip("neither sphere_graphs.icosahedral nor shared/reference/cam5_icosphere_l5.npy is available")
+    pytest.skip(
+        "neither sphere_graphs.icosahedral nor shared/reference/cam5_icosphere_l5.npy is available"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +104,14 @@ def test_tc_rotation_and_structure(coords, hemi):
     gen = SyntheticGenerator(coords)
     feats = draw_features(np.random.default_rng(0), 4, gen.geometry.noise.shape[0], 0.0, 0.0)
     lat0, lon0 = hemi * np.deg2rad(15.0), np.deg2rad(140.0)
-    for name, val in dict(tc_lat0=[lat0], tc_lon0=[lon0], tc_birth=[-10.0], tc_life=[40.0],
-                          tc_vmax=[45.0], tc_rm=[np.deg2rad(1.8)]).items():
+    for name, val in dict(
+        tc_lat0=[lat0],
+        tc_lon0=[lon0],
+        tc_birth=[-10.0],
+        tc_life=[40.0],
+        tc_vmax=[45.0],
+        tc_rm=[np.deg2rad(1.8)],
+    ).items():
         setattr(feats, name, np.asarray(val, np.float32))
     data, labels = gen.frame(feats, 0.0)
     g = gen.geometry
@@ -114,12 +124,19 @@ def test_tc_rotation_and_structure(coords, hemi):
     u, v = data[CHANNELS.index("U850")], data[CHANNELS.index("V850")]
     wind = u[:, None] * g.east + v[:, None] * g.north  # (V, 3)
     spin = np.einsum("vi,vi->v", np.cross(coords - c, wind), np.broadcast_to(c, coords.shape))
-    assert np.sign(spin[ring].mean()) == hemi  # counter-clockwise in the north, clockwise in the south
+    assert (
+        np.sign(spin[ring].mean()) == hemi
+    )  # counter-clockwise in the north, clockwise in the south
     psl = data[CHANNELS.index("PSL")]
-    assert psl[r < np.deg2rad(2)].mean() < psl[(r > np.deg2rad(10)) & (r < np.deg2rad(15))].mean() - 2000
+    assert (
+        psl[r < np.deg2rad(2)].mean()
+        < psl[(r > np.deg2rad(10)) & (r < np.deg2rad(15))].mean() - 2000
+    )
     for name in ("TMQ", "PRECT", "T500"):
         x = data[CHANNELS.index(name)]
-        assert x[r < np.deg2rad(2)].mean() > x[(r > np.deg2rad(10)) & (r < np.deg2rad(15))].mean(), name
+        assert (
+            x[r < np.deg2rad(2)].mean() > x[(r > np.deg2rad(10)) & (r < np.deg2rad(15))].mean()
+        ), name
     assert np.all(labels[r < np.deg2rad(2.0)] == 1) and not np.any(labels[r > np.deg2rad(12)] == 1)
 
 
@@ -136,11 +153,19 @@ def test_reproducible(tmp_path, coords):
     b = synthesize(tmp_path / "b", 6, seed=3, episode_length=3, coords=coords)
     c = synthesize(tmp_path / "c", 6, seed=4, episode_length=3, coords=coords)
     assert [p.name for p in a] == [p.name for p in b]
-    for pa, pb in zip(a, b):
+    for pa, pb in zip(a, b, strict=True):
         xa, ya = read_sample(pa)
         xb, yb = read_sample(pb)
         assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
     assert [p.name for p in a] != [p.name for p in c]
+
+
+def test_workers_give_identical_output(tmp_path, coords):
+    a = synthesize(tmp_path / "a", 8, seed=5, episode_length=2, coords=coords)
+    b = synthesize(tmp_path / "b", 8, seed=5, episode_length=2, coords=coords, workers=2)
+    assert [p.name for p in a] == [p.name for p in b]
+    for pa, pb in zip(a, b, strict=True):
+        assert np.array_equal(read_sample(pa)[0], read_sample(pb)[0])
 
 
 def test_temporal_coherence(loaded):
@@ -180,7 +205,14 @@ def test_default_mesh_is_sphere_graphs_icosahedral(tmp_path):
         with pytest.raises(ValueError, match="coords"):
             synthesize(tmp_path, 1)
         pytest.skip("sphere_graphs.icosahedral not available yet")
-    ref = next((r / "cam5_icosphere_l5.npy" for r in REF_CANDIDATES if (r / "cam5_icosphere_l5.npy").is_file()), None)
+    ref = next(
+        (
+            r / "cam5_icosphere_l5.npy"
+            for r in REF_CANDIDATES
+            if (r / "cam5_icosphere_l5.npy").is_file()
+        ),
+        None,
+    )
     if ref is not None:  # the published files' vertex order
         np.testing.assert_allclose(np.asarray(sg.icosahedral(5).coords), np.load(ref), atol=1e-9)
     (path,) = synthesize(tmp_path, 1, seed=0)

@@ -46,7 +46,9 @@ def average_precision(scores: NDArray[np.floating], positives: NDArray[np.bool_]
     scores = np.asarray(scores, dtype=np.float64).ravel()
     positives = np.asarray(positives, dtype=bool).ravel()
     if scores.shape != positives.shape:
-        raise ValueError(f"scores and positives differ in size: {scores.shape} vs {positives.shape}.")
+        raise ValueError(
+            f"scores and positives differ in size: {scores.shape} vs {positives.shape}."
+        )
     order = np.argsort(-scores, kind="stable")
     s, p = scores[order], positives[order]
     last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1] if len(s) else np.zeros(0, int)
@@ -110,7 +112,11 @@ class SegmentationMetrics:
         self.ap_classes = tuple(int(c) for c in ap_classes)
         self.n_bins = int(n_bins)
         self.exact_limit = int(exact_limit)
-        self.class_names = tuple(class_names) if len(class_names) == n_classes else tuple(str(i) for i in range(n_classes))
+        self.class_names = (
+            tuple(class_names)
+            if len(class_names) == n_classes
+            else tuple(str(i) for i in range(n_classes))
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -141,20 +147,28 @@ class SegmentationMetrics:
         p = _to_numpy(probs)
         y = _to_numpy(labels)
         if p.ndim < 2 or p.shape[-1] != self.n_classes:
-            raise ValueError(f"probs must have shape (N, {self.n_classes}) or (B, V, {self.n_classes}); got {p.shape}.")
+            raise ValueError(
+                f"probs must have shape (N, {self.n_classes}) or (B, V, {self.n_classes}); got {p.shape}."
+            )
         p = p.reshape(-1, self.n_classes)
         if p.dtype.kind != "f":
             p = p.astype(np.float64)
         y = y.reshape(-1)
         if y.shape[0] != p.shape[0]:
-            raise ValueError(f"labels have {y.shape[0]} entries but probs {p.shape[0]} rows; shapes must match.")
+            raise ValueError(
+                f"labels have {y.shape[0]} entries but probs {p.shape[0]} rows; shapes must match."
+            )
         if y.size and (y.min() < 0 or y.max() >= self.n_classes):
             raise ValueError(f"labels must be integers in 0..{self.n_classes - 1}.")
         y = y.astype(np.int64, copy=False)
         pred = p.argmax(1)
-        self.confusion += np.bincount(y * self.n_classes + pred, minlength=self.n_classes**2).reshape(self.n_classes, self.n_classes)
+        self.confusion += np.bincount(
+            y * self.n_classes + pred, minlength=self.n_classes**2
+        ).reshape(self.n_classes, self.n_classes)
         scores = p[:, self.ap_classes]  # (N, K)
-        bins = np.clip((np.clip(scores, 0.0, 1.0) * self.n_bins).astype(np.int64), 0, self.n_bins - 1)
+        bins = np.clip(
+            (np.clip(scores, 0.0, 1.0) * self.n_bins).astype(np.int64), 0, self.n_bins - 1
+        )
         for k, c in enumerate(self.ap_classes):
             pos = y == c
             self.hist_pos[k] += np.bincount(bins[pos, k], minlength=self.n_bins)
@@ -204,7 +218,7 @@ class SegmentationMetrics:
         iou = np.divide(tp, union, out=np.full_like(tp, np.nan), where=union > 0)
         out: dict = {}
         aps = self._ap()
-        for c, ap in zip(self.ap_classes, aps):
+        for c, ap in zip(self.ap_classes, aps, strict=True):
             out[f"AP_{self.class_names[c]}"] = ap
         finite = [a for a in aps if not np.isnan(a)]
         out["mAP"] = float(np.mean(finite)) if finite else float("nan")

@@ -37,12 +37,26 @@ class FolderReport:
     @property
     def ok(self) -> bool:
         """True when no problem was found."""
-        return not (self.unreadable or self.truncated or self.wrong_shape or self.non_finite or self.bad_name)
+        return not (
+            self.unreadable
+            or self.truncated
+            or self.wrong_shape
+            or self.non_finite
+            or self.bad_name
+        )
 
     @property
     def bad_files(self) -> list[str]:
         """All problematic names, sorted."""
-        return sorted(set(self.unreadable + self.truncated + self.wrong_shape + self.non_finite + self.bad_name))
+        return sorted(
+            set(
+                self.unreadable
+                + self.truncated
+                + self.wrong_shape
+                + self.non_finite
+                + self.bad_name
+            )
+        )
 
     def summary(self) -> str:
         """One line per problem kind."""
@@ -50,12 +64,21 @@ class FolderReport:
         for name in ("unreadable", "truncated", "wrong_shape", "non_finite", "bad_name"):
             items = getattr(self, name)
             if items:
-                lines.append(f"{name} ({len(items)}): " + ", ".join(items[:10]) + (" ..." if len(items) > 10 else ""))
+                lines.append(
+                    f"{name} ({len(items)}): "
+                    + ", ".join(items[:10])
+                    + (" ..." if len(items) > 10 else "")
+                )
         return "\n".join(lines)
 
 
-_PROBLEM_FIELD = {"missing": "unreadable", "unreadable": "unreadable", "truncated": "truncated",
-                  "shape": "wrong_shape", "non_finite": "non_finite"}
+_PROBLEM_FIELD = {
+    "missing": "unreadable",
+    "unreadable": "unreadable",
+    "truncated": "truncated",
+    "shape": "wrong_shape",
+    "non_finite": "non_finite",
+}
 
 
 def check_folder(folder: str | os.PathLike, n_vertices: int = N_VERTICES) -> FolderReport:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +112,9 @@ class CAM5Dataset(Dataset):
         if shift < 0:
             raise ValueError(f"shift must be >= 0; got {shift}.")
         if seq_len is None and shift:
-            raise ValueError("shift needs seq_len; pass seq_len=1 for single-frame prediction ahead.")
+            raise ValueError(
+                "shift needs seq_len; pass seq_len=1 for single-frame prediction ahead."
+            )
         self.seq_len = None if seq_len is None else int(seq_len)
         self.shift = int(shift)
         self._build_index()
@@ -148,9 +150,13 @@ class CAM5Dataset(Dataset):
         self._ry = sp.csr_matrix(ry, dtype=np.float32)
         for m in (self._rx, self._ry):
             if m.shape[1] != self.n_vertices:
-                raise ValueError(f"resampling matrix has shape {m.shape}; expected (V_target, {self.n_vertices}).")
+                raise ValueError(
+                    f"resampling matrix has shape {m.shape}; expected (V_target, {self.n_vertices})."
+                )
         if self._rx.shape[0] != self._ry.shape[0]:
-            raise ValueError("field and label resampling matrices must have the same number of rows.")
+            raise ValueError(
+                "field and label resampling matrices must have the same number of rows."
+            )
 
     def _build_index(self) -> None:
         if self.seq_len is None:
@@ -253,5 +259,12 @@ class CAM5Dataset(Dataset):
                 if not self.skip_bad_files:
                     raise
                 self._mark_bad(err)
-        self._starts = np.array([s for k, s in enumerate(self._starts) if not self._bad.intersection(self._frames_of(k))], dtype=np.int64)
+        self._starts = np.array(
+            [
+                s
+                for k, s in enumerate(self._starts)
+                if not self._bad.intersection(self._frames_of(k))
+            ],
+            dtype=np.int64,
+        )
         return len(self.bad_files)

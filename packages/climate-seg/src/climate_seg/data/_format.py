@@ -20,33 +20,79 @@ __all__ = [
     "CHANNEL_STD",
     "CLASSES",
     "CLASS_FRACTIONS",
-    "FileKey",
     "N_CHANNELS",
     "N_CLASSES",
     "N_VERTICES",
     "RUNS",
     "YEARS",
+    "FileKey",
     "format_name",
     "parse_name",
 ]
 
 # Source: shared/reference/cam5.json, "channels" (order as stored in the files).
 CHANNELS: tuple[str, ...] = (
-    "TMQ", "U850", "V850", "UBOT", "VBOT", "QREFHT", "PS", "PSL",
-    "T200", "T500", "PRECT", "TS", "TREFHT", "Z1000", "Z200", "ZBOT",
+    "TMQ",
+    "U850",
+    "V850",
+    "UBOT",
+    "VBOT",
+    "QREFHT",
+    "PS",
+    "PSL",
+    "T200",
+    "T500",
+    "PRECT",
+    "TS",
+    "TREFHT",
+    "Z1000",
+    "Z200",
+    "ZBOT",
 )
 # Source: shared/reference/cam5.json, "channel_mean" (raw physical units).
-CHANNEL_MEAN = np.array([
-    26.1613026, 0.984836817, 0.116275556, -0.459006906, 0.192794472, 0.0107488334,
-    98347.4609, 101012.266, 216.136414, 258.974274, 3.76523026e-08, 288.836273,
-    288.041748, 342.482941, 12031.8799, 63.439743,
-], dtype=np.float64)
+CHANNEL_MEAN = np.array(
+    [
+        26.1613026,
+        0.984836817,
+        0.116275556,
+        -0.459006906,
+        0.192794472,
+        0.0107488334,
+        98347.4609,
+        101012.266,
+        216.136414,
+        258.974274,
+        3.76523026e-08,
+        288.836273,
+        288.041748,
+        342.482941,
+        12031.8799,
+        63.439743,
+    ],
+    dtype=np.float64,
+)
 # Source: shared/reference/cam5.json, "channel_std" (raw physical units).
-CHANNEL_STD = np.array([
-    17.042067, 8.1648855, 5.6875458, 6.4972377, 5.4460597, 0.0063829664,
-    7759.6729, 3804.6602, 9.7163849, 14.277466, 1.8769481e-07, 19.7971,
-    19.022367, 624.25934, 676.24426, 4.2128639,
-], dtype=np.float64)
+CHANNEL_STD = np.array(
+    [
+        17.042067,
+        8.1648855,
+        5.6875458,
+        6.4972377,
+        5.4460597,
+        0.0063829664,
+        7759.6729,
+        3804.6602,
+        9.7163849,
+        14.277466,
+        1.8769481e-07,
+        19.7971,
+        19.022367,
+        624.25934,
+        676.24426,
+        4.2128639,
+    ],
+    dtype=np.float64,
+)
 CHANNEL_MEAN.setflags(write=False)
 CHANNEL_STD.setflags(write=False)
 # Source: shared/reference/cam5.json, "classes" and "class_fraction_of_pixels".

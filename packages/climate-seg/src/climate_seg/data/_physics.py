@@ -49,21 +49,69 @@ class Geometry:
         self.lon, self.lat = _f32(lon), _f32(lat)
         self.sin_lat, self.cos_lat = _f32(np.sin(lat)), _f32(np.maximum(np.cos(lat), 1e-6))
         self.east = _f32(np.stack([-np.sin(lon), np.cos(lon), np.zeros_like(lon)], 1))
-        self.north = _f32(np.stack([-np.sin(lat) * np.cos(lon), -np.sin(lat) * np.sin(lon), np.cos(lat)], 1))
+        self.north = _f32(
+            np.stack([-np.sin(lat) * np.cos(lon), -np.sin(lat) * np.sin(lon), np.cos(lat)], 1)
+        )
         self.hemi = np.where(lat >= 0, 1.0, -1.0).astype(np.float32)
         self.topo = self._topography(lon, lat)
         self.noise = self._noise_bank(xyz, n_noise)
+        self.clim = self._climatology()
+        m = np.arange(8)[:, None]
+        self.cos_m = _f32(np.cos(m * lon[None]))  # (8, V): cos(m lon) for wavenumbers m < 8
+        self.sin_m = _f32(np.sin(m * lon[None]))
         self.pixel_area = 4 * np.pi / self.n_vertices  # steradians
+
+    def _climatology(self) -> dict[str, NDArray[np.float32]]:
+        """Static zonal climatology and factors, each (V,) float32."""
+        lat, alat, sl = self.lat, np.abs(self.lat), self.sin_lat
+        s2 = sl * sl
+        env = np.exp(-(((alat - 47 * DEG) / (17 * DEG)) ** 2))  # midlatitude storm track
+        return {
+            k: _f32(v)
+            for k, v in dict(
+                env=env,
+                denv=env * (-2 * (alat - 47 * DEG) / (17 * DEG) ** 2) * np.sign(lat),
+                fcor=2 * OMEGA * self.hemi * np.maximum(np.abs(sl), np.sin(15 * DEG)),
+                inv_cos=1.0 / np.maximum(self.cos_lat, 0.25),
+                t_sea=301.5 - 38 * s2 - 14 * s2 * s2 - 3.0 * (lat < 0) * s2,
+                psl=(
+                    101100
+                    - 700 * np.exp(-((lat / (12 * DEG)) ** 2))
+                    + 900 * np.exp(-(((alat - 32 * DEG) / (10 * DEG)) ** 2))
+                    - 1400 * np.exp(-(((alat - 62 * DEG) / (10 * DEG)) ** 2))
+                ),
+                u=(
+                    -6.5 * np.exp(-((lat / (16 * DEG)) ** 2))
+                    + 11 * np.exp(-(((alat - 45 * DEG) / (11 * DEG)) ** 2))
+                    - 2.5 * np.exp(-(((alat - 72 * DEG) / (8 * DEG)) ** 2))
+                ),
+                rh=0.72
+                + 0.08 * np.exp(-((lat / (10 * DEG)) ** 2))
+                - 0.15 * np.exp(-(((alat - 25 * DEG) / (7 * DEG)) ** 2)),
+                itcz=1 + 2.5 * np.exp(-(((lat - 6 * DEG) / (7 * DEG)) ** 2)),
+                t200=221.5 - 4 * s2 - 12 * s2 * s2 * (lat < 0) - 6 * s2 * s2,
+                ps_ratio_h=-self.topo / RD_G,
+            ).items()
+        }
 
     @staticmethod
     def _topography(lon, lat) -> NDArray[np.float32]:
         """Fixed synthetic orography (m): plateaus, ranges and an Antarctic ice sheet."""
         z = np.zeros_like(lat)
         # (lat, lon, height m, radius deg, elongation in lat)
-        bumps = [(33, 88, 4200, 9, 0.6), (45, -110, 1800, 8, 2.2), (-20, -67, 3000, 4, 3.5),
-                 (72, -40, 2400, 7, 1.4), (5, 20, 600, 18, 1.0), (50, 80, 500, 20, 0.6),
-                 (-25, 135, 350, 14, 0.8), (40, -95, 400, 14, 1.0), (-5, -60, 200, 12, 1.0),
-                 (60, 100, 600, 14, 0.8), (15, 40, 900, 7, 1.0)]
+        bumps = [
+            (33, 88, 4200, 9, 0.6),
+            (45, -110, 1800, 8, 2.2),
+            (-20, -67, 3000, 4, 3.5),
+            (72, -40, 2400, 7, 1.4),
+            (5, 20, 600, 18, 1.0),
+            (50, 80, 500, 20, 0.6),
+            (-25, 135, 350, 14, 0.8),
+            (40, -95, 400, 14, 1.0),
+            (-5, -60, 200, 12, 1.0),
+            (60, 100, 600, 14, 0.8),
+            (15, 40, 900, 7, 1.0),
+        ]
         for la, lo, h, rad, el in bumps:
             dlon = np.angle(np.exp(1j * (lon - lo * DEG))) * np.cos(la * DEG)
             dlat = (lat - la * DEG) / el
@@ -115,7 +163,9 @@ class Features:
     noise_w: float
 
 
-def draw_features(rng: np.random.Generator, length: int, n_noise: int, tc_rate: float, ar_rate: float) -> Features:
+def draw_features(
+    rng: np.random.Generator, length: int, n_noise: int, tc_rate: float, ar_rate: float
+) -> Features:
     """Random episode of ``length`` steps; ``tc_rate``/``ar_rate`` = mean features alive per frame."""
     k = 4
     wave_m = rng.integers(3, 8, k).astype(np.float32)
@@ -146,14 +196,31 @@ def draw_features(rng: np.random.Generator, length: int, n_noise: int, tc_rate: 
     dlon = rng.uniform(15, 45, m)
     bend = rng.uniform(-7, 7, m)
     lat = lat0[:, None] + s[None] * dlat[:, None]
-    lon = lon0[:, None] + s[None] * dlon[:, None] + bend[:, None] * np.sin(np.pi * s)[None] / np.cos(lat * DEG)
+    lon = (
+        lon0[:, None]
+        + s[None] * dlon[:, None]
+        + bend[:, None] * np.sin(np.pi * s)[None] / np.cos(lat * DEG)
+    )
     ar_pts0 = np.stack([hemi[:, None] * lat * DEG, lon * DEG], -1).astype(np.float32)
     return Features(
-        wave_m, wave_a, wave_ph, tc_lat0, tc_lon0, tc_birth, tc_life, tc_vmax, tc_rm,
-        ar_pts0, ar_birth, ar_life,
+        wave_m,
+        wave_a,
+        wave_ph,
+        tc_lat0,
+        tc_lon0,
+        tc_birth,
+        tc_life,
+        tc_vmax,
+        tc_rm,
+        ar_pts0,
+        ar_birth,
+        ar_life,
         (rng.uniform(2.2, 3.6, m) * DEG).astype(np.float32),
-        rng.uniform(18, 32, m).astype(np.float32), rng.uniform(12, 24, m).astype(np.float32),
-        rng.integers(0, n_noise, 16), rng.integers(0, n_noise, 16), float(rng.uniform(0.15, 0.35)),
+        rng.uniform(18, 32, m).astype(np.float32),
+        rng.uniform(12, 24, m).astype(np.float32),
+        rng.integers(0, n_noise, 16),
+        rng.integers(0, n_noise, 16),
+        float(rng.uniform(0.15, 0.35)),
     )
 
 
@@ -169,7 +236,9 @@ def _dots(g: Geometry, pts: NDArray) -> NDArray[np.float32]:
 
 
 def _envelope(t, birth, life):
-    return np.clip(np.sin(np.pi * (t - birth) / life), 0, None) * ((t >= birth) & (t <= birth + life))
+    return np.clip(np.sin(np.pi * (t - birth) / life), 0, None) * (
+        (t >= birth) & (t <= birth + life)
+    )
 
 
 def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
@@ -187,35 +256,35 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
         vertex, squared distance to the AR axis, curve position in [0, 1]), each (P,),
         for vertices near ARs; ``ar_width (M,)``, ``ar_len (M,)``.
     """
-    lat, lon, sl = g.lat, g.lon, g.sin_lat
-    alat = np.abs(lat)
+    lat = g.lat
     # planetary waves (eastward phase speed ~ 10 m/s at 45 deg), midlatitude storm track
     c = np.float32(10.0 * STEP_S / (EARTH_R * np.cos(45 * DEG)))
-    phase = f.wave_m[:, None] * (lon[None] - c * t) + f.wave_ph[:, None]
-    env = np.exp(-(((alat - 47 * DEG) / (17 * DEG)) ** 2))
-    denv = env * (-2 * (alat - 47 * DEG) / (17 * DEG) ** 2) * np.sign(lat)
-    q = (f.wave_a[:, None] * np.cos(phase)).sum(0)
-    q_lam = (-f.wave_a[:, None] * f.wave_m[:, None] * np.sin(phase)).sum(0)
-    q_quad = (f.wave_a[:, None] * np.sin(phase)).sum(0)
-    p_amp = 1100.0
-    dp_dlat, dp_dlon = p_amp * denv * q, p_amp * env * q_lam
-    fcor = 2 * OMEGA * g.hemi * np.maximum(np.abs(sl), np.float32(np.sin(15 * DEG)))
-    ug = -dp_dlat / (RHO * fcor * EARTH_R)
-    vg = dp_dlon / (RHO * fcor * EARTH_R * np.maximum(g.cos_lat, 0.25))
+    m_i = f.wave_m.astype(np.int64)
+    shift = (f.wave_ph - f.wave_m * c * t)[:, None]  # phase = m lon + shift
+    cos_ph = g.cos_m[m_i] * np.cos(shift) - g.sin_m[m_i] * np.sin(shift)  # (K, V)
+    sin_ph = g.sin_m[m_i] * np.cos(shift) + g.cos_m[m_i] * np.sin(shift)
+    cl = g.clim
+    env = cl["env"]
+    a = f.wave_a[:, None]
+    q = (a * cos_ph).sum(0)  # explicit sums: tiny-K BLAS calls are erratic under load
+    q_lam = -(a * f.wave_m[:, None] * sin_ph).sum(0)
+    q_quad = (a * sin_ph).sum(0)
+    p_amp = np.float32(1100.0)
+    scale = np.float32(1.0 / (RHO * EARTH_R))
+    ug = -(p_amp * scale) * cl["denv"] * q / cl["fcor"]
+    vg = (p_amp * scale) * env * q_lam * cl["inv_cos"] / cl["fcor"]
     w = f.noise_w * t
-    nz = np.cos(w) * g.noise[f.noise_a] + np.sin(w) * g.noise[f.noise_b]  # (16, V) unit variance
+    nz = (
+        np.float32(np.cos(w)) * g.noise[f.noise_a] + np.float32(np.sin(w)) * g.noise[f.noise_b]
+    )  # (16, V) unit variance
     tanom = 4.0 * env * q_quad
 
-    s2 = sl * sl
-    t_sea = 301.5 - 38 * s2 - 14 * s2 * s2 - 3.0 * (lat < 0) * s2 + tanom + 1.2 * nz[0]
+    t_sea = cl["t_sea"] + tanom + 1.2 * nz[0]
     ts = t_sea - 0.0065 * g.topo
-    psl_env = (101100 - 700 * np.exp(-((lat / (12 * DEG)) ** 2)) + 900 * np.exp(-(((alat - 32 * DEG) / (10 * DEG)) ** 2))
-               - 1400 * np.exp(-(((alat - 62 * DEG) / (10 * DEG)) ** 2)) + p_amp * env * q + 250 * nz[1])
-    u_clim = (-6.5 * np.exp(-((lat / (16 * DEG)) ** 2)) + 11 * np.exp(-(((alat - 45 * DEG) / (11 * DEG)) ** 2))
-              - 2.5 * np.exp(-(((alat - 72 * DEG) / (8 * DEG)) ** 2)))
-    u850 = u_clim + ug + 2.5 * nz[2]
+    psl_env = cl["psl"] + p_amp * env * q + 250 * nz[1]
+    u850 = cl["u"] + ug + 2.5 * nz[2]
     v850 = vg + 2.0 * nz[3]
-    rh = np.clip(0.72 + 0.10 * nz[4] + 0.08 * np.exp(-((lat / (10 * DEG)) ** 2)) - 0.15 * np.exp(-(((alat - 25 * DEG) / (7 * DEG)) ** 2)), 0.2, 1.0)
+    rh = np.clip(cl["rh"] + 0.10 * nz[4], 0.2, 1.0)
     tmq_add = np.zeros_like(lat)
     prect_add = np.zeros_like(lat)
     t500_add = np.zeros_like(lat)
@@ -258,7 +327,12 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     ar_env = _envelope(t, f.ar_birth, f.ar_life)
     alive = np.nonzero(ar_env > 0.02)[0]
     m = len(alive)
-    ar_pairs = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
+    ar_pairs = (
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0, np.float32),
+        np.zeros(0, np.float32),
+    )
     ar_len = np.zeros(m, np.float32)
     u_env, v_env = u850.copy(), v850.copy()
     if m:
@@ -274,7 +348,9 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
         tangent /= np.linalg.norm(tangent, axis=2, keepdims=True)
         mid = xyz.mean(1)
         mid /= np.linalg.norm(mid, axis=1, keepdims=True)
-        reach = np.arccos(np.clip((xyz * mid[:, None]).sum(2), -1, 1)).max(1) + 2.5 * f.ar_width[alive]
+        reach = (
+            np.arccos(np.clip((xyz * mid[:, None]).sum(2), -1, 1)).max(1) + 2.5 * f.ar_width[alive]
+        )
         # (AR, vertex) pairs within each AR's cap; work on pairs only
         pair_k, pair_v = np.nonzero(_dots(g, mid) > np.cos(reach)[:, None])
         dot = np.einsum("psc,pc->ps", xyz[pair_k], g.xyz[pair_v])  # (P, S)
@@ -289,32 +365,57 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
         nv = g.n_vertices
         u850 += np.bincount(pair_v, (tvec * g.east[pair_v]).sum(1), nv).astype(np.float32)
         v850 += np.bincount(pair_v, (tvec * g.north[pair_v]).sum(1), nv).astype(np.float32)
-        tmq_ar = np.bincount(pair_v, f.ar_tmq[alive][pair_k] * amp * np.exp(-r2 / wdt), nv).astype(np.float32)
+        tmq_ar = np.bincount(pair_v, f.ar_tmq[alive][pair_k] * amp * np.exp(-r2 / wdt), nv).astype(
+            np.float32
+        )
         tmq_add += tmq_ar
         prect_add += 2.5e-8 * tmq_ar
         ar_pairs = (pair_k, pair_v, r2.astype(np.float32), s)
 
     t500 = 252.5 + 0.62 * (t_sea - 288) + 0.6 * tanom + t500_add + 0.6 * nz[5]
-    t200 = 221.5 - 4 * s2 - 12 * s2 * s2 * (lat < 0) - 6 * s2 * s2 - 0.5 * tanom + 0.5 * t500_add + 1.0 * nz[6]
+    t200 = cl["t200"] - 0.5 * tanom + 0.5 * t500_add + 1.0 * nz[6]
     trefht = ts - 0.7 + 0.4 * nz[7]
-    ps = psl * np.exp(-g.topo / (RD_G * (ts + 0.00325 * g.topo)))
+    ps = psl * np.exp(cl["ps_ratio_h"] / (ts + 0.00325 * g.topo))
     es = 611.2 * np.exp(17.67 * (trefht - 273.15) / (trefht - 29.65))
     qref = rh * 0.622 * es / ps
     tmq = qref * ps / 9.80665 * 0.23 + tmq_add
     qref = qref + 1.2e-4 * tmq_add
-    itcz = 1 + 2.5 * np.exp(-(((lat - 6 * DEG) / (7 * DEG)) ** 2))
-    prect = 1.2e-8 * (tmq / 25.0) ** 2 * itcz * np.exp(1.0 * nz[8]) + prect_add
+    prect = 1.2e-8 * (tmq / 25.0) ** 2 * cl["itcz"] * np.exp(1.0 * nz[8]) + prect_add
     tcol = (trefht + t500 + t200) / 3
     z1000 = RD_G * ts * np.log(psl / 1.0e5) + 0.55 * g.topo + 15 * nz[9]
     z200 = RD_G * tcol * np.log(ps / 2.0e4) + g.topo
     zbot = 0.2202 * trefht + 0.3 * nz[10]
     ubot = 0.72 * u850 - 0.8 + 1.0 * nz[11]
     vbot = 0.72 * v850 + 0.15 + 1.0 * nz[12]
-    fields = {"TMQ": tmq, "U850": u850, "V850": v850, "UBOT": ubot, "VBOT": vbot, "QREFHT": qref,
-              "PS": ps, "PSL": psl, "T200": t200, "T500": t500, "PRECT": prect, "TS": ts,
-              "TREFHT": trefht, "Z1000": z1000, "Z200": z200, "ZBOT": zbot}
-    aux.update(psl_env=psl_env, tmq_env=tmq - tmq_add, u_env=u_env, v_env=v_env,
-               tc_idx=tc_idx, tc_r2=tc_r2, tc_rm=tc_rm, tc_vmax=tc_vm,
-               ar_pairs=ar_pairs, ar_len=ar_len,
-               ar_width=f.ar_width[alive] if m else np.zeros(0, np.float32))
+    fields = {
+        "TMQ": tmq,
+        "U850": u850,
+        "V850": v850,
+        "UBOT": ubot,
+        "VBOT": vbot,
+        "QREFHT": qref,
+        "PS": ps,
+        "PSL": psl,
+        "T200": t200,
+        "T500": t500,
+        "PRECT": prect,
+        "TS": ts,
+        "TREFHT": trefht,
+        "Z1000": z1000,
+        "Z200": z200,
+        "ZBOT": zbot,
+    }
+    aux.update(
+        psl_env=psl_env,
+        tmq_env=tmq - tmq_add,
+        u_env=u_env,
+        v_env=v_env,
+        tc_idx=tc_idx,
+        tc_r2=tc_r2,
+        tc_rm=tc_rm,
+        tc_vmax=tc_vm,
+        ar_pairs=ar_pairs,
+        ar_len=ar_len,
+        ar_width=f.ar_width[alive] if m else np.zeros(0, np.float32),
+    )
     return {k: _f32(v) for k, v in fields.items()}, aux

@@ -89,11 +89,19 @@ def read_sample(
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zlib.error) as err:
         problem = "truncated" if _looks_like_zip(path) else "unreadable"
-        raise DataFileError(path, problem, f"cannot read as npz ({type(err).__name__}: {err}).") from err
+        raise DataFileError(
+            path, problem, f"cannot read as npz ({type(err).__name__}: {err})."
+        ) from err
     if data.shape != (N_CHANNELS, n_vertices):
-        raise DataFileError(path, "shape", f"'data' has shape {data.shape}; expected ({N_CHANNELS}, {n_vertices}).")
+        raise DataFileError(
+            path, "shape", f"'data' has shape {data.shape}; expected ({N_CHANNELS}, {n_vertices})."
+        )
     if onehot.shape != (N_CLASSES, n_vertices):
-        raise DataFileError(path, "shape", f"'labels' has shape {onehot.shape}; expected ({N_CLASSES}, {n_vertices}).")
+        raise DataFileError(
+            path,
+            "shape",
+            f"'labels' has shape {onehot.shape}; expected ({N_CLASSES}, {n_vertices}).",
+        )
     data = np.asarray(data, dtype=np.float32)
     if check_finite and not (np.isfinite(data).all() and np.isfinite(onehot).all()):
         raise DataFileError(path, "non_finite", "contains NaN or infinite values.")

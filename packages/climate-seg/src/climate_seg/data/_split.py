@@ -68,12 +68,14 @@ def split_files(
     """
     fr = np.asarray(fractions, dtype=np.float64)
     if fr.shape != (3,) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1; got {tuple(fractions)}.")
+        raise ValueError(
+            f"fractions must be three non-negative numbers summing to 1; got {tuple(fractions)}."
+        )
     paths = _sorted_unique(files)
     n = len(paths)
     perm = np.random.default_rng(seed).permutation(n)
-    n_train = int(round(fr[0] * n))
-    n_val = int(round(fr[1] * n))
+    n_train = round(float(fr[0]) * n)
+    n_val = round(float(fr[1]) * n)
     n_val = min(n_val, n - n_train)
     parts = (perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :])
     return Split(*(sorted((paths[i] for i in part), key=lambda p: p.name) for part in parts))

@@ -53,7 +53,9 @@ class RunningStats:
         return np.sqrt(self.m2 / self.count)
 
 
-def compute_stats(files: Iterable[str | os.PathLike]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def compute_stats(
+    files: Iterable[str | os.PathLike],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per-channel mean and std over files, one file in memory at a time.
 
     Parameters
@@ -80,13 +82,21 @@ def published_stats() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     return CHANNEL_MEAN.copy(), CHANNEL_STD.copy()
 
 
-def save_stats(path: str | os.PathLike, mean: NDArray[np.floating], std: NDArray[np.floating]) -> None:
+def save_stats(
+    path: str | os.PathLike, mean: NDArray[np.floating], std: NDArray[np.floating]
+) -> None:
     """Write ``{"channels", "mean", "std"}`` as json."""
     mean = np.asarray(mean, dtype=np.float64)
     std = np.asarray(std, dtype=np.float64)
     if mean.shape != (len(CHANNELS),) or std.shape != mean.shape:
-        raise ValueError(f"mean and std must have shape ({len(CHANNELS)},); got {mean.shape}, {std.shape}.")
-    Path(path).write_text(json.dumps({"channels": list(CHANNELS), "mean": mean.tolist(), "std": std.tolist()}, indent=1))
+        raise ValueError(
+            f"mean and std must have shape ({len(CHANNELS)},); got {mean.shape}, {std.shape}."
+        )
+    Path(path).write_text(
+        json.dumps(
+            {"channels": list(CHANNELS), "mean": mean.tolist(), "std": std.tolist()}, indent=1
+        )
+    )
 
 
 def load_stats(path: str | os.PathLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -97,8 +107,14 @@ def load_stats(path: str | os.PathLike) -> tuple[NDArray[np.float64], NDArray[np
         std = np.asarray(obj["std"], dtype=np.float64)
     except (KeyError, TypeError):
         raise ValueError(f"{path}: expected a json object with 'mean' and 'std' lists.") from None
-    if list(obj.get("channels", CHANNELS)) != list(CHANNELS) or mean.shape != (len(CHANNELS),) or std.shape != mean.shape:
-        raise ValueError(f"{path}: statistics are not for the 16 CAM5 channels in the published order.")
+    if (
+        list(obj.get("channels", CHANNELS)) != list(CHANNELS)
+        or mean.shape != (len(CHANNELS),)
+        or std.shape != mean.shape
+    ):
+        raise ValueError(
+            f"{path}: statistics are not for the 16 CAM5 channels in the published order."
+        )
     if np.any(std <= 0):
         raise ValueError(f"{path}: std must be positive for every channel.")
     return mean, std

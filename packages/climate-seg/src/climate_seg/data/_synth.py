@@ -41,7 +41,9 @@ class SyntheticGenerator:
         Mean number of tropical cyclones / atmospheric rivers alive per frame.
     """
 
-    def __init__(self, coords: NDArray[np.floating], tc_rate: float = 0.45, ar_rate: float = 7.0) -> None:
+    def __init__(
+        self, coords: NDArray[np.floating], tc_rate: float = 0.45, ar_rate: float = 7.0
+    ) -> None:
         self.geometry = Geometry(coords)
         self.tc_rate, self.ar_rate = float(tc_rate), float(ar_rate)
         self._transforms = None
@@ -71,7 +73,12 @@ class SyntheticGenerator:
                     y = x**b
                     lo, hi = (b, hi) if y.std() / y.mean() < s / m else (lo, b)
                 y = x**b
-                self._transforms[k] = ("pow", m / y.mean(), b, float(np.mean(np.concatenate(acc[k]))))
+                self._transforms[k] = (
+                    "pow",
+                    m / y.mean(),
+                    b,
+                    float(np.mean(np.concatenate(acc[k]))),
+                )
             else:
                 self._transforms[k] = ("lin", x.mean(), s / x.std(), m)
         psl = self._apply("PSL", np.concatenate(acc["PSL"])).astype(np.float64)
@@ -131,7 +138,10 @@ class SyntheticGenerator:
         if len(pair_k):
             tmq = ch["TMQ"][pair_v]
             tmq_env = self._apply("TMQ", aux["tmq_env"][pair_v])
-            u_env, v_env = self._apply("U850", aux["u_env"][pair_v]), self._apply("V850", aux["v_env"][pair_v])
+            u_env, v_env = (
+                self._apply("U850", aux["u_env"][pair_v]),
+                self._apply("V850", aux["v_env"][pair_v]),
+            )
             ivt = tmq * np.hypot(ch["U850"][pair_v], ch["V850"][pair_v])
             ivt_env = tmq_env * np.hypot(u_env, v_env)
             near = pair_r2 < (2.5 * aux["ar_width"][pair_k]) ** 2
@@ -192,7 +202,9 @@ def _schedule(rng: np.random.Generator, n_samples: int, episode_length: int):
         for _ in range(1000):
             run = int(rng.choice(RUNS))
             year = int(rng.choice(YEARS))
-            start = _dt.datetime(year, 1, 1) + _dt.timedelta(days=int(rng.integers(0, 365)), hours=3 * int(rng.integers(0, 8)))
+            start = _dt.datetime(year, 1, 1) + _dt.timedelta(
+                days=int(rng.integers(0, 365)), hours=3 * int(rng.integers(0, 8))
+            )
             steps = [(run, (start.toordinal() * 8 + start.hour // 3) + k) for k in range(length)]
             end = start + _dt.timedelta(hours=3 * (length - 1))
             if end.year in YEARS and not used.intersection(steps):
@@ -205,6 +217,33 @@ def _schedule(rng: np.random.Generator, n_samples: int, episode_length: int):
     return episodes
 
 
+_EYE = np.eye(N_CLASSES, dtype=np.float32)
+_WORKER: dict = {}
+
+
+def _write_episode(
+    gen: SyntheticGenerator, out: Path, run: int, start, length: int, ss
+) -> list[Path]:
+    """Generate and write the ``length`` frames of one episode; returns their paths."""
+    feats = gen.draw(np.random.default_rng(ss), length)
+    paths = []
+    for t in range(length):
+        when = start + _dt.timedelta(hours=3 * t)
+        data, labels = gen.frame(feats, t)
+        path = out / format_name(when.date(), when.hour // 3, run)
+        np.savez(path, data=data, labels=np.ascontiguousarray(_EYE[:, labels]))
+        paths.append(path)
+    return paths
+
+
+def _init_worker(coords, tc_rate, ar_rate) -> None:
+    _WORKER["gen"] = _generator(coords, tc_rate, ar_rate)
+
+
+def _worker_episode(task) -> list[Path]:
+    return _write_episode(_WORKER["gen"], *task)
+
+
 def synthesize(
     out_dir: str | os.PathLike,
     n_samples: int,
@@ -213,6 +252,7 @@ def synthesize(
     coords: NDArray[np.floating] | None = None,
     tc_rate: float = 0.45,
     ar_rate: float = 7.0,
+    workers: int = 1,
 ) -> list[Path]:
     """Write synthetic CAM5 files (exact published format and naming).
 
@@ -235,6 +275,8 @@ def synthesize(
     tc_rate, ar_rate : float
         Mean number of cyclones / rivers alive per frame (not all are labelled:
         weak ones fall below the label thresholds).
+    workers : int
+        Processes writing episodes in parallel; the output does not depend on it.
 
     Returns
     -------
@@ -250,19 +292,30 @@ def synthesize(
     """
     if int(n_samples) < 0 or int(episode_length) < 1:
         raise ValueError("n_samples must be >= 0 and episode_length >= 1.")
-    gen = _generator(_mesh_coords() if coords is None else coords, tc_rate, ar_rate)
+    mesh = _mesh_coords() if coords is None else np.asarray(coords, np.float64)
+    gen = _generator(mesh, tc_rate, ar_rate)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     episodes = _schedule(rng, int(n_samples), int(episode_length))
-    eye = np.eye(N_CLASSES, dtype=np.float32)
-    written: list[Path] = []
-    for (run, start, length), ss in zip(episodes, rng.bit_generator.seed_seq.spawn(len(episodes)) if hasattr(rng.bit_generator, "seed_seq") else [None] * len(episodes)):
-        feats = gen.draw(np.random.default_rng(ss), length)
-        for t in range(length):
-            when = start + _dt.timedelta(hours=3 * t)
-            data, labels = gen.frame(feats, t)
-            path = out / format_name(when.date(), when.hour // 3, run)
-            np.savez(path, data=data, labels=np.ascontiguousarray(eye[:, labels]))
-            written.append(path)
+    seeds = np.random.SeedSequence(seed).spawn(len(episodes))
+    tasks = [
+        (out, run, start, length, ss)
+        for (run, start, length), ss in zip(episodes, seeds, strict=True)
+    ]
+    if workers <= 1 or len(tasks) < 2:
+        return [p for task in tasks for p in _write_episode(gen, *task)]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else methods[0])
+    with ProcessPoolExecutor(
+        max_workers=int(workers),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(mesh, tc_rate, ar_rate),
+    ) as pool:
+        chunks = pool.map(_worker_episode, tasks)
+        written = [p for chunk in chunks for p in chunk]
     return written
