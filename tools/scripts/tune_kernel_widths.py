@@ -32,10 +32,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
-
 from sphere_graphs._equivariance import EquivarianceProbe
-from sphere_graphs._laplacian import laplacian
 from sphere_graphs._knn import knn_graph
+from sphere_graphs._laplacian import laplacian
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "packages" / "sphere-graphs" / "src" / "sphere_graphs" / "_tuned_widths.py"
@@ -97,11 +96,15 @@ class Reweighter:
         self.pattern = w
         check = knn_graph(sampling, k, sigma=0.03).adjacency
         if abs(self.adjacency(0.03) - check).max() > 1e-9:
-            raise RuntimeError("knn_graph weights do not follow the assumed kernel; cannot reweight.")
+            raise RuntimeError(
+                "knn_graph weights do not follow the assumed kernel; cannot reweight."
+            )
 
     def adjacency(self, sigma: float) -> sp.csr_matrix:
         data = self.factor * np.exp(-math.log(2) * self.d2 / sigma**2)
-        return sp.csr_matrix((data, self.pattern.indices, self.pattern.indptr), shape=self.pattern.shape)
+        return sp.csr_matrix(
+            (data, self.pattern.indices, self.pattern.indptr), shape=self.pattern.shape
+        )
 
 
 _PROBES: dict = {}
@@ -145,15 +148,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small resolutions, fewer samples")
     parser.add_argument("--write", action="store_true", help="regenerate _tuned_widths.py")
     parser.add_argument("--ks", default="8,20,40", help="comma-separated k values")
-    parser.add_argument("--kinds", default="healpix,icosahedral,equiangular,cubed", help="sampling kinds")
+    parser.add_argument(
+        "--kinds", default="healpix,icosahedral,equiangular,cubed", help="sampling kinds"
+    )
     parser.add_argument("--samples", type=int, default=None, help="(signal, rotation) pairs")
     args = parser.parse_args(argv)
     ks = [int(v) for v in args.ks.split(",")]
     if args.quick:
-        plan = {"healpix": [8, 16], "icosahedral": [3, 4], "equiangular": [16, 32], "cubed": [8, 16]}
+        plan = {
+            "healpix": [8, 16],
+            "icosahedral": [3, 4],
+            "equiangular": [16, 32],
+            "cubed": [8, 16],
+        }
         n_samples, xatol = args.samples or 4, 0.05
     else:
-        plan = {"healpix": [16, 32, 64], "icosahedral": [4, 5, 6], "equiangular": [32, 64, 128], "cubed": [16, 32, 64]}
+        plan = {
+            "healpix": [16, 32, 64],
+            "icosahedral": [4, 5, 6],
+            "equiangular": [32, 64, 128],
+            "cubed": [16, 32, 64],
+        }
         n_samples, xatol = args.samples or 8, 0.02
 
     plan = {kind: plan[kind] for kind in args.kinds.split(",")}
@@ -262,7 +277,7 @@ def tuned_kernel_width(sampling: Any, k: int) -> float | None:
 def _format(table: dict) -> str:
     lines = ["{"]
     for kind in sorted(table):
-        lines.append(f"    {kind!r}: {{")
+        lines.append(f'    "{kind}": {{')
         for k in sorted(table[kind]):
             row = ", ".join(f"{res}: {val!r}" for res, val in sorted(table[kind][k].items()))
             lines.append(f"        {k}: {{{row}}},")
@@ -273,13 +288,17 @@ def _format(table: dict) -> str:
 
 def _format_flat(table: dict) -> str:
     rows = [
-        f"    {kind!r}: {{" + ", ".join(f"{res}: {val!r}" for res, val in sorted(table[kind].items())) + "},"
+        f'    "{kind}": {{'
+        + ", ".join(f"{res}: {val!r}" for res, val in sorted(table[kind].items()))
+        + "},"
         for kind in sorted(table)
     ]
     return "\n".join(["{", *rows, "}"])
 
 
-def write_table(widths: dict, ratios: dict, argv: list[str], n_samples: int, date: str | None = None) -> None:
+def write_table(
+    widths: dict, ratios: dict, argv: list[str], n_samples: int, date: str | None = None
+) -> None:
     vertices = {
         kind: {res: make_sampling(kind, res).n_vertices for res in next(iter(per_k.values()))}
         for kind, per_k in widths.items()

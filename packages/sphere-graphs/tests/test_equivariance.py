@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
-
 from sphere_graphs._equivariance import (
     EquivarianceProbe,
     equivariance_curve,
@@ -88,14 +87,19 @@ def test_commuting_operators_score_zero(probe32):
     assert probe32.error(2.5 * sp.eye(n, format="csr")) < 1e-20
     # The projector onto the sampled degree-l harmonics acts as the identity on f.
     q, _ = np.linalg.qr(probe32.basis)
-    projector = LinearOperator((n, n), matvec=lambda x: q @ (q.T @ x), matmat=lambda x: q @ (q.T @ x))
+    projector = LinearOperator(
+        (n, n), matvec=lambda x: q @ (q.T @ x), matmat=lambda x: q @ (q.T @ x)
+    )
     assert probe32.error(projector) < 1e-20
 
 
 def test_ordering_matches_the_paper(hp32, probe32):
     """nside 32, l = 30: heuristic > k=8 > k=20 > k=40 at the published widths."""
     knn_graph = _get("_knn", "knn_graph")
-    errors = {k: probe32.error(_lap(knn_graph(hp32, k, sigma=s).adjacency)) for k, s in PUBLISHED_32.items()}
+    errors = {
+        k: probe32.error(_lap(knn_graph(hp32, k, sigma=s).adjacency))
+        for k, s in PUBLISHED_32.items()
+    }
     errors["heuristic"] = probe32.error(_lap(_heuristic_adjacency(32, hp32.coords)))
     assert errors["heuristic"] > errors[8] > errors[20] > errors[40] > 0, errors
 
@@ -114,7 +118,11 @@ def test_default_healpix_widths_no_worse_than_published(hp32, probe32, k):
 
 @pytest.mark.parametrize(
     ("module", "name", "args"),
-    [("_icosahedral", "icosahedral", (4,)), ("_grids", "cubed_sphere", (16,)), ("_grids", "equiangular", (32, 64))],
+    [
+        ("_icosahedral", "icosahedral", (4,)),
+        ("_grids", "cubed_sphere", (16,)),
+        ("_grids", "equiangular", (32, 64)),
+    ],
 )
 def test_default_widths_of_other_samplings_no_worse_than_published_rule(module, name, args):
     """Tuned defaults beat the published HEALPix widths rescaled to the vertex spacing."""
@@ -125,7 +133,9 @@ def test_default_widths_of_other_samplings_no_worse_than_published_rule(module, 
     h_ratio = math.sqrt(sampling.n_vertices / 12288)  # spacing relative to nside 32
     for k in (8, 20, 40):
         default = probe.error(_lap(knn_graph(sampling, k).adjacency))
-        rescaled = probe.error(_lap(knn_graph(sampling, k, sigma=PUBLISHED_32[k] / h_ratio).adjacency))
+        rescaled = probe.error(
+            _lap(knn_graph(sampling, k, sigma=PUBLISHED_32[k] / h_ratio).adjacency)
+        )
         assert default <= rescaled * 1.05, (name, k, default, rescaled)
 
 
@@ -161,14 +171,16 @@ def test_tuned_width_table_and_rule():
     from sphere_graphs import _tuned_widths as tw
 
     ico5 = _get("_icosahedral", "icosahedral")(5)
-    assert tw.tuned_kernel_width(ico5, 20) == pytest.approx(tw.TUNED_KERNEL_WIDTHS["icosahedral"][20][5], rel=1e-3)
+    assert tw.tuned_kernel_width(ico5, 20) == pytest.approx(
+        tw.TUNED_KERNEL_WIDTHS["icosahedral"][20][5], rel=1e-3
+    )
     # Other resolutions: ratio of the nearest tabulated one times sqrt(4 pi / V).
     ico8 = _get("_icosahedral", "icosahedral")(8)
     expected = tw.TUNED_WIDTH_RATIOS["icosahedral"][8][6] * math.sqrt(4 * math.pi / ico8.n_vertices)
     assert tw.tuned_kernel_width(ico8, 8) == pytest.approx(expected)
-    for kind, per_k in tw.TUNED_KERNEL_WIDTHS.items():
+    for per_k in tw.TUNED_KERNEL_WIDTHS.values():
         assert set(per_k) >= {8, 20, 40}
-        for k, per_res in per_k.items():
+        for per_res in per_k.values():
             assert all(0 < v < 2 for v in per_res.values())
     assert tw.tuned_kernel_width(_get("_grids", "points")([0.0, 1.0], [0.0, 0.5]), 8) is None
     assert tw.tuned_kernel_width(ico5, 13) is None

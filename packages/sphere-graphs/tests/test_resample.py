@@ -7,7 +7,6 @@ import importlib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from sphere_graphs._resample import resample, resampling_matrix
 from sphere_graphs._sampling import PointSampling, lonlat_to_xyz
 
@@ -101,7 +100,10 @@ def test_linear_reproduces_linear_functions_with_shrinking_error():
 def test_linear_beats_nearest_on_smooth_signal():
     src, tgt = icosahedral(4), healpix(16)
     f = lambda x: np.sin(3 * x[:, 0]) * x[:, 2]  # noqa: E731
-    err = {m: np.abs(resampling_matrix(src, tgt, m) @ f(src.coords) - f(tgt.coords)).max() for m in ("nearest", "linear")}
+    err = {
+        m: np.abs(resampling_matrix(src, tgt, m) @ f(src.coords) - f(tgt.coords)).max()
+        for m in ("nearest", "linear")
+    }
     assert err["linear"] < err["nearest"] / 3
 
 

@@ -80,11 +80,11 @@ def real_spherical_harmonics(coords: NDArray[np.floating], degree: int) -> NDArr
     return out
 
 
-def _sph_harm(l: int, m: int, theta: NDArray, phi: NDArray) -> NDArray[np.complex128]:
+def _sph_harm(deg: int, m: int, theta: NDArray, phi: NDArray) -> NDArray[np.complex128]:
     """Complex ``Y_l^m`` at colatitude ``theta`` and azimuth ``phi`` across scipy versions."""
     if hasattr(sps, "sph_harm_y"):
-        return sps.sph_harm_y(l, m, theta, phi)
-    return sps.sph_harm(m, l, phi, theta)  # pragma: no cover - scipy < 1.15
+        return sps.sph_harm_y(deg, m, theta, phi)
+    return sps.sph_harm(m, deg, phi, theta)  # pragma: no cover - scipy < 1.15
 
 
 def random_rotation(rng: np.random.Generator | int | None = None) -> NDArray[np.float64]:

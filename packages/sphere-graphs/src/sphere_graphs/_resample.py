@@ -117,7 +117,10 @@ def _weights(
 
 
 def _locate(
-    src: NDArray[np.float64], tri: NDArray[np.int64], valid: NDArray[np.bool_], tgt: NDArray[np.float64]
+    src: NDArray[np.float64],
+    tri: NDArray[np.int64],
+    valid: NDArray[np.bool_],
+    tgt: NDArray[np.float64],
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Containing triangle (or -1) and normalised weights ``(V_t, 3)`` of each target."""
     n_t = tgt.shape[0]
