@@ -117,3 +117,19 @@ def test_ignite_wrapper():
     expected = ref.compute()
     assert state.metrics["mAP"] == pytest.approx(expected["mAP"])
     assert state.metrics["seg"]["mean_accuracy"] == pytest.approx(expected["mean_accuracy"])
+
+
+def test_state_sum_and_load_merges_ranks():
+    rng = np.random.default_rng(5)
+    full, parts = SegmentationMetrics(exact_limit=0), [SegmentationMetrics(), SegmentationMetrics()]
+    for i in range(4):
+        p, y = random_batch(rng, b=1, v=3000)
+        full.update(p, y)
+        parts[i % 2].update(p, y)
+    merged = SegmentationMetrics()
+    merged.load(parts[0].state() + parts[1].state())
+    a, b = merged.compute(), full.compute()
+    assert not a["ap_exact"] and a["mAP"] == pytest.approx(b["mAP"], abs=1e-12)
+    assert np.array_equal(a["confusion"], b["confusion"]) and a["n_vertices"] == b["n_vertices"]
+    with pytest.raises(ValueError, match="entries"):
+        merged.load(torch.zeros(5))

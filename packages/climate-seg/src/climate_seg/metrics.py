@@ -181,6 +181,40 @@ class SegmentationMetrics:
                 self._scores.append(scores.copy())
                 self._labels.append(y.copy())
 
+    def state(self) -> torch.Tensor:
+        """Binned state as one float64 tensor, for summing across processes.
+
+        Returns
+        -------
+        torch.Tensor, shape (C*C + 2*K*n_bins + 1,), float64
+            Confusion matrix, positive and negative score histograms, vertex count.
+            Sum it over ranks (e.g. ``idist.all_reduce``) and pass the sum to :meth:`load`.
+        """
+        parts = [
+            self.confusion.ravel(),
+            self.hist_pos.ravel(),
+            self.hist_neg.ravel(),
+            np.array([self.count]),
+        ]
+        return torch.from_numpy(np.concatenate(parts).astype(np.float64))
+
+    def load(self, flat) -> None:
+        """Replace the accumulated state by a (summed) :meth:`state` tensor.
+
+        Exact scores cannot be merged this way, so AP switches to the binned estimate.
+        """
+        flat = np.rint(_to_numpy(flat).astype(np.float64)).astype(np.int64).ravel()
+        c2, kb = self.n_classes**2, self.hist_pos.size
+        if flat.shape[0] != c2 + 2 * kb + 1:
+            raise ValueError(
+                f"state has {flat.shape[0]} entries; expected {c2 + 2 * kb + 1} (same n_classes, ap_classes, n_bins)."
+            )
+        self.confusion = flat[:c2].reshape(self.confusion.shape)
+        self.hist_pos = flat[c2 : c2 + kb].reshape(self.hist_pos.shape)
+        self.hist_neg = flat[c2 + kb : c2 + 2 * kb].reshape(self.hist_neg.shape)
+        self.count = int(flat[-1])
+        self._scores, self._labels = None, []
+
     def _ap(self) -> list[float]:
         if self._scores is not None and self._scores:
             s = np.concatenate(self._scores)
