@@ -20,9 +20,21 @@ __all__ = [
 ]
 
 
-def _safe(children: Tensor, n_fine: int) -> Tensor:
-    """Replace -1 padding by ``n_fine`` (the index of an appended padding row)."""
-    return torch.where(children < 0, torch.full_like(children, n_fine), children)
+def _filled(children: Tensor) -> Tensor:
+    """Replace -1 padding by a valid child of the same row (the largest index).
+
+    A repeated child changes neither the maximum nor, with zero weight, the mean, and
+    lets every group be read with one ``index_select``.
+    """
+    fill = children.max(dim=1, keepdim=True).values
+    return torch.where(children < 0, fill, children)
+
+
+def _grouped(x: Tensor, children: Tensor) -> Tensor:
+    """``x[:, children]`` of shape ``(B, V_coarse, K, C)`` with padding filled."""
+    b, _, c = x.shape
+    n_coarse, k = children.shape
+    return x.index_select(1, _filled(children).reshape(-1)).view(b, n_coarse, k, c)
 
 
 def pool_avg(x: Tensor, children: Tensor, group: int | None = None) -> Tensor:
@@ -41,14 +53,14 @@ def pool_avg(x: Tensor, children: Tensor, group: int | None = None) -> Tensor:
     -------
     Tensor, shape (B, V_coarse, C)
     """
-    b, v, c = x.shape
+    b, _, c = x.shape
     n_coarse = children.shape[0]
     if group is not None:
         return x.reshape(b, n_coarse, group, c).mean(dim=2)
-    padded = torch.cat([x, x.new_zeros(b, 1, c)], dim=1)
-    total = padded[:, _safe(children, v)].sum(dim=2)
-    counts = (children >= 0).sum(dim=1).to(x.dtype)
-    return total / counts[None, :, None]
+    valid = children >= 0
+    rows = torch.arange(n_coarse, device=x.device)[:, None].expand_as(children)[valid]
+    total = x.new_zeros(b, n_coarse, c).index_add(1, rows, x.index_select(1, children[valid]))
+    return total / valid.sum(dim=1).to(x.dtype)[None, :, None]
 
 
 def pool_max(x: Tensor, children: Tensor, group: int | None = None) -> tuple[Tensor, Tensor]:
@@ -68,15 +80,14 @@ def pool_max(x: Tensor, children: Tensor, group: int | None = None) -> tuple[Ten
     indices : LongTensor, shape (B, V_coarse, C)
         Fine vertex index of each maximum (per channel), usable by :func:`unpool_max`.
     """
-    b, v, c = x.shape
+    b, _, c = x.shape
     n_coarse, k = children.shape
     offset = torch.arange(n_coarse, device=x.device)[None, :, None]
     if group is not None:
         values, arg = x.reshape(b, n_coarse, group, c).max(dim=2)
         return values, arg + group * offset
-    padded = torch.cat([x, x.new_full((b, 1, c), float("-inf"))], dim=1)
-    values, arg = padded[:, _safe(children, v)].max(dim=2)
-    indices = children.reshape(-1)[arg + k * offset]
+    values, arg = _grouped(x, children).max(dim=2)
+    indices = _filled(children).reshape(-1)[arg + k * offset]
     return values, indices
 
 
@@ -142,7 +153,10 @@ def unpool_interpolate(y: Tensor, index: Tensor, weight: Tensor) -> Tensor:
     """
     if index.shape[1] == 1:
         return y.index_select(1, index[:, 0]) * weight[None, :, :]
-    return torch.einsum("bfjc,fj->bfc", y[:, index], weight)
+    b, _, c = y.shape
+    n_fine, j = index.shape
+    gathered = y.index_select(1, index.reshape(-1)).view(b, n_fine, j, c)
+    return (gathered * weight[None, :, :, None]).sum(dim=2)
 
 
 def unpool_fill(y: Tensor, kept: Tensor, n_fine: int, fill: float = 0.0) -> Tensor:
