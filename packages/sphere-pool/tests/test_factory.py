@@ -86,3 +86,19 @@ def test_modules_pickle_and_deepcopy(samplings, case):
     y2, idx2 = pool2(x)
     assert torch.equal(y, y2) and torch.equal(idx, idx2)
     assert torch.equal(unpool(y, idx), unpool2(y, idx))
+
+
+def test_other_samplings_through_sphere_graphs_hierarchy():
+    import sphere_graphs
+
+    if not hasattr(sphere_graphs, "hierarchy"):
+        pytest.skip("sphere_graphs.hierarchy not available yet")
+    for s in (sphere_graphs.gauss_legendre(8, 16), sphere_graphs.cubed_sphere(4)):
+        pool, unpool = for_sampling(s, "max")
+        x = torch.randn(2, s.n_vertices, 3)
+        y, idx = pool(x)
+        assert y.shape == (2, s.n_vertices // 4, 3) == idx.shape
+        assert unpool(y, idx).shape == x.shape
+        assert pool.coarse.n_vertices == s.n_vertices // 4
+        with pytest.raises(ValueError, match=type(s).__name__):
+            pool(torch.randn(2, s.n_vertices - 1, 3))
