@@ -144,3 +144,10 @@ def test_errors():
         PoolingMaps.from_arrays([[0, 1], [-1, -1]], [0, 0])
     with pytest.raises(ValueError, match="do not chain"):
         Pool([PoolingMaps.from_arrays([[0, 1]], [0, 0]), PoolingMaps.from_arrays([[0, 1]], [0, 0])])
+
+
+def test_index_maps_follow_to_device():
+    c = overlapping()
+    for module in (Pool(c, "max"), Unpool(c, "interpolate")):
+        module.to("meta")
+        assert all(b.device.type == "meta" for b in module.buffers())
