@@ -100,23 +100,22 @@ class Geometry:
         z = np.zeros_like(lat)
         # (lat, lon, height m, radius deg, elongation in lat)
         bumps = [
-            (33, 88, 4200, 9, 0.6),
-            (45, -110, 1800, 8, 2.2),
-            (-20, -67, 3000, 4, 3.5),
-            (72, -40, 2400, 7, 1.4),
-            (5, 20, 600, 18, 1.0),
-            (50, 80, 500, 20, 0.6),
-            (-25, 135, 350, 14, 0.8),
-            (40, -95, 400, 14, 1.0),
-            (-5, -60, 200, 12, 1.0),
-            (60, 100, 600, 14, 0.8),
-            (15, 40, 900, 7, 1.0),
+            (33, 88, 4700, 10, 0.6),  # Tibet
+            (45, -110, 2000, 8, 2.2),  # Rockies
+            (-20, -67, 3500, 4, 3.5),  # Andes
+            (72, -40, 2800, 7, 1.4),  # Greenland
+            (5, 20, 400, 14, 1.0),
+            (50, 80, 300, 16, 0.6),
+            (-25, 135, 250, 12, 0.8),
+            (40, -95, 300, 12, 1.0),
+            (60, 100, 500, 12, 0.8),
+            (15, 40, 1000, 6, 1.0),  # Ethiopian highlands
         ]
         for la, lo, h, rad, el in bumps:
             dlon = np.angle(np.exp(1j * (lon - lo * DEG))) * np.cos(la * DEG)
             dlat = (lat - la * DEG) / el
             z += h * np.exp(-(dlon**2 + dlat**2) / (rad * DEG) ** 2)
-        z += 2800.0 / (1 + np.exp((lat / DEG + 73.0) / 2.5))  # Antarctica
+        z += 3300.0 / (1 + np.exp((lat / DEG + 72.0) / 2.0))  # Antarctica
         return _f32(z)
 
     @staticmethod
@@ -250,7 +249,7 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
         The 16 CAM5 channels in physical units (before calibration).
     aux : dict
         Environment fields without the features (``psl_env``, ``tmq_env``, ``u_env``,
-        ``v_env``) and per-feature geometry for labelling, on vertex subsets:
+        ``v_env``), the terrain extrapolation part of PSL (``psl_terrain``, not in PS) and per-feature geometry for labelling, on vertex subsets:
         ``tc_idx (W,)`` vertices near TCs, ``tc_r2 (N, W)`` their squared distance to
         each TC centre, ``tc_rm (N,)``, ``tc_vmax (N,)``; ``ar_pairs`` = (AR index,
         vertex, squared distance to the AR axis, curve position in [0, 1]), each (P,),
@@ -269,7 +268,7 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     q = (a * cos_ph).sum(0)  # explicit sums: tiny-K BLAS calls are erratic under load
     q_lam = -(a * f.wave_m[:, None] * sin_ph).sum(0)
     q_quad = (a * sin_ph).sum(0)
-    p_amp = np.float32(1100.0)
+    p_amp = np.float32(1800.0)
     scale = np.float32(1.0 / (RHO * EARTH_R))
     ug = -(p_amp * scale) * cl["denv"] * q / cl["fcor"]
     vg = (p_amp * scale) * env * q_lam * cl["inv_cos"] / cl["fcor"]
@@ -281,9 +280,11 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
 
     t_sea = cl["t_sea"] + tanom + 1.2 * nz[0]
     ts = t_sea - 0.0065 * g.topo
-    psl_env = cl["psl"] + p_amp * env * q + 250 * nz[1]
-    u850 = cl["u"] + ug + 2.5 * nz[2]
-    v850 = vg + 2.0 * nz[3]
+    # sea-level reduction over cold high terrain extrapolates to high PSL (as in model output)
+    psl_terrain = 2.0 * g.topo * np.clip((290 - ts) / 40, 0, 2)
+    psl_env = cl["psl"] + p_amp * env * q + 250 * nz[1] + psl_terrain
+    u850 = cl["u"] + ug + 1.5 * nz[2]
+    v850 = vg + 1.0 * nz[3]
     rh = np.clip(cl["rh"] + 0.10 * nz[4], 0.2, 1.0)
     tmq_add = np.zeros_like(lat)
     prect_add = np.zeros_like(lat)
@@ -315,7 +316,7 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
         wind = ((np.sign(clat)[:, None] * vt)[..., None] * tang).sum(0)  # (W, 3)
         u850[tc_idx] += (wind * g.east[tc_idx]).sum(1)
         v850[tc_idx] += (wind * g.north[tc_idx]).sum(1)
-        dp = 1.5 * RHO * tc_vm**2
+        dp = 3.0 * RHO * tc_vm**2  # ~ cyclostrophic: 45 m/s -> 73 hPa
         psl[tc_idx] -= (dp[:, None] * np.exp(-x / 2.0)).sum(0)
         core = np.exp(-((x / 1.6) ** 2))
         frac = (tc_vm / 40.0)[:, None]
@@ -375,7 +376,7 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     t500 = 252.5 + 0.62 * (t_sea - 288) + 0.6 * tanom + t500_add + 0.6 * nz[5]
     t200 = cl["t200"] - 0.5 * tanom + 0.5 * t500_add + 1.0 * nz[6]
     trefht = ts - 0.7 + 0.4 * nz[7]
-    ps = psl * np.exp(cl["ps_ratio_h"] / (ts + 0.00325 * g.topo))
+    ps = (psl - psl_terrain) * np.exp(cl["ps_ratio_h"] / (ts + 0.00325 * g.topo))
     es = 611.2 * np.exp(17.67 * (trefht - 273.15) / (trefht - 29.65))
     qref = rh * 0.622 * es / ps
     tmq = qref * ps / 9.80665 * 0.23 + tmq_add
@@ -407,6 +408,7 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     }
     aux.update(
         psl_env=psl_env,
+        psl_terrain=psl_terrain,
         tmq_env=tmq - tmq_add,
         u_env=u_env,
         v_env=v_env,

@@ -22,7 +22,7 @@ from ._physics import Features, Geometry, draw_features, frame_fields
 __all__ = ["SyntheticGenerator", "synthesize"]
 
 _POSITIVE = ("TMQ", "QREFHT", "PRECT")  # calibrated by a power law to stay positive
-TC_DEFICIT_PA = 600.0  # TC label: sea-level pressure below the environment by > 6 hPa ...
+TC_DEFICIT_PA = 800.0  # TC label: sea-level pressure below the environment by > 8 hPa ...
 TC_MIN_WIND = 17.0  # ... in a vortex with 850 hPa winds of at least tropical-storm strength
 AR_IVT_ANOM = 180.0  # AR label: moisture transport (TMQ * |wind850|) above environment, kg m-1 s-1
 AR_MIN_TMQ = 18.0  # ... with at least this much vapour, kg m-2
@@ -42,7 +42,7 @@ class SyntheticGenerator:
     """
 
     def __init__(
-        self, coords: NDArray[np.floating], tc_rate: float = 0.45, ar_rate: float = 7.0
+        self, coords: NDArray[np.floating], tc_rate: float = 0.8, ar_rate: float = 7.0
     ) -> None:
         self.geometry = Geometry(coords)
         self.tc_rate, self.ar_rate = float(tc_rate), float(ar_rate)
@@ -50,18 +50,20 @@ class SyntheticGenerator:
         self._calibrate()
 
     # -- calibration ---------------------------------------------------------
-    def _calibrate(self, n_episodes: int = 16, length: int = 16) -> None:
+    def _calibrate(self, n_episodes: int = 48, length: int = 4) -> None:
         rng = np.random.default_rng(12345)
-        acc = {k: [] for k in CHANNELS}
+        acc = {k: [] for k in (*CHANNELS, "PSL_env", "PSL_terrain")}
         for _ in range(n_episodes):
             feats = self.draw(rng, length)
-            for t in range(0, length, 4):
-                fields, _ = frame_fields(self.geometry, feats, float(t))
+            for t in range(0, length, 2):
+                fields, aux = frame_fields(self.geometry, feats, float(t))
                 for k in CHANNELS:
                     acc[k].append(fields[k])
+                acc["PSL_env"].append(aux["psl_env"])
+                acc["PSL_terrain"].append(aux["psl_terrain"])
         self._transforms = {}
         for i, k in enumerate(CHANNELS):
-            x = np.concatenate(acc[k]).astype(np.float64)
+            x = np.concatenate(acc["PSL_env" if k == "PSL" else k]).astype(np.float64)
             m, s = CHANNEL_MEAN[i], CHANNEL_STD[i]
             if k == "PS":  # PS = calibrated PSL * (PS/PSL)**kappa keeps PS <= PSL over terrain
                 continue
@@ -81,8 +83,12 @@ class SyntheticGenerator:
                 )
             else:
                 self._transforms[k] = ("lin", x.mean(), s / x.std(), m)
-        psl = self._apply("PSL", np.concatenate(acc["PSL"])).astype(np.float64)
-        ratio = np.concatenate(acc["PS"]).astype(np.float64) / np.concatenate(acc["PSL"])
+        psl_all = np.concatenate(acc["PSL"]).astype(np.float64)
+        env_all = np.concatenate(acc["PSL_env"]).astype(np.float64)
+        psl = self._apply("PSL", env_all) - (env_all - psl_all)
+        terrain = np.concatenate(acc["PSL_terrain"]).astype(np.float64)
+        ratio = np.concatenate(acc["PS"]).astype(np.float64) / (psl_all - terrain)
+        psl = psl - self._transforms["PSL"][2] * terrain
         m_ps = CHANNEL_MEAN[CHANNELS.index("PS")]
         lo, hi = 0.1, 10.0
         for _ in range(40):  # bisection on the terrain exponent: mean PS decreases with kappa
@@ -123,10 +129,14 @@ class SyntheticGenerator:
         raw, aux = frame_fields(self.geometry, feats, float(t))
         data = np.empty((len(CHANNELS), self.geometry.n_vertices), np.float32)
         for i, k in enumerate(CHANNELS):
-            if k != "PS":
+            if k not in ("PS", "PSL"):
                 data[i] = self._apply(k, raw[k])
         i_ps, i_psl = CHANNELS.index("PS"), CHANNELS.index("PSL")
-        data[i_ps] = data[i_psl] * (raw["PS"] / raw["PSL"]) ** self._kappa
+        # calibrate the environment only: cyclone pressure deficits keep their physical size
+        data[i_psl] = self._apply("PSL", aux["psl_env"]) - (aux["psl_env"] - raw["PSL"])
+        terrain = aux["psl_terrain"]
+        ratio = raw["PS"] / (raw["PSL"] - terrain)
+        data[i_ps] = (data[i_psl] - self._transforms["PSL"][2] * terrain) * ratio**self._kappa
         return data, self._labels(data, aux)
 
     def _labels(self, data: NDArray[np.float32], aux: dict) -> NDArray[np.int64]:
@@ -250,7 +260,7 @@ def synthesize(
     seed: int = 0,
     episode_length: int = 16,
     coords: NDArray[np.floating] | None = None,
-    tc_rate: float = 0.45,
+    tc_rate: float = 0.8,
     ar_rate: float = 7.0,
     workers: int = 1,
 ) -> list[Path]:
