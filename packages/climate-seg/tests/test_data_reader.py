@@ -17,6 +17,7 @@ from climate_seg.data import (
     CAM5Dataset,
     DataFileError,
     check_folder,
+    class_counts,
     compute_stats,
     format_name,
     list_files,
@@ -248,3 +249,20 @@ def test_mesh_resampling_to_healpix(folder):
     _, files = folder
     x, y = CAM5Dataset(files, resample=(fields, labels))[0]
     assert x.shape == (target.n_vertices, C) and y.shape == (target.n_vertices,)
+
+
+def test_class_counts_stats_path_and_dataloader(folder, tmp_path):
+    _, files = folder
+    counts = class_counts(files)
+    assert counts.sum() == len(files) * V
+    assert counts[1] == sum(np.sum(read_sample(f)[1] == 1) for f in files)
+    mean, std = compute_stats(files)
+    save_stats(tmp_path / "stats.json", mean, std)
+    ds = CAM5Dataset(files, stats=tmp_path / "stats.json")
+    x, _ = ds[0]
+    assert abs(float(x.mean())) < 0.5
+    with pytest.raises(ValueError, match="stats"):
+        CAM5Dataset(files, stats="nope")
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2)
+    xb, yb = next(iter(loader))
+    assert xb.shape == (4, V, C) and yb.shape == (4, V)

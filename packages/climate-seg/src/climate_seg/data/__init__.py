@@ -18,10 +18,10 @@ Splits:
     ``split_by_year(files, train_years, val_years, test_years) -> Split``.
 Statistics:
     ``compute_stats(files) -> (mean, std)`` streamed; ``save_stats(path, mean, std)``,
-    ``load_stats(path)``, ``published_stats()``.
+    ``load_stats(path)``, ``published_stats()``; ``class_counts(files) -> (3,) int64``.
 Datasets:
-    ``CAM5Dataset(files, stats="published", resample=None, seq_len=None, shift=0,
-    skip_bad_files=False)`` yields ``(x (V, 16) float32, y (V,) int64)``, or with
+    ``CAM5Dataset(files, stats="published" | json path | (mean, std) | None, resample=None,
+    seq_len=None, shift=0, skip_bad_files=False)`` yields ``(x (V, 16) float32, y (V,) int64)``, or with
     ``seq_len=T`` ``(x (T, V, 16), y (V,))`` (target = labels ``shift`` frames after the
     last input); ``.n_skipped``, ``.bad_files``, ``.validate()``.
     ``mesh_resampling(target) -> (fields CSR, labels CSR)`` for ``resample=``.
@@ -50,7 +50,14 @@ from ._format import (
 )
 from ._reader import DataFileError, list_files, read_sample
 from ._split import Split, split_by_year, split_files
-from ._stats import RunningStats, compute_stats, load_stats, published_stats, save_stats
+from ._stats import (
+    RunningStats,
+    class_counts,
+    compute_stats,
+    load_stats,
+    published_stats,
+    save_stats,
+)
 from ._synth import SyntheticGenerator, synthesize
 
 __all__ = [
@@ -72,6 +79,7 @@ __all__ = [
     "Split",
     "SyntheticGenerator",
     "check_folder",
+    "class_counts",
     "compute_stats",
     "format_name",
     "list_files",

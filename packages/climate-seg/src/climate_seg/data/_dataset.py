@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from ._format import N_CHANNELS, N_CLASSES, N_VERTICES, parse_name
 from ._reader import DataFileError, read_sample
-from ._stats import published_stats
+from ._stats import load_stats, published_stats
 
 __all__ = ["CAM5Dataset", "mesh_resampling"]
 
@@ -54,10 +54,10 @@ class CAM5Dataset(Dataset):
     ----------
     files : iterable of path-like
         ``data-YYYY-MM-DD-HH-R-mesh.npz`` files (e.g. ``split_files(...).train``).
-    stats : "published", (mean, std) or None
+    stats : "published", path, (mean, std) or None
         Per-channel normalisation ``(x - mean) / std``: the published statistics
-        (default), arrays of shape (16,) (e.g. from :func:`compute_stats`), or None for
-        raw units.
+        (default), a json file from :func:`save_stats`, arrays of shape (16,) (e.g. from
+        :func:`compute_stats`), or None for raw units.
     resample : (fields, labels) pair of sparse matrices, one matrix, or None
         Resampling to another sampling, shapes (V_target, 10242): the first for the
         fields (e.g. linear), the second for the labels (e.g. nearest; labels are
@@ -125,10 +125,15 @@ class CAM5Dataset(Dataset):
             self.mean = np.zeros(N_CHANNELS, np.float32)
             self.std = np.ones(N_CHANNELS, np.float32)
             return
-        if isinstance(stats, str):
-            if stats != "published":
-                raise ValueError(f"stats must be 'published', (mean, std) or None; got {stats!r}.")
-            mean, std = published_stats()
+        if isinstance(stats, (str, os.PathLike)):
+            if stats == "published":
+                mean, std = published_stats()
+            elif Path(stats).is_file():
+                mean, std = load_stats(stats)
+            else:
+                raise ValueError(
+                    f"stats must be 'published', a stats json file, (mean, std) or None; got {stats!r}."
+                )
         else:
             mean, std = stats
         mean = np.asarray(mean, np.float64)

@@ -13,7 +13,14 @@ from numpy.typing import NDArray
 from ._format import CHANNEL_MEAN, CHANNEL_STD, CHANNELS
 from ._reader import read_sample
 
-__all__ = ["RunningStats", "compute_stats", "load_stats", "published_stats", "save_stats"]
+__all__ = [
+    "RunningStats",
+    "class_counts",
+    "compute_stats",
+    "load_stats",
+    "published_stats",
+    "save_stats",
+]
 
 
 class RunningStats:
@@ -75,6 +82,21 @@ def compute_stats(
     if rs.count == 0:
         raise ValueError("compute_stats got no files.")
     return rs.mean.copy(), rs.std
+
+
+def class_counts(files: Iterable[str | os.PathLike]) -> NDArray[np.int64]:
+    """Vertices per class over files (for class fractions and loss weights).
+
+    Returns
+    -------
+    ndarray, shape (3,), int64
+        Counts of background, TC, AR.
+    """
+    counts = np.zeros(3, dtype=np.int64)
+    for f in files:
+        _, labels = read_sample(f)
+        counts += np.bincount(labels, minlength=3)[:3]
+    return counts
 
 
 def published_stats() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
