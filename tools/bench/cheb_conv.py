@@ -83,7 +83,10 @@ def sphere_edges(V: int):
             return None
         A = g.adjacency.tocoo()
         A = A.maximum(A.T).tocoo() if hasattr(A, "maximum") else A
-        return torch.tensor([A.row, A.col], dtype=torch.long), torch.tensor(A.data, dtype=torch.float32), "sphere_graphs.knn_graph"
+        import numpy as np
+
+        ei = torch.from_numpy(np.vstack([A.row, A.col]).astype(np.int64))
+        return ei, torch.from_numpy(A.data.astype(np.float32)), "sphere_graphs.knn_graph"
     except Exception:  # noqa: BLE001 - any failure falls back to the lattice
         return None
 
@@ -113,15 +116,15 @@ def straight_cheb_conv(lap_coo, x, weight, bias=None):
     """
     B, V, c_in = x.shape
     K = weight.shape[0] // c_in
-    t0 = x.permute(1, 2, 0).reshape(V, c_in * B)  # (V, C_in*B)
-    terms = [t0]
+    t_prev = x.permute(1, 2, 0).contiguous().view(V, c_in * B)  # (V, C_in*B)
+    stacked = t_prev.unsqueeze(0)  # grows to (K, V, C_in*B), one cat per order
     if K > 1:
-        t1 = torch.sparse.mm(lap_coo, t0)
-        terms.append(t1)
+        t_cur = torch.sparse.mm(lap_coo, t_prev)
+        stacked = torch.cat((stacked, t_cur.unsqueeze(0)), 0)
         for _ in range(2, K):
-            t2 = 2 * torch.sparse.mm(lap_coo, terms[-1]) - terms[-2]
-            terms.append(t2)
-    stacked = torch.cat([t.unsqueeze(0) for t in terms], 0)  # (K, V, C_in*B)
+            t_next = 2 * torch.sparse.mm(lap_coo, t_cur) - t_prev
+            stacked = torch.cat((stacked, t_next.unsqueeze(0)), 0)
+            t_prev, t_cur = t_cur, t_next
     stacked = stacked.view(K, V, c_in, B).permute(3, 1, 2, 0).contiguous()  # (B, V, C_in, K)
     out = stacked.view(B * V, c_in * K).matmul(weight).view(B, V, -1)
     if bias is not None:

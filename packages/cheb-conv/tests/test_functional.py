@@ -130,3 +130,39 @@ def test_bad_inputs(graph):
         _call(op=[[1.0]], graph=graph)
     with pytest.raises(ValueError, match="vertex mismatch"):
         _call(op=torch.eye(7).to_sparse_csr(), graph=graph)
+
+
+def _grads(L, x, w, b, retain=False):
+    y = cheb_conv.cheb_conv(x, L, w, b)
+    gy = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)
+    return y, torch.autograd.grad(y, (x, w, b), gy, retain_graph=retain)
+
+
+@pytest.mark.parametrize("K", [3, 6])
+def test_buffer_reuse_is_safe(K):
+    """Internal work buffers are reused only when nothing refers to them."""
+    A = random_graph(3000, 12000, seed=9, dtype=torch.float32)
+    L = cheb_conv.rescale(cheb_conv.laplacian(A, "normalized"), lmax=2.0)
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(4, 3000, 32, generator=g, requires_grad=True) for _ in range(2)]
+    w = torch.randn(K, 32, 32, generator=g, requires_grad=True)
+    b = torch.randn(32, generator=g, requires_grad=True)
+    cheb_conv.set_buffer_cache(False)
+    try:
+        ref = [_grads(L, x, w, b) for x in xs]
+    finally:
+        cheb_conv.set_buffer_cache(True)
+    # two graphs alive at once, backward in reverse order, retain_graph twice
+    y0 = cheb_conv.cheb_conv(xs[0], L, w, b)
+    y1 = cheb_conv.cheb_conv(xs[1], L, w, b)
+    with torch.no_grad():  # inference calls in between must not clobber saved terms
+        for _ in range(3):
+            cheb_conv.cheb_conv(xs[0], L, w, b)
+    for i, y in ((1, y1), (0, y0)):
+        gy = torch.linspace(-1, 1, y.numel()).view_as(y)
+        for _ in range(2):
+            got = torch.autograd.grad(y, (xs[i], w, b), gy, retain_graph=True)
+            torch.testing.assert_close(y, ref[i][0])
+            for a, r in zip(got, ref[i][1]):
+                torch.testing.assert_close(a, r)
+    cheb_conv.empty_cache()

@@ -13,6 +13,7 @@ laplacian, rescale, estimate_lmax, from_edge_index, as_operator
 from ._functional import cheb_conv
 from ._laplacian import as_operator, estimate_lmax, from_edge_index, laplacian, rescale
 from ._layer import ChebConv
+from ._workspace import empty_cache, set_buffer_cache
 
 __version__ = "0.1.0"
 
@@ -21,8 +22,10 @@ __all__ = [
     "__version__",
     "as_operator",
     "cheb_conv",
+    "empty_cache",
     "estimate_lmax",
     "from_edge_index",
     "laplacian",
     "rescale",
+    "set_buffer_cache",
 ]

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ._laplacian import _is_scipy_sparse, as_operator
+from ._workspace import work_buffer
 
 __all__ = ["cheb_conv"]
 
@@ -128,15 +129,35 @@ def _resolve_operator(operator: Any, dtype: torch.dtype, device: torch.device) -
 _MONOMIAL_MAX_K = 4  # up to this K the backward/forward use the power basis (see below)
 
 
-def _cheb_to_monomial(K: int, like: torch.Tensor) -> torch.Tensor:
-    """``C[k, j]``: coefficient of ``a^j`` in the Chebyshev polynomial ``T_k(a)``."""
+def _cheb_to_monomial(K: int) -> list[list[float]]:
+    """``C[k][j]``: coefficient of ``a^j`` in the Chebyshev polynomial ``T_k(a)``."""
     rows = [[1.0] + [0.0] * (K - 1)]
     if K > 1:
         rows.append([0.0, 1.0] + [0.0] * (K - 2))
     for k in range(2, K):
         prev, prev2 = rows[k - 1], rows[k - 2]
         rows.append([(2 * prev[j - 1] if j else 0.0) - prev2[j] for j in range(K)])
-    return torch.tensor(rows, dtype=like.dtype, device=like.device)
+    return rows
+
+
+def _combine(coef: list[list[float]], W: torch.Tensor, transpose: bool) -> torch.Tensor:
+    """``out[j] = sum_k coef[k][j] W[k]`` (or ``coef[j][k]`` when ``transpose``).
+
+    Plain elementwise ops on the tiny weight: a batched GEMM here would wake the
+    thread pool for nothing, which costs milliseconds on a loaded machine.
+    """
+    K = W.shape[0]
+    out = []
+    for j in range(K):
+        acc = None
+        for k in range(K):
+            c = coef[j][k] if transpose else coef[k][j]
+            if c == 0.0:
+                continue
+            term = W[k] if c == 1.0 else W[k] * c
+            acc = term if acc is None else acc + term
+        out.append(torch.zeros_like(W[0]) if acc is None else acc)
+    return torch.stack(out)
 
 
 class _ChebFunction(torch.autograd.Function):
@@ -157,7 +178,7 @@ class _ChebFunction(torch.autograd.Function):
         K, c_in, c_out = weight.shape
         L = op.block(batch)
         rows = x2.shape[0]
-        S = x2.new_empty((K - 1, rows, c_in))  # S[k-1]: L^k x (power) or T_k(L) x
+        S = work_buffer((K - 1, rows, c_in), x2)  # S[k-1]: L^k x (power) or T_k(L) x
         monomial = K <= _MONOMIAL_MAX_K
         # addmm(beta=0) is the fast sparse path (torch.mm(sparse, dense, out=) is not)
         torch.addmm(S[0], L, x2, beta=0, out=S[0])
@@ -168,8 +189,8 @@ class _ChebFunction(torch.autograd.Function):
                 prev2 = x2 if k == 2 else S[k - 3]
                 torch.addmm(prev2, L, S[k - 2], beta=-1, alpha=2, out=S[k - 1])
         if monomial:
-            coef = _cheb_to_monomial(K, weight)
-            M = torch.einsum("kj,kio->jio", coef, weight)
+            coef = _cheb_to_monomial(K)
+            M = _combine(coef, weight, transpose=False)
         else:
             coef, M = None, weight
         if bias is not None:
@@ -199,27 +220,37 @@ class _ChebFunction(torch.autograd.Function):
             for k in range(1, K):
                 torch.mm(S[k - 1].t(), gy, out=gw[k])
             if coef is not None:  # gradient of M -> gradient of W
-                gw = torch.einsum("kj,jio->kio", coef, gw)
+                gw = _combine(coef, gw, transpose=True)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = gy.sum(0)
         if ctx.needs_input_grad[0]:
             A = ctx.op.block(ctx.batch, transpose=True)
             if coef is not None:
-                gx = _horner_adjoint(gy, torch.einsum("kj,kio->jio", coef, weight), A)
+                gx = _horner_adjoint(gy, _combine(coef, weight, transpose=False), A)
             else:
                 gx = _clenshaw_adjoint(gy, weight, A)
         return gx, gw, gb, None, None
 
 
 def _horner_adjoint(gy: torch.Tensor, M: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-    """``sum_j A^j (gy @ M_j^T)`` by Horner: ``h <- gy M_j^T + A h`` (in place)."""
+    """``sum_j A^j (gy @ M_j^T)`` by Horner: ``h <- gy M_j^T + A h`` (in place).
+
+    Intermediate ``h`` live in two reusable work buffers; the result is fresh.
+    """
     K = M.shape[0]
-    h = torch.mm(gy, M[K - 1].t())
-    spare = None
+    shape = (gy.shape[0], M.shape[1])
+    bufs = [work_buffer(shape, gy), None]
+    h = torch.mm(gy, M[K - 1].t(), out=bufs[0])
     for j in range(K - 2, -1, -1):
-        p = torch.mm(gy, M[j].t()) if spare is None else torch.mm(gy, M[j].t(), out=spare)
+        if j == 0:
+            p = torch.mm(gy, M[0].t())
+        else:
+            slot = (K - 1 - j) % 2
+            if bufs[slot] is None:
+                bufs[slot] = work_buffer(shape, gy, exclude=bufs[1 - slot])
+            p = torch.mm(gy, M[j].t(), out=bufs[slot])
         p.addmm_(A, h)
-        spare, h = h, p
+        h = p
     return h
 
 
