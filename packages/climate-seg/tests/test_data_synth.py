@@ -47,6 +47,11 @@ def coords():
 
 
 @pytest.fixture(scope="module")
+def gen(coords):
+    return SyntheticGenerator(coords)
+
+
+@pytest.fixture(scope="module")
 def folder(tmp_path_factory, coords):
     out = tmp_path_factory.mktemp("synth")
     files = synthesize(out, 96, seed=7, episode_length=12, coords=coords)
@@ -102,8 +107,7 @@ def test_physical_consistency(loaded, coords):
 
 
 @pytest.mark.parametrize("hemi", [1.0, -1.0])
-def test_tc_rotation_and_structure(coords, hemi):
-    gen = SyntheticGenerator(coords)
+def test_tc_rotation_and_structure(gen, coords, hemi):
     feats = draw_features(np.random.default_rng(0), 4, gen.geometry.noise.shape[0], 0.0, 0.0)
     lat0, lon0 = hemi * np.deg2rad(15.0), np.deg2rad(140.0)
     for name, val in dict(

@@ -268,10 +268,11 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     q = (a * cos_ph).sum(0)  # explicit sums: tiny-K BLAS calls are erratic under load
     q_lam = -(a * f.wave_m[:, None] * sin_ph).sum(0)
     q_quad = (a * sin_ph).sum(0)
-    p_amp = np.float32(1800.0)
-    scale = np.float32(1.0 / (RHO * EARTH_R))
-    ug = -(p_amp * scale) * cl["denv"] * q / cl["fcor"]
-    vg = (p_amp * scale) * env * q_lam * cl["inv_cos"] / cl["fcor"]
+    p_amp = np.float32(2600.0)  # sea-level pressure wave amplitude (Pa)
+    # geostrophic winds of the 850 hPa waves (weaker than at sea level: amplitude 1300 Pa)
+    scale = np.float32(1300.0 / (RHO * EARTH_R))
+    ug = -scale * cl["denv"] * q / cl["fcor"]
+    vg = scale * env * q_lam * cl["inv_cos"] / cl["fcor"]
     w = f.noise_w * t
     nz = (
         np.float32(np.cos(w)) * g.noise[f.noise_a] + np.float32(np.sin(w)) * g.noise[f.noise_b]
@@ -281,7 +282,7 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     t_sea = cl["t_sea"] + tanom + 1.2 * nz[0]
     ts = t_sea - 0.0065 * g.topo
     # sea-level reduction over cold high terrain extrapolates to high PSL (as in model output)
-    psl_terrain = 2.0 * g.topo * np.clip((290 - ts) / 40, 0, 2)
+    psl_terrain = 1.2 * g.topo * np.clip((290 - ts) / 40, 0, 2)
     psl_env = cl["psl"] + p_amp * env * q + 250 * nz[1] + psl_terrain
     u850 = cl["u"] + ug + 1.5 * nz[2]
     v850 = vg + 1.0 * nz[3]
