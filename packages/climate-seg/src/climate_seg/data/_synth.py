@@ -17,7 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._format import CHANNEL_MEAN, CHANNEL_STD, CHANNELS, N_CLASSES, RUNS, YEARS, format_name
-from ._physics import Features, Geometry, draw_features, frame_fields
+from ._geometry import Geometry
+from ._physics import Features, draw_features, frame_fields
 
 __all__ = ["SyntheticGenerator", "synthesize"]
 
