@@ -90,3 +90,16 @@ def test_cuda_matches_cpu(graph):
     yc.sum().backward()
     torch.testing.assert_close(yc.cpu(), y, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(xc.grad.cpu(), gx, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torch_compile_smoke(graph):
+    """torch.compile works (one graph break around the sparse custom Function)."""
+    torch.manual_seed(0)
+    m = cheb_conv.ChebConv(3, 4, K=3, operator=graph)
+    x = torch.randn(2, 40, 3, requires_grad=True)
+    ref = m(x)
+    y = torch.compile(m)(x)
+    torch.testing.assert_close(y, ref)
+    y.sum().backward()
+    assert x.grad is not None
