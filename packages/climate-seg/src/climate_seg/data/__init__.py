@@ -26,9 +26,14 @@ Datasets:
     last input); ``.n_skipped``, ``.bad_files``, ``.validate()``.
     ``mesh_resampling(target) -> (fields CSR, labels CSR)`` for ``resample=``.
 Synthesis:
-    ``synthesize(out_dir, n_samples, seed=0, episode_length=16, coords=None) -> list[Path]``
-    writes realistic files in the exact published format and naming;
-    ``SyntheticGenerator(coords)`` makes frames in memory.
+    ``synthesize(out_dir, n_samples, seed=0, episode_length=16, coords=None, workers=1)
+    -> list[Path]`` writes realistic files in the exact published format and naming
+    (mesh from ``sphere_graphs.icosahedral(5)`` unless ``coords`` is given; episodes of
+    consecutive 3-hourly frames per run; labels derived from the fields by thresholds);
+    ``SyntheticGenerator(coords)`` makes frames in memory (``draw``, ``frame``).
+
+Metrics live in ``climate_seg.metrics`` (``SegmentationMetrics``,
+``IgniteSegmentationMetrics``, ``average_precision``).
 """
 
 from ._check import FolderReport, check_folder
