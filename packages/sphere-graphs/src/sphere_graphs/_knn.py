@@ -1,0 +1,316 @@
+"""k-nearest-neighbour and radius graphs with Gaussian weights.
+
+Weights are ``w_ij = exp(-ln(2) d_ij**2 / sigma**2)``, ``d_ij`` the chord (Euclidean)
+distance between the unit vectors of vertices ``i`` and ``j``.
+
+Symmetrisation (k-NN graphs): the directed k-NN relation ``A`` (``A_ij = w_ij`` when
+``j`` is among the ``k`` nearest neighbours of ``i``) is made undirected by
+``"average"`` (default): ``W = (A + A^T) / 2`` — mutual neighbours keep ``w_ij``,
+one-sided ones get ``w_ij / 2`` — or ``"max"``: ``W = max(A, A^T)`` — every edge of
+the union keeps ``w_ij``.
+
+HEALPix samplings (full sphere) use a fast exact path that scans a small window of
+pixels around every pixel in the (face, x, y) pixel grid, see ``_knn_healpix.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from ._graph import SphereGraph
+from ._sampling import HealpixSampling, Sampling
+from ._widths import default_kernel_width
+
+__all__ = ["KERNELS", "SYMMETRIZE_RULES", "knn_graph", "radius_graph"]
+
+KERNELS = ("gaussian",)
+SYMMETRIZE_RULES = ("average", "max")
+_LN2 = math.log(2.0)
+
+
+def _check_sampling(sampling) -> Sampling:
+    if not isinstance(sampling, Sampling):
+        raise TypeError(
+            f"sampling must be a sphere_graphs Sampling; got {type(sampling).__name__}. "
+            "Wrap raw unit vectors with sphere_graphs.PointSampling(coords)."
+        )
+    return sampling
+
+
+def _check_options(kernel: str, symmetrize: str) -> None:
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; use one of {', '.join(map(repr, KERNELS))}.")
+    if symmetrize not in SYMMETRIZE_RULES:
+        raise ValueError(f"unknown symmetrize rule {symmetrize!r}; use one of {', '.join(map(repr, SYMMETRIZE_RULES))}.")
+
+
+def _check_sigma(sigma) -> float:
+    sigma = float(sigma)
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a positive finite distance; got {sigma}.")
+    return sigma
+
+
+def _duplicate_error(n_pairs: int) -> ValueError:
+    return ValueError(
+        f"the sampling has {n_pairs} pair(s) of distinct vertices at distance zero (duplicate "
+        "points, e.g. repeated pole rows of an equiangular grid); k-NN weights are undefined. "
+        "Use mesh_graph(sampling) for grids, or de-duplicate the points first."
+    )
+
+
+def gaussian_weights(d2: np.ndarray, sigma: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``exp(-ln(2) d2 / sigma**2)`` for squared chord distances ``d2`` (any shape)."""
+    out = np.multiply(d2, -_LN2 / (sigma * sigma), out=out)
+    return np.exp(out, out=out)
+
+
+def pair_d2(coords: np.ndarray, rows: np.ndarray, nbr: np.ndarray) -> np.ndarray:
+    """Squared chord distances ``|c_i - c_j|**2`` of ``rows`` (R,) to ``nbr`` (R, k).
+
+    Evaluated as ``((dx**2 + dy**2) + dz**2)``, bit-for-bit the same for ``(i, j)``
+    and ``(j, i)``, so that the weights of an edge agree in both directions.
+    """
+    ci = coords[rows][:, None, :]
+    cj = coords[nbr]
+    d = np.square(ci[..., 0] - cj[..., 0])
+    d += np.square(ci[..., 1] - cj[..., 1])
+    d += np.square(ci[..., 2] - cj[..., 2])
+    return d
+
+
+def _knn_kdtree(coords: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbours ``(V, k)`` int32/int64 and squared distances ``(V, k)`` by cKDTree."""
+    n = coords.shape[0]
+    tree = cKDTree(coords)
+    dist, idx = tree.query(coords, k=k + 1, workers=-1)
+    self_rows = np.arange(n)
+    # Drop the vertex itself (normally column 0; with ties at distance 0 anywhere).
+    is_self = idx == self_rows[:, None]
+    n_self = is_self.sum(axis=1)
+    if np.any(n_self != 1) or np.any(dist[:, 1] == 0):
+        zero_pairs = int(np.count_nonzero(dist[:, 1:][~is_self[:, 1:]] == 0))
+        zero_pairs = max(zero_pairs, int(np.count_nonzero((dist == 0) & ~is_self)))
+        raise _duplicate_error(max(zero_pairs // 2, 1))
+    keep = ~is_self
+    itype = np.int32 if n < 2**31 - 1 else np.int64
+    nbr = idx[keep].reshape(n, k).astype(itype)
+    del dist
+    return nbr, pair_d2(coords, np.arange(n), nbr)
+
+
+def _mutual_mask(nbr: np.ndarray, known: np.ndarray | None = None, rows: np.ndarray | None = None,
+                 chunk: int = 1 << 18) -> np.ndarray:
+    """``mutual[i, c]``: is ``i`` also among the neighbours of ``nbr[i, c]``?
+
+    Parameters
+    ----------
+    nbr : ndarray of int, shape (V, k)
+    known : ndarray of bool, shape (V, k), optional
+        Precomputed flags, valid outside ``rows``; updated in place and returned.
+    rows : ndarray of int, optional
+        Rows of ``known`` to recompute (all rows when None).
+    """
+    n, k = nbr.shape
+    if known is None or rows is None:
+        mutual = np.empty((n, k), dtype=bool)
+        for start in range(0, n, chunk):
+            block = nbr[start:start + chunk]
+            rows = np.arange(start, start + block.shape[0], dtype=nbr.dtype)
+            back = nbr[block]  # (b, k, k)
+            np.any(back == rows[:, None, None], axis=2, out=mutual[start:start + chunk])
+        return mutual
+    rows = np.asarray(rows)
+    back = nbr[nbr[rows]]  # (r, k, k)
+    known[rows] = np.any(back == rows[:, None, None].astype(nbr.dtype), axis=2)
+    return known
+
+
+def symmetric_knn_adjacency(nbr: np.ndarray, weights: np.ndarray, rule: str = "average",
+                            mutual: np.ndarray | None = None) -> sp.csr_matrix:
+    """Undirected adjacency from directed k-NN lists with symmetric weights.
+
+    Parameters
+    ----------
+    nbr : ndarray of int, shape (V, k)
+        ``nbr[i]`` are the neighbours of ``i`` (no ``i`` itself, no repeats).
+    weights : ndarray of float64, shape (V, k)
+        ``w(i, nbr[i, c])``; must be a symmetric function of the pair. Consumed
+        (may be modified in place).
+    rule : {"average", "max"}
+        See the module docstring.
+    mutual : ndarray of bool, shape (V, k), optional
+        Precomputed mutuality mask (see ``_mutual_mask``).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (V, V), float64
+        Symmetric, no stored diagonal. Within a row, the row's own neighbours come
+        first (in ``nbr`` order), then one-sided reverse edges; column indices are
+        sorted only when ``nbr`` rows are sorted and there are no reverse edges.
+    """
+    n, k = nbr.shape
+    if mutual is None:
+        mutual = _mutual_mask(nbr)
+    one_sided = ~mutual
+    del mutual
+    src, slot = np.nonzero(one_sided)
+    dst = nbr[src, slot]
+    if rule == "average" and src.size:
+        weights[src, slot] *= 0.5
+    extra_w = weights[src, slot]
+    # Reverse edges (dst -> src) appended after the k own entries of row dst.
+    order = np.argsort(dst, kind="stable")
+    dst, src, extra_w = dst[order], src[order], extra_w[order]
+    extra_count = np.bincount(dst, minlength=n)
+    counts = extra_count + k
+    nnz = n * k + src.size
+    itype = np.int32 if max(nnz, n) < 2**31 - 1 else np.int64
+    indptr = np.zeros(n + 1, dtype=itype)
+    np.cumsum(counts, out=indptr[1:])
+    if src.size == 0:
+        indices = nbr.reshape(-1).astype(itype, copy=False)
+        data = weights.reshape(-1)
+    else:
+        first = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(extra_count, out=first[1:])
+        rank = np.arange(dst.size) - first[dst]
+        extra_pos = indptr[dst].astype(np.int64) + k + rank
+        own = np.ones(nnz, dtype=bool)
+        own[extra_pos] = False
+        indices = np.empty(nnz, dtype=itype)
+        data = np.empty(nnz, dtype=np.float64)
+        indices[own] = nbr.reshape(-1)
+        data[own] = weights.reshape(-1)
+        del own
+        indices[extra_pos] = src
+        data[extra_pos] = extra_w
+    adjacency = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    adjacency.has_sorted_indices = False
+    return adjacency
+
+
+def _resolve_k(k, n: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an integer; got {type(k).__name__}.")
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"k must be >= 1; got {k}.")
+    if k >= n:
+        raise ValueError(f"k={k} needs more than k vertices but the sampling has {n}; use k <= {n - 1}.")
+    return k
+
+
+def knn_graph(sampling: Sampling, k: int = 8, sigma: float | None = None, kernel: str = "gaussian",
+              *, symmetrize: str = "average") -> SphereGraph:
+    """k-nearest-neighbour graph with Gaussian weights.
+
+    Parameters
+    ----------
+    sampling : Sampling
+        ``V`` vertices; any kind. Full-sphere HEALPix uses a fast exact pixel-window
+        search; everything else a ``scipy.spatial.cKDTree`` (all cores).
+    k : int
+        Neighbours per vertex before symmetrisation, ``1 <= k < V`` (the vertex
+        itself is not counted).
+    sigma : float, optional
+        Kernel width (chord distance at which the weight is 1/2). Default: see
+        :func:`sphere_graphs.default_kernel_width` (published HEALPix widths for
+        k in {8, 20, 40, 60}; else a tuned table; else the mean distance to the
+        k-th neighbour).
+    kernel : {"gaussian"}
+        ``w = exp(-ln(2) d**2 / sigma**2)``.
+    symmetrize : {"average", "max"}
+        ``(A + A^T) / 2`` or ``max(A, A^T)`` of the directed k-NN weights.
+
+    Returns
+    -------
+    SphereGraph
+        ``kind="knn"``, ``params={"k", "sigma", "kernel", "symmetrize"}``;
+        adjacency (V, V) CSR float64, symmetric, no self loops, between ``k`` and
+        ``2k`` (typically about ``k``) entries per row.
+
+    Raises
+    ------
+    ValueError
+        ``k < 1``, ``k >= V``, non-positive ``sigma``, unknown ``kernel`` or
+        ``symmetrize``, non-finite coordinates, or duplicate points.
+    """
+    sampling = _check_sampling(sampling)
+    _check_options(kernel, symmetrize)
+    coords = sampling.coords
+    if not np.all(np.isfinite(coords)):
+        raise ValueError("coords contain NaN or infinite values; pass finite unit vectors.")
+    n = sampling.n_vertices
+    k = _resolve_k(k, n)
+    if sigma is not None:
+        sigma = _check_sigma(sigma)
+
+    nbr = d2 = known = recheck = None
+    if isinstance(sampling, HealpixSampling) and sampling.indices is None:
+        from ._knn_healpix import healpix_knn
+
+        found = healpix_knn(sampling, k)
+        if found is not None:
+            nbr, d2, known, recheck = found
+    if nbr is None:
+        nbr, d2 = _knn_kdtree(coords, k)
+    if sigma is None:
+        sigma = default_kernel_width(sampling, k, kth_distances=np.sqrt(d2.max(axis=1)))
+    mutual = _mutual_mask(nbr, known, recheck)
+    del known
+    weights = gaussian_weights(d2, sigma, out=d2)
+    adjacency = symmetric_knn_adjacency(nbr, weights, symmetrize, mutual)
+    del nbr, weights, mutual
+    adjacency.sort_indices()
+    params = {"k": k, "sigma": sigma, "kernel": kernel, "symmetrize": symmetrize}
+    return SphereGraph(sampling, adjacency, "knn", params)
+
+
+def radius_graph(sampling: Sampling, radius: float, sigma: float | None = None,
+                 kernel: str = "gaussian") -> SphereGraph:
+    """Graph joining every pair of vertices closer than ``radius`` (chord distance).
+
+    Parameters
+    ----------
+    sampling : Sampling
+    radius : float
+        Chord distance, ``0 < radius <= 2`` (an angle ``a`` is the chord
+        ``2 sin(a / 2)``).
+    sigma : float, optional
+        Kernel width; default ``radius / 2`` (weight 1/16 at the cut-off).
+    kernel : {"gaussian"}
+
+    Returns
+    -------
+    SphereGraph
+        ``kind="radius"``; symmetric by construction, no self loops.
+    """
+    sampling = _check_sampling(sampling)
+    _check_options(kernel, "average")
+    radius = float(radius)
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a positive finite chord distance; got {radius}.")
+    sigma = radius / 2 if sigma is None else _check_sigma(sigma)
+    coords = sampling.coords
+    tree = cKDTree(coords)
+    pairs = tree.query_pairs(radius, output_type="ndarray")
+    n = sampling.n_vertices
+    if pairs.size:
+        d2 = np.sum((coords[pairs[:, 0]] - coords[pairs[:, 1]]) ** 2, axis=1)
+        n_dup = int(np.count_nonzero(d2 == 0))
+        if n_dup:
+            raise _duplicate_error(n_dup)
+        w = gaussian_weights(d2, sigma)
+        rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
+        cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+        adjacency = sp.csr_matrix((np.concatenate([w, w]), (rows, cols)), shape=(n, n))
+    else:
+        adjacency = sp.csr_matrix((n, n), dtype=np.float64)
+    adjacency.sort_indices()
+    params = {"radius": radius, "sigma": sigma, "kernel": kernel}
+    return SphereGraph(sampling, adjacency, "radius", params)
