@@ -158,7 +158,7 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
                 nb3[:, :, c] = P[x0 + dx:x0 + dx + block, y0 + dy:y0 + dy + block]
                 d23[:, :, c] = D[c]
             bad = np.flatnonzero(~ok)
-            sel_block = selimg[bx:bx + block, by:by + block].reshape(m, k)
+            sel_block = np.empty((m, k), dtype=np.int8)
             sel_block[:] = regular
             if bad.size:
                 sub = D.reshape(n_off, m)[:, bad].T
@@ -178,6 +178,7 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
                     # Border pixels are recomputed by the caller anyway.
                     gx, gy = bad // block + bx, bad % block + by
                     rim &= (gx >= r) & (gx < nside - r) & (gy >= r) & (gy < nside - r)
+            selimg[bx:bx + block, by:by + block] = sel_block.reshape(block, block, k)
             start = base + int(_spread_bits(np.array([bx]))[0] | (_spread_bits(np.array([by]))[0] << 1))
             out_nbr[start:start + m] = nb[zinv]
             out_d2[start:start + m] = d2[zinv]
