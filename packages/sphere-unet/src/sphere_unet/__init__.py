@@ -1,5 +1,44 @@
-"""Spherical U-Nets, temporal variants and whole-sphere classifiers built from Chebyshev graph convolutions."""
+"""Spherical U-Nets, temporal variants and whole-sphere classifiers built from Chebyshev graph convolutions.
+
+All models take ``(B, V, C)`` tensors (temporal ones ``(B, T, V, C)``) and build
+their graphs and pooling maps once from a ``sphere_graphs`` sampling.
+"""
+
+from ._classifier import SphericalClassifier
+from ._encoder import LevelStack
+from ._layers import ChebBlock, GraphPool
+from ._levels import Level, build_levels
+from ._ops import GraphOperator, cheb_polynomial
+from ._presets import (
+    ARTC_DECODER,
+    ARTC_ENCODER,
+    artc_sampling,
+    deepsphere_artc,
+    deepsphere_artc_temporal,
+)
+from ._temporal import ConvLSTMUNet, FrameStackUNet, GraphConvLSTMCell
+from ._unet import SphericalUNet, default_channels
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ARTC_DECODER",
+    "ARTC_ENCODER",
+    "ChebBlock",
+    "ConvLSTMUNet",
+    "FrameStackUNet",
+    "GraphConvLSTMCell",
+    "GraphOperator",
+    "GraphPool",
+    "Level",
+    "LevelStack",
+    "SphericalClassifier",
+    "SphericalUNet",
+    "__version__",
+    "artc_sampling",
+    "build_levels",
+    "cheb_polynomial",
+    "deepsphere_artc",
+    "deepsphere_artc_temporal",
+    "default_channels",
+]

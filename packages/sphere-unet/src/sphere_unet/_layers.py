@@ -1,0 +1,244 @@
+"""Building blocks in the internal ``(V, B, C)`` layout: Chebyshev conv + BN + ReLU, pooling."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._ops import GraphOperator, cheb_polynomial, sparse_apply
+
+__all__ = ["ChebBlock", "GraphPool"]
+
+
+class ChebBlock(nn.Module):
+    """Chebyshev convolution, optional batch norm, optional ReLU and dropout.
+
+    Inputs given as several parts are treated as their concatenation along channels
+    (the decoder's ``[upsampled, skip]``) without building it: the weight is split
+    into the matching row blocks. In eval mode batch norm is folded into the
+    convolution weights.
+
+    Parameters
+    ----------
+    in_channels : int or sequence of int
+        Channels of the input, or of each input part.
+    out_channels : int
+    kernel_size : int
+        Chebyshev order ``K`` (polynomial degree ``K - 1``).
+    norm : bool
+        Apply ``BatchNorm`` after the convolution.
+    relu : bool
+        Apply ReLU last.
+    bias : bool
+        Convolution bias.
+    dropout : float
+        Dropout probability after the activation (training only).
+
+    Attributes
+    ----------
+    weight : Parameter, shape (K, C_in_total, C_out)
+    bias : Parameter, shape (C_out,) or None
+    bn : nn.BatchNorm1d or None
+    """
+
+    def __init__(
+        self,
+        in_channels: int | Sequence[int],
+        out_channels: int,
+        kernel_size: int,
+        *,
+        norm: bool = True,
+        relu: bool = True,
+        bias: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        parts = [int(in_channels)] if isinstance(in_channels, (int, np.integer)) else [int(c) for c in in_channels]
+        if any(c <= 0 for c in parts) or out_channels <= 0:
+            raise ValueError(f"channel counts must be positive; got in={parts}, out={out_channels}.")
+        if kernel_size < 1:
+            raise ValueError(f"kernel_size (Chebyshev K) must be >= 1; got {kernel_size}.")
+        self.parts = tuple(parts)
+        self.in_channels = sum(parts)
+        self.out_channels = int(out_channels)
+        self.kernel_size = int(kernel_size)
+        self.weight = nn.Parameter(torch.empty(self.kernel_size, self.in_channels, self.out_channels))
+        self.bias = nn.Parameter(torch.zeros(self.out_channels)) if bias else None
+        self.bn = nn.BatchNorm1d(self.out_channels) if norm else None
+        self.relu = relu
+        self.dropout = float(dropout)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Kaiming-uniform-like init scaled by ``1 / sqrt(K * C_in)``."""
+        bound = math.sqrt(6.0 / (self.kernel_size * self.in_channels))
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def _folded(self) -> tuple[Tensor, Tensor | None]:
+        w, b = self.weight, self.bias
+        bn = self.bn
+        if bn is None or self.training or bn.running_mean is None:
+            return w, b
+        scale = bn.running_var.add(bn.eps).rsqrt()
+        if bn.weight is not None:
+            scale = scale * bn.weight
+        shift = -bn.running_mean * scale if b is None else (b - bn.running_mean) * scale
+        if bn.bias is not None:
+            shift = shift + bn.bias
+        return w * scale, shift
+
+    def forward(self, lap: Tensor, *inputs: Tensor) -> Tensor:
+        """Apply the block.
+
+        Parameters
+        ----------
+        lap : torch.Tensor, sparse CSR, shape (V, V)
+        *inputs : torch.Tensor, each (V, B, C_i)
+            Parts matching ``in_channels``.
+
+        Returns
+        -------
+        torch.Tensor, shape (V, B, C_out)
+        """
+        if len(inputs) != len(self.parts):
+            raise ValueError(f"expected {len(self.parts)} input parts; got {len(inputs)}.")
+        w, b = self._folded()
+        ws = list(w.split(self.parts, dim=1)) if len(self.parts) > 1 else [w]
+        y = cheb_polynomial(lap, list(inputs), ws, b)
+        if self.bn is not None and self.training:
+            V, B, C = y.shape
+            y = F.batch_norm(
+                y.view(V * B, C),
+                self.bn.running_mean,
+                self.bn.running_var,
+                self.bn.weight,
+                self.bn.bias,
+                True,
+                self.bn.momentum if self.bn.momentum is not None else 0.1,
+                self.bn.eps,
+            ).view(V, B, C)
+            if self.bn.num_batches_tracked is not None:
+                self.bn.num_batches_tracked.add_(1)
+        if self.relu:
+            y = F.relu_(y) if not y.requires_grad or self.bn is not None else F.relu(y)
+        if self.dropout > 0 and self.training:
+            y = F.dropout(y, self.dropout, True)
+        return y
+
+    def extra_repr(self) -> str:
+        return (
+            f"in={self.parts}, out={self.out_channels}, K={self.kernel_size}, "
+            f"norm={self.bn is not None}, relu={self.relu}, dropout={self.dropout}"
+        )
+
+
+class GraphPool(nn.Module):
+    """Pooling and unpooling between two levels, from a ``sphere_graphs.Coarsening``.
+
+    ``mode="avg"``: pool averages the children of each coarse vertex. ``mode="max"``:
+    pool takes the maximum over children and (optionally) returns the fine index of
+    the winner. Unpooling copies each fine vertex's parent value (nearest) unless
+    max-pooling indices are passed, in which case the values go back to those
+    indices and zeros elsewhere (the U-Nets unpool by copying, as their decoder
+    features do not have the pooled tensor's channels). Complete, contiguous groups (HEALPix
+    NESTED) use reshapes instead of gathers. Index maps are non-persistent buffers.
+
+    Parameters
+    ----------
+    coarsening : sphere_graphs.Coarsening
+    mode : {"max", "avg"}
+    """
+
+    def __init__(self, coarsening, mode: str = "max") -> None:
+        super().__init__()
+        if mode not in ("max", "avg"):
+            raise ValueError(f"pool mode must be 'max' or 'avg'; got {mode!r}.")
+        self.mode = mode
+        children = np.asarray(coarsening.children, dtype=np.int64)
+        if children.ndim == 1:
+            children = children[:, None]
+        parent = np.asarray(coarsening.parent, dtype=np.int64)
+        self.n_fine = int(coarsening.fine.n_vertices)
+        self.n_coarse = int(children.shape[0])
+        valid = children >= 0
+        n_group = children.shape[1]
+        self.blocks = bool(
+            valid.all()
+            and self.n_fine == self.n_coarse * n_group
+            and np.array_equal(children.ravel(), np.arange(self.n_fine))
+            and np.array_equal(parent, np.repeat(np.arange(self.n_coarse), n_group))
+        )
+        flat = children[valid]
+        self.overlap = bool(np.unique(flat).size != flat.size)
+        self.padded = bool(not valid.all())
+        self.group = int(n_group)
+        counts = np.maximum(valid.sum(1, keepdims=True), 1)
+        self.register_buffer("child_index", torch.from_numpy(np.where(valid, children, 0)), persistent=False)
+        self.register_buffer("valid", torch.from_numpy(valid), persistent=False)
+        self.register_buffer(
+            "avg_weight", torch.from_numpy((valid / counts).astype(np.float32)), persistent=False
+        )
+        self.register_buffer("parent_index", torch.from_numpy(parent), persistent=False)
+        if mode == "avg" and not self.blocks:
+            # Average pooling and nearest unpooling as sparse products (multithreaded,
+            # with a sparse transpose for the backward instead of index_add).
+            import scipy.sparse as sp
+
+            rows = np.repeat(np.arange(self.n_coarse), n_group)[valid.ravel()]
+            P = sp.csr_matrix(((valid / counts)[valid], (rows, children[valid])), shape=(self.n_coarse, self.n_fine))
+            U = sp.csr_matrix((np.ones(self.n_fine), (np.arange(self.n_fine), parent)), shape=(self.n_fine, self.n_coarse))
+            self.pool_op = GraphOperator(P)
+            self.pool_op_t = GraphOperator(P.T)
+            self.unpool_op = GraphOperator(U)
+            self.unpool_op_t = GraphOperator(U.T)
+
+    def pool(self, x: Tensor, return_indices: bool = True) -> tuple[Tensor, Tensor | None]:
+        """Pool ``x`` of shape ``(V_fine, B, C)`` to ``(V_coarse, B, C)``.
+
+        Also returns the argmax indices (max mode with ``return_indices``), else None.
+        """
+        Vf, B, C = x.shape
+        if self.blocks:
+            g = x.view(self.n_coarse, self.group, B, C)
+            if self.mode == "avg":
+                return g.mean(1), None
+            if not return_indices:
+                return g.amax(1), None
+            y, arg = g.max(1)
+            return y, arg
+        if self.mode == "avg":
+            return sparse_apply(self.pool_op.matrix(x.dtype), self.pool_op_t.matrix(x.dtype), x), None
+        g = x.index_select(0, self.child_index.view(-1)).view(self.n_coarse, self.group, B, C)
+        if self.padded:
+            g = g.masked_fill(~self.valid[:, :, None, None], float("-inf"))
+        if not return_indices:
+            return g.amax(1), None
+        y, arg = g.max(1)
+        return y, self.child_index.gather(1, arg.view(self.n_coarse, -1)).view(self.n_coarse, B, C)
+
+    def unpool(self, y: Tensor, indices: Tensor | None = None) -> Tensor:
+        """Unpool ``y`` of shape ``(V_coarse, B, C)`` to ``(V_fine, B, C)``."""
+        Vc, B, C = y.shape
+        if self.mode == "avg" or indices is None:
+            if self.blocks:
+                return y.unsqueeze(1).expand(Vc, self.group, B, C).reshape(self.n_fine, B, C)
+            if self.mode == "avg":
+                return sparse_apply(self.unpool_op.matrix(y.dtype), self.unpool_op_t.matrix(y.dtype), y)
+            return y.index_select(0, self.parent_index)
+        if self.blocks:
+            out = y.new_zeros(Vc, self.group, B, C)
+            return out.scatter_(1, indices.unsqueeze(1), y.unsqueeze(1)).view(self.n_fine, B, C)
+        out = y.new_zeros(self.n_fine, B, C)
+        if self.overlap:
+            return out.scatter_reduce(0, indices, y, reduce="amax", include_self=False)
+        return out.scatter(0, indices, y)
+
+    def extra_repr(self) -> str:
+        return f"{self.n_fine} -> {self.n_coarse}, mode={self.mode}, blocks={self.blocks}"

@@ -1,0 +1,187 @@
+"""The spherical U-Net (encoder, bottleneck, decoder with skips)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from ._encoder import LevelStack, check_input
+from ._layers import ChebBlock
+
+__all__ = ["SphericalUNet", "default_channels"]
+
+
+def default_channels(depth: int, width: int = 16) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+    """Encoder and decoder widths of a plain U-Net.
+
+    Level ``i`` (0 = finest) of the encoder has two convolutions of ``width * 2**i``
+    channels; the decoder mirrors it.
+
+    Returns
+    -------
+    encoder : tuple of tuple of int, length depth + 1
+    decoder : tuple of int, length depth (coarse to fine)
+    """
+    enc = tuple((width * 2**i, width * 2**i) for i in range(depth + 1))
+    dec = tuple(width * 2**i for i in range(depth - 1, -1, -1))
+    return enc, dec
+
+
+class SphericalUNet(nn.Module):
+    """U-Net on a sphere sampling with Chebyshev graph convolutions.
+
+    Encoder level ``i`` (0 = finest) applies ``ChebBlock``s of widths
+    ``encoder_channels[i]`` (conv, batch norm, ReLU) and pools to level ``i + 1``
+    (level 0 is not pooled into; level ``depth`` is the bottleneck). Each decoder
+    step unpools, applies ``ChebBlock(prev -> decoder_channels[j])``, and, where a
+    skip is used, a second ``ChebBlock([up, skip] -> decoder_channels[j])`` that
+    consumes the concatenation implicitly. A final Chebyshev convolution (no norm,
+    no activation) maps to ``out_channels`` logits.
+
+    Parameters
+    ----------
+    sampling : sphere_graphs.Sampling
+        Finest sampling, ``V`` vertices.
+    in_channels, out_channels : int
+    depth : int
+        Number of poolings (levels minus one).
+    encoder_channels : sequence of sequence of int, optional
+        Widths per level, length ``depth + 1``; default :func:`default_channels`.
+    decoder_channels : sequence of int, optional
+        Widths of the decoder levels ``depth - 1, ..., 0``, length ``depth``.
+    kernel_size : int
+        Chebyshev ``K``.
+    graph : {"knn", "knn_strict", "mesh"}
+        Graph on every level; ``k``, ``sigma`` for k-NN.
+    laplacian : {"combinatorial", "normalized"}
+    pool : {"max", "avg"}
+        Pooling mode; unpooling copies the parent value (nearest) in both modes.
+    dropout : float
+        Dropout after every decoder block and the bottleneck.
+    bottleneck_norm : bool
+        If False the last bottleneck convolution has no batch norm and no ReLU.
+    skip_finest : bool
+        Concatenate the finest encoder output in the last decoder step.
+    levels : list of Level, optional
+        Prebuilt :func:`sphere_unet.build_levels` output (overrides graph options).
+    coarsenings : sequence of sphere_graphs.Coarsening, optional
+        A custom hierarchy (finest first).
+
+    Notes
+    -----
+    Input ``(B, V, in_channels)``, output logits ``(B, V, out_channels)``. Internally
+    activations are ``(V, B, C)``; the transposes happen once at each end.
+    """
+
+    def __init__(
+        self,
+        sampling: Any,
+        in_channels: int,
+        out_channels: int,
+        depth: int = 3,
+        *,
+        encoder_channels: Sequence[Sequence[int]] | None = None,
+        decoder_channels: Sequence[int] | None = None,
+        width: int = 16,
+        kernel_size: int = 3,
+        graph: str = "knn",
+        k: int = 8,
+        sigma: float | None = None,
+        laplacian: str = "combinatorial",
+        pool: str = "avg",
+        dropout: float = 0.0,
+        bottleneck_norm: bool = True,
+        skip_finest: bool = True,
+        levels: list | None = None,
+        coarsenings: Sequence[Any] | None = None,
+    ) -> None:
+        super().__init__()
+        enc_default, dec_default = default_channels(depth, width)
+        encoder_channels = [list(c) for c in (encoder_channels or enc_default)]
+        decoder_channels = list(decoder_channels or dec_default)
+        if len(encoder_channels) != depth + 1 or any(len(c) == 0 for c in encoder_channels):
+            raise ValueError(
+                f"encoder_channels needs depth + 1 = {depth + 1} non-empty entries; got {encoder_channels}."
+            )
+        if len(decoder_channels) != depth:
+            raise ValueError(f"decoder_channels needs depth = {depth} entries; got {decoder_channels}.")
+        self.stack = LevelStack(
+            sampling, depth, graph=graph, k=k, sigma=sigma, laplacian=laplacian, pool=pool,
+            levels=levels, coarsenings=coarsenings,
+        )
+        self.in_channels, self.out_channels, self.depth = int(in_channels), int(out_channels), int(depth)
+        self.n_vertices = self.stack.n_vertices
+        K = kernel_size
+        self.encoder = nn.ModuleList()
+        c = self.in_channels
+        for i, widths in enumerate(encoder_channels):
+            blocks = nn.ModuleList()
+            for j, w in enumerate(widths):
+                last_bottleneck = i == depth and j == len(widths) - 1
+                plain = last_bottleneck and not bottleneck_norm
+                drop = dropout if (i == depth and j == len(widths) - 1) else 0.0
+                blocks.append(ChebBlock(c, w, K, norm=not plain, relu=not plain, dropout=drop))
+                c = w
+            self.encoder.append(blocks)
+        skips = [widths[-1] for widths in encoder_channels]
+        self.up = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        for j, w in enumerate(decoder_channels):
+            level = depth - 1 - j
+            use_skip = level > 0 or skip_finest
+            self.up.append(ChebBlock(c, w, K, dropout=0.0 if use_skip else dropout))
+            self.merge.append(ChebBlock((w, skips[level]), w, K, dropout=dropout) if use_skip else nn.Identity())
+            c = w
+        self.head = ChebBlock(c, self.out_channels, K, norm=False, relu=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Segment a batch of spherical signals.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (B, V, in_channels)
+
+        Returns
+        -------
+        torch.Tensor, shape (B, V, out_channels)
+            Logits (no softmax).
+        """
+        check_input(x, self.n_vertices, self.in_channels, type(self).__name__)
+        h = x.transpose(0, 1).contiguous()
+        skips, idx = self.encode(h)
+        return self.decode(skips[-1], skips, idx).transpose(0, 1)
+
+    def encode(self, h: Tensor) -> tuple[list[Tensor], list[Tensor | None]]:
+        """Run the encoder on ``h`` of shape ``(V, B, C_in)`` (internal layout).
+
+        Returns
+        -------
+        skips : list of torch.Tensor
+            Output of every level, finest first; the last one is the bottleneck
+            ``(V_depth, B, C)``.
+        indices : list
+            Pooling indices per pooling (None for avg pooling).
+        """
+        skips, idx = [], []
+        for i, blocks in enumerate(self.encoder):
+            if i > 0:
+                h, ind = self.stack.pools[i - 1].pool(h, False)
+                idx.append(ind)
+            lap = self.stack.laplacian(i, h.dtype)
+            for blk in blocks:
+                h = blk(lap, h)
+            skips.append(h)
+        return skips, idx
+
+    def decode(self, h: Tensor, skips: list[Tensor], idx: list[Tensor | None]) -> Tensor:
+        """Run the decoder from bottleneck ``h`` ``(V_depth, B, C)``; returns ``(V, B, out)``."""
+        for j, (up, merge) in enumerate(zip(self.up, self.merge)):
+            level = self.depth - 1 - j
+            h = self.stack.pools[level].unpool(h, idx[level])
+            lap = self.stack.laplacian(level, h.dtype)
+            h = up(lap, h)
+            if isinstance(merge, ChebBlock):
+                h = merge(lap, h, skips[level])
+        return self.head(self.stack.laplacian(0, h.dtype), h)

@@ -1,0 +1,217 @@
+"""Benchmark: the DeepSphere AR/TC U-Net (sphere_unet) vs a baseline with the original layer structure.
+
+The baseline re-implements the original deepsphere-pytorch layer structure (not its
+code): Chebyshev convolution as ``permute -> sparse.mm -> cat -> permute -> matmul``
+on COO Laplacians, BatchNorm1d through permutes, icosahedral pooling by decimation
+(``x[:, :V_coarse]``) and unpooling by zero padding, decoder skips by ``torch.cat``.
+Same channels, same parameter count (asserted).
+
+Usage::
+
+    python tools/bench/unet.py            # full run: B=8, icosahedral level 5, K=3
+    python tools/bench/unet.py --quick    # smoke run: fewer repetitions, B=2
+
+Every configuration runs in its own subprocess so that the reported peak memory
+(max RSS on CPU, ``max_memory_allocated`` on CUDA) belongs to that configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+# ----------------------------------------------------------------------------- baseline
+class BaseCheb(nn.Module):
+    def __init__(self, cin, cout, K, bias=True):
+        super().__init__()
+        self.K, self.cin, self.cout = K, cin, cout
+        self.weight = nn.Parameter(torch.randn(K, cin, cout) * (2.0 / (K * cin)) ** 0.5)
+        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
+
+    def forward(self, lap, x):  # x (B, V, Cin)
+        B, V, C = x.shape
+        x0 = x.permute(1, 2, 0).contiguous().view(V, C * B)
+        basis = x0.unsqueeze(0)
+        x1 = torch.sparse.mm(lap, x0)
+        basis = torch.cat((basis, x1.unsqueeze(0)), 0)
+        for _ in range(2, self.K):
+            x2 = 2 * torch.sparse.mm(lap, x1) - x0
+            basis = torch.cat((basis, x2.unsqueeze(0)), 0)
+            x0, x1 = x1, x2
+        basis = basis.view(self.K, V, C, B).permute(3, 1, 2, 0).contiguous().view(B * V, C * self.K)
+        w = self.weight.permute(1, 0, 2).reshape(C * self.K, self.cout)
+        out = basis.matmul(w).view(B, V, self.cout)
+        return out + self.bias if self.bias is not None else out
+
+
+class BaseChebBN(nn.Module):
+    def __init__(self, cin, cout, K):
+        super().__init__()
+        self.conv = BaseCheb(cin, cout, K)
+        self.bn = nn.BatchNorm1d(cout)
+
+    def forward(self, lap, x):
+        x = self.conv(lap, x)
+        x = self.bn(x.permute(0, 2, 1)).permute(0, 2, 1)
+        return F.relu(x)
+
+
+class BaselineUNet(nn.Module):
+    """Original-structure AR/TC U-Net on an icosahedral hierarchy given as COO Laplacians."""
+
+    def __init__(self, laps, vertices, K=3, cin=16, ncls=3):
+        super().__init__()
+        self.laps, self.vertices = laps, vertices  # finest first
+        self.e5a, self.e5b = BaseChebBN(cin, 32, K), BaseChebBN(32, 64, K)
+        self.e4, self.e3 = BaseChebBN(64, 128, K), BaseChebBN(128, 256, K)
+        self.e2, self.e1 = BaseChebBN(256, 512, K), BaseChebBN(512, 512, K)
+        self.e0 = BaseCheb(512, 512, K)
+        dims = [(512, 512), (512, 256), (256, 128), (128, 64)]
+        skip = [512, 512, 256, 128]
+        self.d_up = nn.ModuleList(BaseChebBN(i, o, K) for i, o in dims)
+        self.d_cat = nn.ModuleList(BaseChebBN(o + s, o, K) for (i, o), s in zip(dims, skip))
+        self.d5a, self.d5b = BaseChebBN(64, 32, K), BaseCheb(32, ncls, K)
+
+    def pool(self, x, level):
+        return x[:, : self.vertices[level]]
+
+    def unpool(self, x, level):
+        return F.pad(x, (0, 0, 0, self.vertices[level] - x.shape[1]))
+
+    def forward(self, x):
+        L = self.laps
+        x5 = self.e5b(L[0], self.e5a(L[0], x))
+        x4 = self.e4(L[1], self.pool(x5, 1))
+        x3 = self.e3(L[2], self.pool(x4, 2))
+        x2 = self.e2(L[3], self.pool(x3, 3))
+        x1 = self.e1(L[4], self.pool(x2, 4))
+        x = self.e0(L[5], self.pool(x1, 5))
+        for j, skip in enumerate([x1, x2, x3, x4]):
+            level = 4 - j
+            x = self.d_up[j](L[level], self.unpool(x, level))
+            x = self.d_cat[j](L[level], torch.cat((x, skip), dim=2))
+        x = self.d5a(L[0], self.unpool(x, 0))
+        return self.d5b(L[0], x)
+
+
+# ----------------------------------------------------------------------------- runner
+def build(which, device):
+    import sphere_unet
+
+    torch.manual_seed(0)
+    ours = sphere_unet.deepsphere_artc("icosahedral", kernel_size=3)
+    if which == "ours":
+        return ours.to(device)
+    laps = [
+        torch.sparse_coo_tensor(
+            torch.stack([torch.repeat_interleave(torch.arange(op.n_vertices), op.crow.diff()), op.col]),
+            op.val, (op.n_vertices, op.n_vertices),
+        ).coalesce().to(device)
+        for op in ours.stack.operators
+    ]
+    base = BaselineUNet(laps, ours.stack.vertices).to(device)
+    n_ours = sum(p.numel() for p in ours.parameters())
+    n_base = sum(p.numel() for p in base.parameters())
+    assert n_ours == n_base, (n_ours, n_base)
+    return base
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(which, mode, batch, reps, warmup, device_name, threads, queue):
+    torch.set_num_threads(threads)
+    device = torch.device(device_name)
+    model = build(which, device)
+    V = 10242
+    x = torch.randn(batch, V, 16, device=device)
+    y = torch.randint(0, 3, (batch, V), device=device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    if mode == "train":
+        model.train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for i in range(warmup + reps):
+            _sync(device)
+            t = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x).reshape(-1, 3), y.reshape(-1))
+            loss.backward()
+            opt.step()
+            _sync(device)
+            if i >= warmup:
+                times.append(time.perf_counter() - t)
+    else:
+        model.eval()
+        ctx = torch.inference_mode if which == "ours" else torch.no_grad
+        with ctx():
+            for i in range(warmup + reps):
+                _sync(device)
+                t = time.perf_counter()
+                model(x)
+                _sync(device)
+                if i >= warmup:
+                    times.append(time.perf_counter() - t)
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    queue.put(dict(which=which, mode=mode, device=device_name, median_s=statistics.median(times),
+                   min_s=min(times), samples_per_s=batch / statistics.median(times), peak_mib=peak,
+                   params=sum(p.numel() for p in model.parameters())))
+
+
+def run(which, mode, args, device):
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    reps = args.reps if device == "cpu" else 20
+    p = ctx.Process(target=measure, args=(which, mode, args.batch, reps, args.warmup, device, args.threads, q))
+    p.start()
+    res = q.get()
+    p.join()
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="B=2, 2 repetitions (smoke test)")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--json", help="write the results to this file")
+    args = ap.parse_args()
+    if args.quick:
+        args.batch, args.reps = 2, 2
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = []
+    for device in devices:
+        for mode in ("train", "infer"):
+            res = {w: run(w, mode, args, device) for w in ("baseline", "ours")}
+            speedup = res["baseline"]["median_s"] / res["ours"]["median_s"]
+            for w in ("baseline", "ours"):
+                rows.append(dict(res[w], speedup=speedup if w == "ours" else 1.0))
+    print(f"DeepSphere AR/TC U-Net, icosahedral level 5 (V=10242), B={args.batch}, C_in=16, K=3, "
+          f"threads={args.threads}, params={rows[0]['params']:,}")
+    print(f"{'device':6} {'mode':5} {'model':9} {'median s':>9} {'min s':>8} {'samples/s':>10} "
+          f"{'peak MiB':>9} {'speedup':>8}")
+    for r in rows:
+        print(f"{r['device']:6} {r['mode']:5} {r['which']:9} {r['median_s']:9.4f} {r['min_s']:8.4f} "
+              f"{r['samples_per_s']:10.2f} {r['peak_mib']:9.0f} {r['speedup']:7.2f}x")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
