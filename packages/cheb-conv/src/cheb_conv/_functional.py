@@ -4,13 +4,15 @@ Layout strategy (see README, "Performance notes")
 ------------------------------------------------
 ``x`` stays in its ``(B, V, C)`` layout, seen as a ``(B*V, C)`` matrix. The graph
 operator is expanded once per batch size into the block-diagonal
-``I_B (x) L~`` (CSR, cached), so each Chebyshev order is ONE multithreaded
-sparse-dense product ``T_k = 2 L~ T_{k-1} - T_{k-2}`` written by ``addmm`` straight
-into a preallocated ``(K-1, B*V, C_in)`` buffer: no permutes, no ``cat``.
+``I_B (x) L~`` (CSR, int32 indices, cached), so each order is ONE multithreaded
+sparse-dense ``addmm`` written straight into a preallocated (pooled)
+``(K-1, B*V, C_in)`` buffer: no permutes, no ``cat``. For ``K <= 4`` the terms
+are the powers ``L~^j x`` (weights changed to the power basis, exact up to
+rounding); for larger ``K`` the three-term recursion ``T_k = 2 L~ T_{k-1} - T_{k-2}``.
 The channel mixing is ``K`` GEMMs ``(B*V, C_in) @ (C_in, C_out)`` accumulated
-into the output. The backward reuses the recursion on the gradient (Clenshaw's
-algorithm with ``L~^T``, which is ``L~`` itself for symmetric operators), so
-autograd stores only ``x`` and the ``T_k`` buffer.
+into the output. The backward computes the weight gradient from the saved terms
+and the input gradient by running the recursion on the gradient (Horner or
+Clenshaw with ``L~^T``, which is ``L~`` itself for symmetric operators).
 """
 
 from __future__ import annotations
