@@ -188,21 +188,25 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
     if off.shape[0] > 62:  # offset sets do not fit a 64-bit mask: caller rechecks all
         return np.concatenate(suspects) if suspects else np.zeros(0, np.int64), False
     # Mutuality: pixel i = (x, y) selected offset o and pixel i + o selected -o.
-    selmask = np.zeros((nside + 2 * r, nside + 2 * r), dtype=np.int64)
+    mtype = np.int32 if off.shape[0] <= 31 else np.int64
+    selmask = np.zeros((nside + 2 * r, nside + 2 * r), dtype=mtype)
     inner = selmask[r:r + nside, r:r + nside]
     for c in range(k):
-        inner |= np.left_shift(1, selimg[:, :, c].astype(np.int64))
+        inner |= np.left_shift(1, selimg[:, :, c].astype(mtype))
     neg = {tuple(o): i for i, o in enumerate(off.tolist())}
-    both = np.zeros((nside, nside), dtype=np.int64)
-    t = np.empty((nside, nside), dtype=np.int64)
+    both = np.zeros((nside, nside), dtype=mtype)
+    t = np.empty((nside, nside), dtype=mtype)
     for o, (dx, dy) in enumerate(off.tolist()):
         np.right_shift(selmask[r + dx:r + dx + nside, r + dy:r + dy + nside], neg[(-dx, -dy)], out=t)
         t &= np.right_shift(inner, o)
         t &= 1
         t <<= o
         both |= t
-    mutual = np.right_shift(both[:, :, None], selimg.astype(np.int64)) & 1
-    out_mutual[pix.reshape(-1)] = mutual.reshape(n2, k).astype(bool)
+    del selmask, t
+    mutual = np.empty((nside, nside, k), dtype=bool)
+    for c in range(k):
+        np.not_equal(np.right_shift(both, selimg[:, :, c].astype(mtype)) & 1, 0, out=mutual[:, :, c])
+    out_mutual[pix.reshape(-1)] = mutual.reshape(n2, k)
     return np.concatenate(suspects) if suspects else np.zeros(0, np.int64), True
 
 
