@@ -35,7 +35,6 @@ def _rss_gib() -> float:
 
 def _run_case(case: str, size: int, k: int) -> dict:
     import numpy as np
-
     import sphere_graphs as sg
 
     out: dict = {"case": case, "size": size, "k": k}
@@ -58,28 +57,57 @@ def _run_case(case: str, size: int, k: int) -> dict:
         t1 = time.perf_counter()
         L = graph.laplacian()
         t2 = time.perf_counter()
-        out.update(seconds=t2 - t0, graph_seconds=t1 - t0, laplacian_seconds=t2 - t1,
-                   nnz=int(graph.adjacency.nnz), laplacian_nnz=int(L.nnz))
+        out.update(
+            seconds=t2 - t0,
+            graph_seconds=t1 - t0,
+            laplacian_seconds=t2 - t1,
+            nnz=int(graph.adjacency.nnz),
+            laplacian_nnz=int(L.nnz),
+        )
         assert np.isfinite(L.data).all()
     out["peak_rss_gib"] = _rss_gib()
     return out
 
 
 def _spawn(case: str, size: int, k: int) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--case", case, "--size", str(size), "--k", str(k)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--case",
+        case,
+        "--size",
+        str(size),
+        "--k",
+        str(k),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        return {"case": case, "size": size, "k": k, "error": (proc.stderr or proc.stdout).strip()[-400:]}
+        return {
+            "case": case,
+            "size": size,
+            "k": k,
+            "error": (proc.stderr or proc.stdout).strip()[-400:],
+        }
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--nside", type=int, default=1024, help="HEALPix nside of the k-NN case (default 1024)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--nside", type=int, default=1024, help="HEALPix nside of the k-NN case (default 1024)"
+    )
     p.add_argument("--k", type=int, default=8, help="neighbours per vertex (default 8)")
-    p.add_argument("--ico-level", type=int, default=9, help="icosahedral level of the mesh case (default 9)")
-    p.add_argument("--quick", action="store_true", help="small sizes: nside 256, icosahedral level 6")
-    p.add_argument("--nside2048", action="store_true", help="also build the nside 2048 k-NN graph (ours only)")
+    p.add_argument(
+        "--ico-level", type=int, default=9, help="icosahedral level of the mesh case (default 9)"
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="small sizes: nside 256, icosahedral level 6"
+    )
+    p.add_argument(
+        "--nside2048", action="store_true", help="also build the nside 2048 k-NN graph (ours only)"
+    )
     p.add_argument("--no-baseline", action="store_true", help="skip the cKDTree baseline")
     p.add_argument("--json", help="also write the results to this JSON file")
     p.add_argument("--case", help=argparse.SUPPRESS)
@@ -99,19 +127,27 @@ def main(argv=None) -> int:
     if args.nside2048:
         rows.append((f"healpix nside=2048 k={args.k} knn+L", _spawn("knn", 2048, args.k), None))
 
-    print(f"{'case':36s} {'V':>11s} {'ours s':>8s} {'graph s':>8s} {'L s':>6s} {'peak GiB':>9s}"
-          f" {'cKDTree s':>10s} {'tree GiB':>9s} {'ratio':>6s}")
+    print(
+        f"{'case':36s} {'V':>11s} {'ours s':>8s} {'graph s':>8s} {'L s':>6s} {'peak GiB':>9s}"
+        f" {'cKDTree s':>10s} {'tree GiB':>9s} {'ratio':>6s}"
+    )
     for name, r, b in rows:
         if "error" in r:
             print(f"{name:36s} FAILED: {r['error']}")
             continue
-        line = (f"{name:36s} {r['V']:>11,d} {r['seconds']:8.2f} {r['graph_seconds']:8.2f}"
-                f" {r['laplacian_seconds']:6.2f} {r['peak_rss_gib']:9.2f}")
+        line = (
+            f"{name:36s} {r['V']:>11,d} {r['seconds']:8.2f} {r['graph_seconds']:8.2f}"
+            f" {r['laplacian_seconds']:6.2f} {r['peak_rss_gib']:9.2f}"
+        )
         if b and "error" not in b:
-            line += f" {b['seconds']:10.2f} {b['peak_rss_gib']:9.2f} {r['seconds'] / b['seconds']:6.2f}"
+            line += (
+                f" {b['seconds']:10.2f} {b['peak_rss_gib']:9.2f} {r['seconds'] / b['seconds']:6.2f}"
+            )
         print(line)
-    print(f"(cpus: {os.cpu_count()}; load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())};"
-          " ratio = ours / cKDTree, < 1 is faster)")
+    print(
+        f"(cpus: {os.cpu_count()}; load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())};"
+        " ratio = ours / cKDTree, < 1 is faster)"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump([{"name": n, "ours": r, "baseline": b} for n, r, b in rows], f, indent=1)

@@ -3,9 +3,8 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.spatial import cKDTree
-
 import sphere_graphs as sg
+from scipy.spatial import cKDTree
 from sphere_graphs._knn import _mutual_mask
 from sphere_graphs._knn_healpix import healpix_knn, window_radius
 
@@ -35,7 +34,9 @@ def _random_points(n, seed=0):
 def test_knn_matches_brute_force(rule, k):
     s = _random_points(300)
     g = sg.knn_graph(s, k, sigma=0.2, symmetrize=rule)
-    np.testing.assert_allclose(g.adjacency.toarray(), _reference(s.coords, k, 0.2, rule), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        g.adjacency.toarray(), _reference(s.coords, k, 0.2, rule), rtol=1e-12, atol=0
+    )
     assert g.adjacency.has_sorted_indices
     assert g.kind == "knn" and g.params["k"] == k and g.params["sigma"] == 0.2
 
@@ -45,7 +46,7 @@ def _check_healpix_exact(nside, k, nest=True):
     found = healpix_knn(s, k)
     coords = s.coords
     dist, idx = cKDTree(coords).query(coords, k=k + 2)
-    ref = np.sort(dist[:, 1:k + 1] ** 2, axis=1)
+    ref = np.sort(dist[:, 1 : k + 1] ** 2, axis=1)
     if found is None:  # tiny nside: the k-d tree path is used, nothing to compare
         return
     nbr, d2, mutual, recheck = found
@@ -53,10 +54,12 @@ def _check_healpix_exact(nside, k, nest=True):
     assert not np.any(nbr == np.arange(s.n_vertices)[:, None])
     assert np.all(np.sort(nbr, axis=1)[:, 1:] != np.sort(nbr, axis=1)[:, :-1])
     np.testing.assert_allclose(np.sort(d2, axis=1), ref, rtol=1e-9, atol=1e-15)
-    np.testing.assert_allclose(d2, ((coords[:, None] - coords[nbr]) ** 2).sum(-1), rtol=1e-12, atol=1e-18)
+    np.testing.assert_allclose(
+        d2, ((coords[:, None] - coords[nbr]) ** 2).sum(-1), rtol=1e-12, atol=1e-18
+    )
     # Rows without a tie at the k-th distance have exactly the k-d tree's neighbours.
     clear = dist[:, k] ** 2 < dist[:, k + 1] ** 2 * (1 - 1e-9)
-    np.testing.assert_array_equal(np.sort(nbr[clear], 1), np.sort(idx[clear, 1:k + 1], 1))
+    np.testing.assert_array_equal(np.sort(nbr[clear], 1), np.sort(idx[clear, 1 : k + 1], 1))
     np.testing.assert_array_equal(_mutual_mask(nbr, mutual.copy(), recheck), _mutual_mask(nbr))
 
 

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 import sphere_graphs as sg
 
 
@@ -43,7 +42,7 @@ def test_self_loops_are_ignored_and_dense_input_accepted():
 
 def test_laplacian_validation():
     a = sp.csr_matrix(_random_adjacency())
-    with pytest.raises(ValueError, match="combinatorial.*normalized"):
+    with pytest.raises(ValueError, match=r"combinatorial.*normalized"):
         sg.laplacian(a, "random_walk")
     with pytest.raises(ValueError, match="square"):
         sg.laplacian(sp.csr_matrix(np.ones((3, 4))))
@@ -97,7 +96,10 @@ def test_rescale_laplacian_spectrum_and_new_matrix():
     ev = np.linalg.eigvalsh(R.toarray())
     assert ev.min() >= -1 - 1e-9 and ev.max() <= 1 + 1e-9
     lmax = 5.0
-    np.testing.assert_allclose(sg.rescale_laplacian(L, lmax).toarray(),
-                               2 * L.toarray() / lmax - np.eye(L.shape[0]), atol=1e-14)
+    np.testing.assert_allclose(
+        sg.rescale_laplacian(L, lmax).toarray(),
+        2 * L.toarray() / lmax - np.eye(L.shape[0]),
+        atol=1e-14,
+    )
     with pytest.raises(ValueError, match="lmax"):
         sg.rescale_laplacian(L, 0.0)

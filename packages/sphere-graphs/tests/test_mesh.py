@@ -2,7 +2,6 @@ import math
 
 import numpy as np
 import pytest
-
 import sphere_graphs as sg
 
 LN2 = math.log(2)
@@ -10,7 +9,7 @@ LN2 = math.log(2)
 
 def _edges(g):
     A = g.adjacency.tocoo()
-    return {(int(i), int(j)) for i, j in zip(A.row, A.col)}
+    return {(int(i), int(j)) for i, j in zip(A.row, A.col, strict=False)}
 
 
 def _check(g):
@@ -52,8 +51,8 @@ def test_icosahedral_mesh_edges_from_faces_and_weights():
     f = s.faces
     ref = set()
     for a, b in ((0, 1), (1, 2), (2, 0)):
-        ref |= {(int(i), int(j)) for i, j in zip(f[:, a], f[:, b])}
-        ref |= {(int(j), int(i)) for i, j in zip(f[:, a], f[:, b])}
+        ref |= {(int(i), int(j)) for i, j in zip(f[:, a], f[:, b], strict=False)}
+        ref |= {(int(j), int(i)) for i, j in zip(f[:, a], f[:, b], strict=False)}
     assert _edges(g) == ref
     deg = np.diff(g.adjacency.indptr)
     assert np.sum(deg == 5) == 12 and np.all((deg == 5) | (deg == 6))

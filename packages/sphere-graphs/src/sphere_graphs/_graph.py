@@ -65,12 +65,16 @@ class SphereGraph:
             raise TypeError(f"sampling must be a Sampling; got {type(self.sampling).__name__}.")
         adjacency = self.adjacency
         if not sp.issparse(adjacency):
-            raise TypeError("adjacency must be a scipy.sparse matrix; wrap it with scipy.sparse.csr_matrix.")
+            raise TypeError(
+                "adjacency must be a scipy.sparse matrix; wrap it with scipy.sparse.csr_matrix."
+            )
         if not isinstance(adjacency, sp.csr_matrix) or adjacency.dtype != np.float64:
             adjacency = sp.csr_matrix(adjacency, dtype=np.float64)
         n = self.sampling.n_vertices
         if adjacency.shape != (n, n):
-            raise ValueError(f"adjacency has shape {adjacency.shape} but the sampling has {n} vertices.")
+            raise ValueError(
+                f"adjacency has shape {adjacency.shape} but the sampling has {n} vertices."
+            )
         object.__setattr__(self, "adjacency", adjacency)
         object.__setattr__(self, "params", dict(self.params))
 
@@ -170,14 +174,16 @@ class SphereGraph:
         with np.load(path, allow_pickle=False) as f:
             header = json.loads(str(f["header"]))
             if header.get("format") != _FORMAT_VERSION:
-                raise ValueError(f"{path}: unsupported SphereGraph file format {header.get('format')!r}.")
+                raise ValueError(
+                    f"{path}: unsupported SphereGraph file format {header.get('format')!r}."
+                )
             stype = _SAMPLING_TYPES.get(header["sampling_type"])
             if stype is None:
                 raise ValueError(f"{path}: unknown sampling type {header['sampling_type']!r}.")
             kwargs: dict[str, Any] = dict(header["sampling_meta"])
             for key in f.files:
                 if key.startswith("sampling_"):
-                    kwargs[key[len("sampling_"):]] = f[key]
+                    kwargs[key[len("sampling_") :]] = f[key]
             sampling = stype(coords=f["coords"], **kwargs)
             shape = tuple(int(n) for n in f["shape"])
             adjacency = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=shape)

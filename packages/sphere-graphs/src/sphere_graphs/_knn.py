@@ -45,7 +45,9 @@ def _check_options(kernel: str, symmetrize: str) -> None:
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; use one of {', '.join(map(repr, KERNELS))}.")
     if symmetrize not in SYMMETRIZE_RULES:
-        raise ValueError(f"unknown symmetrize rule {symmetrize!r}; use one of {', '.join(map(repr, SYMMETRIZE_RULES))}.")
+        raise ValueError(
+            f"unknown symmetrize rule {symmetrize!r}; use one of {', '.join(map(repr, SYMMETRIZE_RULES))}."
+        )
 
 
 def _check_sigma(sigma) -> float:
@@ -103,8 +105,12 @@ def _knn_kdtree(coords: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return nbr, pair_d2(coords, np.arange(n), nbr)
 
 
-def _mutual_mask(nbr: np.ndarray, known: np.ndarray | None = None, rows: np.ndarray | None = None,
-                 chunk: int = 1 << 18) -> np.ndarray:
+def _mutual_mask(
+    nbr: np.ndarray,
+    known: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+    chunk: int = 1 << 18,
+) -> np.ndarray:
     """``mutual[i, c]``: is ``i`` also among the neighbours of ``nbr[i, c]``?
 
     Parameters
@@ -119,10 +125,10 @@ def _mutual_mask(nbr: np.ndarray, known: np.ndarray | None = None, rows: np.ndar
     if known is None or rows is None:
         mutual = np.empty((n, k), dtype=bool)
         for start in range(0, n, chunk):
-            block = nbr[start:start + chunk]
+            block = nbr[start : start + chunk]
             rows = np.arange(start, start + block.shape[0], dtype=nbr.dtype)
             back = nbr[block]  # (b, k, k)
-            np.any(back == rows[:, None, None], axis=2, out=mutual[start:start + chunk])
+            np.any(back == rows[:, None, None], axis=2, out=mutual[start : start + chunk])
         return mutual
     rows = np.asarray(rows)
     back = nbr[nbr[rows]]  # (r, k, k)
@@ -130,8 +136,9 @@ def _mutual_mask(nbr: np.ndarray, known: np.ndarray | None = None, rows: np.ndar
     return known
 
 
-def symmetric_knn_adjacency(nbr: np.ndarray, weights: np.ndarray, rule: str = "average",
-                            mutual: np.ndarray | None = None) -> sp.csr_matrix:
+def symmetric_knn_adjacency(
+    nbr: np.ndarray, weights: np.ndarray, rule: str = "average", mutual: np.ndarray | None = None
+) -> sp.csr_matrix:
     """Undirected adjacency from directed k-NN lists with symmetric weights.
 
     Parameters
@@ -184,8 +191,12 @@ def symmetric_knn_adjacency(nbr: np.ndarray, weights: np.ndarray, rule: str = "a
         own_w = np.split(weights.reshape(-1), cuts)
         ext_idx = np.split(src.astype(nbr.dtype), first[1:])
         ext_w = np.split(extra_w, first[1:])
-        indices = np.concatenate([a for pair in zip(own_idx, ext_idx) for a in pair] + [own_idx[-1]])
-        data = np.concatenate([a for pair in zip(own_w, ext_w) for a in pair] + [own_w[-1]])
+        indices = np.concatenate(
+            [a for pair in zip(own_idx, ext_idx, strict=False) for a in pair] + [own_idx[-1]]
+        )
+        data = np.concatenate(
+            [a for pair in zip(own_w, ext_w, strict=False) for a in pair] + [own_w[-1]]
+        )
         del own_idx, own_w, ext_idx, ext_w
         indices = indices.astype(itype, copy=False)
     adjacency = sp.csr_matrix((data, indices, indptr), shape=(n, n))
@@ -200,12 +211,20 @@ def _resolve_k(k, n: int) -> int:
     if k < 1:
         raise ValueError(f"k must be >= 1; got {k}.")
     if k >= n:
-        raise ValueError(f"k={k} needs more than k vertices but the sampling has {n}; use k <= {n - 1}.")
+        raise ValueError(
+            f"k={k} needs more than k vertices but the sampling has {n}; use k <= {n - 1}."
+        )
     return k
 
 
-def knn_graph(sampling: Sampling, k: int = 8, sigma: float | None = None, kernel: str = "gaussian",
-              *, symmetrize: str = "average") -> SphereGraph:
+def knn_graph(
+    sampling: Sampling,
+    k: int = 8,
+    sigma: float | None = None,
+    kernel: str = "gaussian",
+    *,
+    symmetrize: str = "average",
+) -> SphereGraph:
     """k-nearest-neighbour graph with Gaussian weights.
 
     Parameters
@@ -273,8 +292,9 @@ def knn_graph(sampling: Sampling, k: int = 8, sigma: float | None = None, kernel
     return SphereGraph(sampling, adjacency, "knn", params)
 
 
-def radius_graph(sampling: Sampling, radius: float, sigma: float | None = None,
-                 kernel: str = "gaussian") -> SphereGraph:
+def radius_graph(
+    sampling: Sampling, radius: float, sigma: float | None = None, kernel: str = "gaussian"
+) -> SphereGraph:
     """Graph joining every pair of vertices closer than ``radius`` (chord distance).
 
     Parameters

@@ -32,7 +32,7 @@ def window_radius(k: int) -> int:
     for kk in sorted(_WINDOW):
         if k <= kk:
             return _WINDOW[kk]
-    return int(math.ceil(1.5 * math.sqrt(k / math.pi))) + 1
+    return math.ceil(1.5 * math.sqrt(k / math.pi)) + 1
 
 
 def _spread_bits(v: np.ndarray) -> np.ndarray:
@@ -103,11 +103,11 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
     pad = r + 1
     w = nside + 2 * pad
     P = np.full((w, w), -1, dtype=np.int64)
-    P[pad:pad + nside, pad:pad + nside] = pix
+    P[pad : pad + nside, pad : pad + nside] = pix
     imgs = []
     for c in range(3):
         img = np.full((w, w), 4.0)  # far from every unit vector
-        img[pad:pad + nside, pad:pad + nside] = coords[pix.reshape(-1), c].reshape(nside, nside)
+        img[pad : pad + nside, pad : pad + nside] = coords[pix.reshape(-1), c].reshape(nside, nside)
         imgs.append(img)
     X, Y, Z = imgs
     n_off = off.shape[0]
@@ -155,7 +155,7 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
             d23 = d2.reshape(block, block, k)
             for c in range(k):
                 dx, dy = off[c]
-                nb3[:, :, c] = P[x0 + dx:x0 + dx + block, y0 + dy:y0 + dy + block]
+                nb3[:, :, c] = P[x0 + dx : x0 + dx + block, y0 + dy : y0 + dy + block]
                 d23[:, :, c] = D[c]
             bad = np.flatnonzero(~ok)
             sel_block = np.empty((m, k), dtype=np.int8)
@@ -178,10 +178,12 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
                     # Border pixels are recomputed by the caller anyway.
                     gx, gy = bad // block + bx, bad % block + by
                     rim &= (gx >= r) & (gx < nside - r) & (gy >= r) & (gy < nside - r)
-            selimg[bx:bx + block, by:by + block] = sel_block.reshape(block, block, k)
-            start = base + int(_spread_bits(np.array([bx]))[0] | (_spread_bits(np.array([by]))[0] << 1))
-            out_nbr[start:start + m] = nb[zinv]
-            out_d2[start:start + m] = d2[zinv]
+            selimg[bx : bx + block, by : by + block] = sel_block.reshape(block, block, k)
+            start = base + int(
+                _spread_bits(np.array([bx]))[0] | (_spread_bits(np.array([by]))[0] << 1)
+            )
+            out_nbr[start : start + m] = nb[zinv]
+            out_d2[start : start + m] = d2[zinv]
             if bad.size and rim.any():
                 local = (bad[rim] // block) * block + bad[rim] % block
                 suspects.append(start + zgrid[local])
@@ -190,14 +192,16 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
     # Mutuality: pixel i = (x, y) selected offset o and pixel i + o selected -o.
     mtype = np.int32 if off.shape[0] <= 31 else np.int64
     selmask = np.zeros((nside + 2 * r, nside + 2 * r), dtype=mtype)
-    inner = selmask[r:r + nside, r:r + nside]
+    inner = selmask[r : r + nside, r : r + nside]
     for c in range(k):
         inner |= np.left_shift(1, selimg[:, :, c].astype(mtype))
     neg = {tuple(o): i for i, o in enumerate(off.tolist())}
     both = np.zeros((nside, nside), dtype=mtype)
     t = np.empty((nside, nside), dtype=mtype)
     for o, (dx, dy) in enumerate(off.tolist()):
-        np.right_shift(selmask[r + dx:r + dx + nside, r + dy:r + dy + nside], neg[(-dx, -dy)], out=t)
+        np.right_shift(
+            selmask[r + dx : r + dx + nside, r + dy : r + dy + nside], neg[(-dx, -dy)], out=t
+        )
         t &= np.right_shift(inner, o)
         t &= 1
         t <<= o
@@ -205,7 +209,9 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
     del selmask, t
     mutual = np.empty((nside, nside, k), dtype=bool)
     for c in range(k):
-        np.not_equal(np.right_shift(both, selimg[:, :, c].astype(mtype)) & 1, 0, out=mutual[:, :, c])
+        np.not_equal(
+            np.right_shift(both, selimg[:, :, c].astype(mtype)) & 1, 0, out=mutual[:, :, c]
+        )
     out_mutual[pix.reshape(-1)] = mutual.reshape(n2, k)
     return np.concatenate(suspects) if suspects else np.zeros(0, np.int64), True
 
@@ -247,8 +253,10 @@ def healpix_knn(sampling, k: int):
     mutual = np.empty((n, k), dtype=bool)
     block = min(nside, 128)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(_face, coords, grid, f, nside, k, r, off, nbr, d2, mutual, block)
-                   for f in range(12)]
+        futures = [
+            pool.submit(_face, coords, grid, f, nside, k, r, off, nbr, d2, mutual, block)
+            for f in range(12)
+        ]
         results = [fut.result() for fut in futures]
     suspects = np.concatenate([res[0] for res in results])
     mutual_valid = all(res[1] for res in results)

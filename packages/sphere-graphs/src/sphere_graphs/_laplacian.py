@@ -16,7 +16,9 @@ LAPLACIAN_KINDS = ("combinatorial", "normalized")
 
 def _check_kind(kind: str) -> str:
     if kind not in LAPLACIAN_KINDS:
-        raise ValueError(f"unknown Laplacian kind {kind!r}; use one of {', '.join(map(repr, LAPLACIAN_KINDS))}.")
+        raise ValueError(
+            f"unknown Laplacian kind {kind!r}; use one of {', '.join(map(repr, LAPLACIAN_KINDS))}."
+        )
     return kind
 
 
@@ -37,7 +39,9 @@ def _as_square_csr(matrix, name: str) -> sp.csr_matrix:
 
 def _check_symmetric(adjacency: sp.csr_matrix, rtol: float = 1e-10) -> None:
     diff = adjacency - adjacency.T
-    if diff.nnz and np.max(np.abs(diff.data)) > rtol * max(1.0, float(np.max(np.abs(adjacency.data)))):
+    if diff.nnz and np.max(np.abs(diff.data)) > rtol * max(
+        1.0, float(np.max(np.abs(adjacency.data)))
+    ):
         raise ValueError("adjacency is not symmetric; symmetrise it first, e.g. (W + W.T) / 2.")
 
 
@@ -45,18 +49,24 @@ def _degree(adjacency: sp.csr_matrix) -> np.ndarray:
     return np.asarray(adjacency.sum(axis=1)).ravel()
 
 
-def _minus_with_diagonal(adjacency: sp.csr_matrix, diagonal: np.ndarray, scale: np.ndarray | None) -> sp.csr_matrix:
+def _minus_with_diagonal(
+    adjacency: sp.csr_matrix, diagonal: np.ndarray, scale: np.ndarray | None
+) -> sp.csr_matrix:
     """``diag(diagonal) - S W S`` (``S = diag(scale)`` or I) for a CSR ``W`` without stored diagonal."""
     if scale is not None:
         data = adjacency.data * scale[adjacency.indices]
         data *= np.repeat(scale, np.diff(adjacency.indptr))
-        adjacency = sp.csr_matrix((data, adjacency.indices, adjacency.indptr), shape=adjacency.shape)
+        adjacency = sp.csr_matrix(
+            (data, adjacency.indices, adjacency.indptr), shape=adjacency.shape
+        )
     # scipy's CSR binary operation is a single C++ merge pass (canonical output when W is).
     out = sp.diags(diagonal, format="csr", dtype=np.float64) - adjacency
     return sp.csr_matrix(out)
 
 
-def laplacian(adjacency, kind: str = "combinatorial", *, check_symmetric: bool = True) -> sp.csr_matrix:
+def laplacian(
+    adjacency, kind: str = "combinatorial", *, check_symmetric: bool = True
+) -> sp.csr_matrix:
     """Laplacian of a weighted undirected graph.
 
     Parameters
@@ -138,8 +148,16 @@ def estimate_lmax(L, *, tol: float = 1e-3, normalized_bound: bool = False) -> fl
         rng = np.random.default_rng(0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            lam = spla.eigsh(L, k=1, which="LA", tol=tol, return_eigenvectors=False,
-                             v0=rng.standard_normal(n), ncv=min(n, 32), maxiter=max(1000, n))[0]
+            lam = spla.eigsh(
+                L,
+                k=1,
+                which="LA",
+                tol=tol,
+                return_eigenvectors=False,
+                v0=rng.standard_normal(n),
+                ncv=min(n, 32),
+                maxiter=max(1000, n),
+            )[0]
         est = float(lam) * (1 + 2 * tol)
         return min(est, gershgorin)
     except (spla.ArpackNoConvergence, spla.ArpackError):

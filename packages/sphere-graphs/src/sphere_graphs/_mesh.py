@@ -59,7 +59,9 @@ def _healpix_pairs(s: HealpixSampling):
 def _icosahedral_pairs(s: IcosahedralSampling):
     f = np.asarray(s.faces, dtype=np.int64)
     if f.ndim != 2 or f.shape[1] != 3 or f.size == 0:
-        raise ValueError("the icosahedral sampling has no faces (shape (F, 3)); build it with icosahedral(level).")
+        raise ValueError(
+            "the icosahedral sampling has no faces (shape (F, 3)); build it with icosahedral(level)."
+        )
     rows = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
     cols = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
     return rows, cols
@@ -111,8 +113,13 @@ def _cubed_pairs(s: CubedSphereSampling):
     return np.concatenate(rows), np.concatenate(cols)
 
 
-def mesh_graph(sampling: Sampling, weights: str = "distance", sigma: float | None = None, *,
-               neighbourhood: int = 8) -> SphereGraph:
+def mesh_graph(
+    sampling: Sampling,
+    weights: str = "distance",
+    sigma: float | None = None,
+    *,
+    neighbourhood: int = 8,
+) -> SphereGraph:
     """Graph of the native neighbourhood structure of a sampling.
 
     Parameters
@@ -139,9 +146,13 @@ def mesh_graph(sampling: Sampling, weights: str = "distance", sigma: float | Non
         structure (``PointSampling``: use :func:`sphere_graphs.knn_graph`).
     """
     if not isinstance(sampling, Sampling):
-        raise TypeError(f"sampling must be a sphere_graphs Sampling; got {type(sampling).__name__}.")
+        raise TypeError(
+            f"sampling must be a sphere_graphs Sampling; got {type(sampling).__name__}."
+        )
     if weights not in MESH_WEIGHTS:
-        raise ValueError(f"unknown weights {weights!r}; use one of {', '.join(map(repr, MESH_WEIGHTS))}.")
+        raise ValueError(
+            f"unknown weights {weights!r}; use one of {', '.join(map(repr, MESH_WEIGHTS))}."
+        )
     if neighbourhood not in (4, 8):
         raise ValueError(f"neighbourhood must be 4 or 8; got {neighbourhood!r}.")
     params: dict = {"weights": weights}
@@ -165,8 +176,13 @@ def mesh_graph(sampling: Sampling, weights: str = "distance", sigma: float | Non
     itype = np.int32 if n < 2**31 - 1 else np.int64
     # Symmetric pattern: each undirected edge once per direction.
     pattern = sp.csr_matrix(
-        (np.ones(2 * rows.size, dtype=np.float64),
-         (np.concatenate([rows, cols]).astype(itype), np.concatenate([cols, rows]).astype(itype))),
+        (
+            np.ones(2 * rows.size, dtype=np.float64),
+            (
+                np.concatenate([rows, cols]).astype(itype),
+                np.concatenate([cols, rows]).astype(itype),
+            ),
+        ),
         shape=(n, n),
     )
     pattern.sum_duplicates()
