@@ -11,8 +11,9 @@ Usage::
     python tools/bench/unet.py            # full run: B=8, icosahedral level 5, K=3
     python tools/bench/unet.py --quick    # smoke run: fewer repetitions, B=2
 
-Every configuration runs in its own subprocess so that the reported peak memory
-(max RSS on CPU, ``max_memory_allocated`` on CUDA) belongs to that configuration.
+Timed steps of the two models are interleaved in one process (fair on a shared,
+fluctuating machine); each configuration's peak memory (peak RSS ``VmHWM`` on CPU, including the interpreter and torch,
+``max_memory_allocated`` on CUDA) comes from a separate fresh process.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def build(which, device):
         return ours.to(device)
     laps = [
         torch.sparse_coo_tensor(
-            torch.stack([torch.repeat_interleave(torch.arange(op.n_vertices), op.crow.diff()), op.col]),
+            torch.stack([torch.repeat_interleave(torch.arange(op.n_vertices), op.crow.long().diff()), op.col.long()]),
             op.val, (op.n_vertices, op.n_vertices),
         ).coalesce().to(device)
         for op in ours.stack.operators
@@ -125,57 +126,87 @@ def build(which, device):
     return base
 
 
+def _vm_hwm_mib():
+    """Peak resident set of this process in MiB (``VmHWM``; unlike ``ru_maxrss`` it resets at exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
 
 
-def measure(which, mode, batch, reps, warmup, device_name, threads, queue):
-    torch.set_num_threads(threads)
-    device = torch.device(device_name)
-    model = build(which, device)
-    V = 10242
-    x = torch.randn(batch, V, 16, device=device)
-    y = torch.randint(0, 3, (batch, V), device=device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    times = []
+def _step_fn(model, which, mode, x, y, device):
     if mode == "train":
         model.train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        for i in range(warmup + reps):
-            _sync(device)
-            t = time.perf_counter()
+
+        def step():
             opt.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(x).reshape(-1, 3), y.reshape(-1))
             loss.backward()
             opt.step()
-            _sync(device)
-            if i >= warmup:
-                times.append(time.perf_counter() - t)
     else:
         model.eval()
         ctx = torch.inference_mode if which == "ours" else torch.no_grad
-        with ctx():
-            for i in range(warmup + reps):
-                _sync(device)
-                t = time.perf_counter()
+
+        def step():
+            with ctx():
                 model(x)
-                _sync(device)
-                if i >= warmup:
-                    times.append(time.perf_counter() - t)
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    queue.put(dict(which=which, mode=mode, device=device_name, median_s=statistics.median(times),
-                   min_s=min(times), samples_per_s=batch / statistics.median(times), peak_mib=peak,
-                   params=sum(p.numel() for p in model.parameters())))
+    return step
 
 
-def run(which, mode, args, device):
+def _inputs(batch, device):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 10242, 16, generator=g).to(device)
+    y = torch.randint(0, 3, (batch, 10242), generator=g).to(device)
+    return x, y
+
+
+def timings(mode, batch, reps, warmup, device_name):
+    """Median / min seconds per step of baseline and ours, steps interleaved (fair under load)."""
+    device = torch.device(device_name)
+    x, y = _inputs(batch, device)
+    models = {w: build(w, device) for w in ("baseline", "ours")}
+    steps = {w: _step_fn(m, w, mode, x, y, device) for w, m in models.items()}
+    times = {w: [] for w in steps}
+    for i in range(warmup + reps):
+        for w, step in steps.items():
+            _sync(device)
+            t = time.perf_counter()
+            step()
+            _sync(device)
+            if i >= warmup:
+                times[w].append(time.perf_counter() - t)
+    return {w: (statistics.median(t), min(t)) for w, t in times.items()}
+
+
+def peak_memory(which, mode, batch, device_name, threads, queue):
+    """Peak memory (MiB) of one configuration, in a fresh process: max RSS (CPU) or CUDA peak."""
+    torch.set_num_threads(threads)
+    device = torch.device(device_name)
+    model = build(which, device)
+    x, y = _inputs(batch, device)
+    step = _step_fn(model, which, mode, x, y, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    step()
+    step()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else _vm_hwm_mib()
+    queue.put((peak, sum(p.numel() for p in model.parameters())))
+
+
+def run_memory(which, mode, args, device):
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    reps = args.reps if device == "cpu" else 20
-    p = ctx.Process(target=measure, args=(which, mode, args.batch, reps, args.warmup, device, args.threads, q))
+    p = ctx.Process(target=peak_memory, args=(which, mode, args.batch, device, args.threads, q))
     p.start()
     res = q.get()
     p.join()
@@ -189,18 +220,25 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--no-memory", action="store_true", help="skip the per-configuration peak-memory runs")
     ap.add_argument("--json", help="write the results to this file")
     args = ap.parse_args()
     if args.quick:
         args.batch, args.reps = 2, 2
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    torch.set_num_threads(args.threads)
     rows = []
     for device in devices:
         for mode in ("train", "infer"):
-            res = {w: run(w, mode, args, device) for w in ("baseline", "ours")}
-            speedup = res["baseline"]["median_s"] / res["ours"]["median_s"]
+            reps = args.reps if device == "cpu" else 20
+            t = timings(mode, args.batch, reps, args.warmup, device)
+            speedup = t["baseline"][0] / t["ours"][0]
             for w in ("baseline", "ours"):
-                rows.append(dict(res[w], speedup=speedup if w == "ours" else 1.0))
+                peak, params = run_memory(w, mode, args, device) if not args.no_memory else (float("nan"), 0)
+                rows.append(dict(which=w, mode=mode, device=device, median_s=t[w][0], min_s=t[w][1],
+                                 samples_per_s=args.batch / t[w][0], peak_mib=peak,
+                                 params=params or sum(p.numel() for p in build(w, torch.device("cpu")).parameters()),
+                                 speedup=speedup if w == "ours" else 1.0))
     print(f"DeepSphere AR/TC U-Net, icosahedral level 5 (V=10242), B={args.batch}, C_in=16, K=3, "
           f"threads={args.threads}, params={rows[0]['params']:,}")
     print(f"{'device':6} {'mode':5} {'model':9} {'median s':>9} {'min s':>8} {'samples/s':>10} "

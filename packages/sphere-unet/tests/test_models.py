@@ -144,3 +144,15 @@ def test_ddp_single_process(tmp_path):
         assert all(p.grad is not None for p in m.parameters())
     finally:
         dist.destroy_process_group()
+
+
+def test_deepcopy_and_pickle():
+    import copy
+    import pickle
+
+    s = sg.healpix(2)
+    m = su.SphericalUNet(s, 2, 3, depth=1, width=4).eval()
+    x = torch.randn(1, s.n_vertices, 2)
+    y = m(x)  # fills the operator cache
+    torch.testing.assert_close(copy.deepcopy(m)(x), y)
+    torch.testing.assert_close(pickle.loads(pickle.dumps(m))(x), y)

@@ -96,10 +96,17 @@ class GraphOperator(nn.Module):
         m.sort_indices()
         self.n_vertices = int(m.shape[0])
         self.shape = (int(m.shape[0]), int(m.shape[1]))
-        self.register_buffer("crow", torch.from_numpy(m.indptr.astype(np.int64)), persistent=False)
-        self.register_buffer("col", torch.from_numpy(m.indices.astype(np.int64)), persistent=False)
+        # int32 indices take the faster sparse kernels on CPU (int64 beyond 2**31 entries).
+        itype = np.int32 if m.nnz < 2**31 - 1 and max(m.shape) < 2**31 - 1 else np.int64
+        self.register_buffer("crow", torch.from_numpy(m.indptr.astype(itype)), persistent=False)
+        self.register_buffer("col", torch.from_numpy(m.indices.astype(itype)), persistent=False)
         self.register_buffer("val", torch.from_numpy(m.data.astype(np.float32)), persistent=False)
         self._cache: tuple[tuple, Tensor] | None = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"] = None  # the cached sparse view is rebuilt from the buffers
+        return state
 
     def matrix(self, dtype: torch.dtype | None = None) -> Tensor:
         """The operator as a torch sparse CSR tensor of shape ``(V, V)``."""
