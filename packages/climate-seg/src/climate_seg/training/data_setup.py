@@ -1,0 +1,174 @@
+"""Datasets for training and evaluation: split, normalisation, resampling to the model grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..config import TrainConfig
+from . import _deps
+
+__all__ = ["GridDataset", "PreparedData", "prepare_data", "split"]
+
+
+def _data_api(name: str) -> Any:
+    return _deps._get("climate_seg.data", name)
+
+
+def files_of(folder: str | Path | None) -> list[Path]:
+    """Data files of ``folder`` with a one-line error suggesting how to get data."""
+    if folder is None:
+        raise ValueError("no data folder given; pass --data DIR (create one with `climate-seg data synth --out DIR`).")
+    files = _deps.list_files(folder)  # clear messages for missing / empty folders
+    fn = _data_api("list_files")
+    return list(fn(folder, strict=False)) if fn is not None else files
+
+
+def split(files: list[Path], seed: int) -> tuple[list[Path], list[Path], list[Path]]:
+    """70/10/20 train/val/test split fixed by ``seed`` (at least one file in each part)."""
+    fn = _data_api("split_files")
+    if fn is not None:
+        tr, va, te = fn(files, seed=seed)
+    else:
+        perm = np.random.default_rng(seed).permutation(len(files))
+        n_tr, n_va = int(round(0.7 * len(files))), int(round(0.1 * len(files)))
+        tr, va, te = ([files[i] for i in sorted(p)] for p in (perm[:n_tr], perm[n_tr : n_tr + n_va], perm[n_tr + n_va :]))
+    tr, va, te = list(tr), list(va), list(te)
+    if len(files) < 3:
+        raise ValueError(f"only {len(files)} data file(s); training needs at least 3 (train, val and test).")
+    if not va:
+        va = [tr.pop()]
+    if not te:
+        te = [tr.pop()]
+    return tr, va, te
+
+
+def stats(files: list[Path], n_vertices: int = 10242) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of the training files (streamed)."""
+    fn = _data_api("compute_stats")
+    if fn is not None and n_vertices == 10242:
+        mean, std = fn(files)
+        return np.asarray(mean), np.asarray(std)
+    s = s2 = 0.0
+    n = 0
+    for f in files:
+        with np.load(f) as z:
+            d = z["data"].astype(np.float64)
+        s, s2, n = s + d.sum(1), s2 + (d**2).sum(1), n + d.shape[1]
+    mean = s / n
+    return mean, np.sqrt(np.maximum(s2 / n - mean**2, 1e-12))
+
+
+def base_dataset(files: list[Path], mean: np.ndarray, std: np.ndarray, config: TrainConfig,
+                 n_vertices: int = 10242) -> Dataset:
+    """``climate_seg.data.CAM5Dataset`` (frames or sequences), else the fallback reader."""
+    cls = _data_api("CAM5Dataset")
+    if cls is not None:
+        seq = config.sequence_length if config.temporal is not None else None
+        return cls(files, stats=(mean, std), seq_len=seq, shift=config.prediction_shift if seq else 0,
+                   skip_bad_files=config.skip_bad_files, n_vertices=n_vertices)
+    if config.temporal is not None:
+        raise ValueError("--temporal needs climate_seg.data.CAM5Dataset, which is not available in this version.")
+    return _deps.NpzDataset(files, mean, std)
+
+
+class GridDataset(Dataset):
+    """Resample samples from the data mesh to the model grid.
+
+    Yields ``(x, y, y_mesh)``: ``x (V_grid, C)`` (or ``(T, V_grid, C)``), ``y (V_grid,)``
+    nearest-resampled labels, ``y_mesh (V_mesh,)`` the original labels for metrics on the mesh.
+    With ``skip_bad`` a sample that fails to load is replaced by the next good one.
+    """
+
+    def __init__(self, base: Dataset, to_grid: torch.Tensor | None, to_grid_nearest: torch.Tensor | None,
+                 stack: bool = False, skip_bad: bool = False) -> None:
+        self.base, self.to_grid, self.nearest, self.stack, self.skip_bad = base, to_grid, to_grid_nearest, stack, skip_bad
+        self.bad: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def _load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        for k in range(len(self)):
+            j = (i + k) % len(self)
+            try:
+                x, y = self.base[j]
+                return torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
+            except (ValueError, OSError, KeyError):
+                if not self.skip_bad:
+                    raise
+                self.bad.add(j)
+        raise ValueError("every data file failed to load; check the folder with `climate-seg data check DIR`.")
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, y_mesh = self._load(i)
+        if y_mesh.dim() > 1:  # sequence labels: keep the last (target) frame
+            y_mesh = y_mesh[-1]
+        if self.to_grid is not None:
+            flat = x.reshape(-1, *x.shape[-2:]) if x.dim() == 3 else x[None]
+            flat = torch.stack([torch.sparse.mm(self.to_grid, f) for f in flat])
+            x = flat.reshape(*x.shape[:-2], *flat.shape[-2:]) if x.dim() == 3 else flat[0]
+            onehot = torch.nn.functional.one_hot(y_mesh, 3).float()
+            y = torch.sparse.mm(self.nearest, onehot).argmax(1)
+        else:
+            y = y_mesh
+        if self.stack and x.dim() == 3:  # (T, V, C) -> (V, T*C)
+            x = x.permute(1, 0, 2).reshape(x.shape[1], -1)
+        return x, y, y_mesh
+
+
+@dataclass
+class PreparedData:
+    """Everything the engines need about the data."""
+
+    train: GridDataset
+    val: GridDataset
+    test: GridDataset
+    grid: Any
+    mesh: Any
+    to_mesh: torch.Tensor | None
+    mean: np.ndarray
+    std: np.ndarray
+    class_counts: np.ndarray
+
+
+def prepare_data(config: TrainConfig, mean: np.ndarray | None = None, std: np.ndarray | None = None) -> PreparedData:
+    """Split, statistics and grid resampling for ``config``."""
+    files = files_of(config.data)
+    if config.max_files:
+        files = files[: config.max_files]
+    tr, va, te = split(files, config.seed)
+    with np.load(tr[0]) as z:
+        shape = z["data"].shape
+    if mean is None or std is None:
+        mean, std = stats(tr, shape[1])
+    if shape[0] != _deps.N_CHANNELS:
+        raise ValueError(f"{tr[0].name} has {shape[0]} channels; CAM5 files have {_deps.N_CHANNELS} (TMQ ... ZBOT).")
+    mesh = _deps.data_mesh(shape[1])
+    grid = _deps.sampling_for(config.sampling, config.grid_resolution)
+    to_grid = _deps.resampling(mesh, grid, "linear" if config.sampling != "icosahedral" else "nearest")
+    nearest = _deps.resampling(mesh, grid, "nearest")
+    to_mesh = _deps.resampling(grid, mesh, "nearest")
+    stack = config.temporal == "stack"
+    make = lambda fs: GridDataset(base_dataset(fs, mean, std, config, mesh.n_vertices), to_grid, nearest, stack, config.skip_bad_files)  # noqa: E731
+    counts = np.zeros(3)
+    for f in tr[: min(len(tr), 50)]:
+        with np.load(f) as z:
+            counts += np.bincount(z["labels"].argmax(0), minlength=3)[:3]
+    return PreparedData(make(tr), make(va), make(te), grid, mesh, to_mesh, mean, std, counts)
+
+
+def class_weights(spec: str | list[float], counts: np.ndarray) -> torch.Tensor | None:
+    """Cross-entropy weights: None, inverse frequency normalised to sum 1, or given."""
+    if spec == "none":
+        return None
+    if spec == "balanced":
+        freq = np.maximum(counts, 1) / max(counts.sum(), 1)
+        w = 1.0 / freq
+        return torch.tensor(w / w.sum() * 3, dtype=torch.float32)
+    return torch.tensor(spec, dtype=torch.float32)
