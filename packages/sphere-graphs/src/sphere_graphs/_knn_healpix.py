@@ -100,7 +100,7 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
     n2 = nside * nside
     base = face * n2
     pix = base + grid
-    pad = r + 1
+    pad = 2 * r  # room for the extended blocks below and for the ring r + 1
     w = nside + 2 * pad
     P = np.full((w, w), -1, dtype=np.int64)
     P[pad : pad + nside, pad : pad + nside] = pix
@@ -117,8 +117,17 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
     zinv[zgrid] = np.arange(zgrid.size)
     m = block * block
     suspects = []
-    D = np.empty((n_off, block, block))
+    # d(p, p + o) = d(p + o, p): compute the half of the offsets with o > 0 on a block
+    # extended by r, and read d(p, p - o) as a shifted view of the same numbers.
+    offl = off.tolist()
+    half = [i for i, (dx, dy) in enumerate(offl) if dx > 0 or (dx == 0 and dy > 0)]
+    ext = block + 2 * r
+    E = np.empty((len(half), ext, ext))
+    etmp = np.empty((ext, ext))
     tmp = np.empty((block, block))
+    views = [None] * n_off
+    index_of = {tuple(o): i for i, o in enumerate(offl)}
+    neg_of = [index_of[(-dx, -dy)] for dx, dy in offl]
     mx = np.empty((block, block))
     mn = np.empty((block, block))
     selimg = np.empty((nside, nside, k), dtype=np.int8)  # selected offset ids, grid layout
@@ -128,25 +137,31 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
             x0, y0 = bx + pad, by + pad
             c0 = (slice(x0, x0 + block), slice(y0, y0 + block))
             X0, Y0, Z0 = X[c0], Y[c0], Z[c0]
-            for o, (dx, dy) in enumerate(off):
-                sl = (slice(x0 + dx, x0 + dx + block), slice(y0 + dy, y0 + dy + block))
-                d = D[o]
-                np.subtract(X0, X[sl], out=d)
+            ce = (slice(x0 - r, x0 + block + r), slice(y0 - r, y0 + block + r))
+            Xe, Ye, Ze = X[ce], Y[ce], Z[ce]
+            for h, o in enumerate(half):
+                dx, dy = offl[o]
+                sl = (
+                    slice(x0 - r + dx, x0 + block + r + dx),
+                    slice(y0 - r + dy, y0 + block + r + dy),
+                )
+                d = E[h]
+                np.subtract(Xe, X[sl], out=d)
                 np.square(d, out=d)
-                np.subtract(Y0, Y[sl], out=tmp)
-                np.square(tmp, out=tmp)
-                d += tmp
-                np.subtract(Z0, Z[sl], out=tmp)
-                np.square(tmp, out=tmp)
-                d += tmp
-                if o == 0:
-                    mx[:] = d
-                elif o < k:
-                    np.maximum(mx, d, out=mx)
-                elif o == k:
-                    mn[:] = d
-                else:
-                    np.minimum(mn, d, out=mn)
+                np.subtract(Ye, Y[sl], out=etmp)
+                np.square(etmp, out=etmp)
+                d += etmp
+                np.subtract(Ze, Z[sl], out=etmp)
+                np.square(etmp, out=etmp)
+                d += etmp
+                views[o] = d[r : r + block, r : r + block]
+                views[neg_of[o]] = d[r - dx : r - dx + block, r - dy : r - dy + block]
+            np.copyto(mx, views[0])
+            for o in range(1, k):
+                np.maximum(mx, views[o], out=mx)
+            np.copyto(mn, views[k])
+            for o in range(k + 1, n_off):
+                np.minimum(mn, views[o], out=mn)
             # Guess: the k nearest offsets in flat-grid order; exact when no other is closer.
             ok = (mx <= mn).reshape(-1)
             nb = np.empty((m, k), dtype=np.int32)
@@ -156,12 +171,15 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
             for c in range(k):
                 dx, dy = off[c]
                 nb3[:, :, c] = P[x0 + dx : x0 + dx + block, y0 + dy : y0 + dy + block]
-                d23[:, :, c] = D[c]
+                d23[:, :, c] = views[c]
             bad = np.flatnonzero(~ok)
             sel_block = np.empty((m, k), dtype=np.int8)
             sel_block[:] = regular
             if bad.size:
-                sub = D.reshape(n_off, m)[:, bad].T
+                bxs, bys = bad // block, bad % block
+                sub = np.empty((bad.size, n_off))
+                for o in range(n_off):
+                    sub[:, o] = views[o][bxs, bys]
                 sel = np.argpartition(sub, k - 1, axis=1)[:, :k]
                 sel_block[bad] = sel
                 d2[bad] = np.take_along_axis(sub, sel, axis=1)
