@@ -186,18 +186,20 @@ def symmetric_knn_adjacency(
         # Interleave contiguous runs of own entries with the (few) reverse edges of
         # each row: one memcpy-like concatenate instead of masked scatters.
         rows_x, first = np.unique(dst, return_index=True)
-        cuts = (rows_x + 1) * k
-        own_idx = np.split(nbr.reshape(-1), cuts)
-        own_w = np.split(weights.reshape(-1), cuts)
-        ext_idx = np.split(src.astype(nbr.dtype), first[1:])
-        ext_w = np.split(extra_w, first[1:])
-        indices = np.concatenate(
-            [a for pair in zip(own_idx, ext_idx, strict=False) for a in pair] + [own_idx[-1]]
-        )
-        data = np.concatenate(
-            [a for pair in zip(own_w, ext_w, strict=False) for a in pair] + [own_w[-1]]
-        )
-        del own_idx, own_w, ext_idx, ext_w
+        cuts = [0, *((rows_x + 1) * k).tolist(), n * k]
+        ecuts = [*first.tolist(), dst.size]
+        flat_idx, flat_w = nbr.reshape(-1), weights.reshape(-1)
+        ext_src = src.astype(nbr.dtype)
+        pieces_idx, pieces_w = [], []
+        for j in range(len(cuts) - 1):
+            pieces_idx.append(flat_idx[cuts[j] : cuts[j + 1]])
+            pieces_w.append(flat_w[cuts[j] : cuts[j + 1]])
+            if j < len(ecuts) - 1:
+                pieces_idx.append(ext_src[ecuts[j] : ecuts[j + 1]])
+                pieces_w.append(extra_w[ecuts[j] : ecuts[j + 1]])
+        indices = np.concatenate(pieces_idx)
+        data = np.concatenate(pieces_w)
+        del pieces_idx, pieces_w
         indices = indices.astype(itype, copy=False)
     adjacency = sp.csr_matrix((data, indices, indptr), shape=(n, n))
     adjacency.has_sorted_indices = False
