@@ -57,7 +57,7 @@ IMPLS = ("gemm", "cheb_conv", "straight", "pyg")
 # ----------------------------------------------------------------------------- graphs
 def lattice_edges(V: int) -> torch.Tensor:
     """Directed edge list (2, E) of an 8-neighbour lattice graph on V vertices."""
-    w = int(math.ceil(math.sqrt(V)))
+    w = math.ceil(math.sqrt(V))
     idx = torch.arange(V)
     r, c = idx // w, idx % w
     src, dst = [], []
@@ -75,10 +75,14 @@ def lattice_edges(V: int) -> torch.Tensor:
 
 def sphere_edges(V: int):
     try:
-        import sphere_graphs as sg  # noqa: F401
+        import sphere_graphs as sg
 
-        if V in (12 * 64**2, 12 * 128**2, 12 * 32**2) and hasattr(sg, "healpix") and hasattr(sg, "knn_graph"):
-            nside = int(round(math.sqrt(V / 12)))
+        if (
+            V in (12 * 64**2, 12 * 128**2, 12 * 32**2)
+            and hasattr(sg, "healpix")
+            and hasattr(sg, "knn_graph")
+        ):
+            nside = round(math.sqrt(V / 12))
             g = sg.knn_graph(sg.healpix(nside), k=8)
         elif V == 10242 and hasattr(sg, "icosahedral") and hasattr(sg, "knn_graph"):
             g = sg.knn_graph(sg.icosahedral(5), k=8)
@@ -90,7 +94,7 @@ def sphere_edges(V: int):
 
         ei = torch.from_numpy(np.vstack([A.row, A.col]).astype(np.int64))
         return ei, torch.from_numpy(A.data.astype(np.float32)), "sphere_graphs.knn_graph"
-    except Exception:  # noqa: BLE001 - any failure falls back to the lattice
+    except Exception:
         return None
 
 
@@ -160,7 +164,7 @@ def make_runner(impl, V, B, C, K, device, graph):
         xr = x.requires_grad_()
         gy = torch.randn(B, V, C, generator=g).to(dev)
 
-        params = [xr] + list(layer.parameters())
+        params = [xr, *list(layer.parameters())]
 
         def run():
             y = layer(xr)
@@ -189,7 +193,7 @@ def make_runner(impl, V, B, C, K, device, graph):
         xr = x.reshape(B * V, C).requires_grad_()
         gy = torch.randn(B * V, C, generator=g).to(dev)
 
-        params = [xr] + list(conv.parameters())
+        params = [xr, *list(conv.parameters())]
         lmax = torch.tensor(2.0, device=dev)
 
         def run():
@@ -234,7 +238,10 @@ def time_impls(impls, V, B, C, K, device, graph, reps, budget_s=20.0):
             runners[impl]()
             sync(device)
             times[impl].append(time.perf_counter() - t0)
-    return {impl: (min(times[impl]) * 1e3, statistics.median(times[impl]) * 1e3, len(times[impl])) for impl in impls}
+    return {
+        impl: (min(times[impl]) * 1e3, statistics.median(times[impl]) * 1e3, len(times[impl]))
+        for impl in impls
+    }
 
 
 def check_baseline():
@@ -288,37 +295,58 @@ def memory_child(args):
     else:
         gc.collect()
         hwm = _reset_rss_peak()
-        base = _status_kb("VmRSS") * 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        base = (
+            _status_kb("VmRSS") * 1024
+            if hwm
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        )
         run()
-        after = _status_kb("VmHWM") * 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        after = (
+            _status_kb("VmHWM") * 1024
+            if hwm
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        )
         peak = after - base
     print(json.dumps({"peak_mb": peak / 2**20}))
 
 
 def measure_memory(impl, V, B, C, K, device, threads):
-    cmd = [sys.executable, __file__, "--mem-child", f"{impl},{V},{B},{C},{K},{device}", "--threads", str(threads)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--mem-child",
+        f"{impl},{V},{B},{C},{K},{device}",
+        "--threads",
+        str(threads),
+    ]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
-    except Exception:  # noqa: BLE001
+    except Exception:
         return float("nan")
 
 
 # --------------------------------------------------------------------------- main
 def fmt_row(cols, widths):
-    return "  ".join(str(c).rjust(w) for c, w in zip(cols, widths))
+    return "  ".join(str(c).rjust(w) for c, w in zip(cols, widths, strict=False))
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="only the acceptance config V=49152, B=8")
     p.add_argument("--reps", type=int, default=7, help="timed repetitions per implementation")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--mem-limit-gb", type=float, default=6.0, help="skip configs estimated above this")
+    p.add_argument(
+        "--mem-limit-gb", type=float, default=6.0, help="skip configs estimated above this"
+    )
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--memory-only", action="store_true", help="skip the timings")
     p.add_argument("--impls", default=",".join(IMPLS))
-    p.add_argument("--device", default=None, help="cpu, cuda, or both (default: cpu [+ cuda if available])")
+    p.add_argument(
+        "--device", default=None, help="cpu, cuda, or both (default: cpu [+ cuda if available])"
+    )
     p.add_argument("--mem-child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.mem_child:
@@ -333,13 +361,20 @@ def main():
     C, K = MAIN["C"], MAIN["K"]
     configs = [(MAIN["V"], MAIN["B"])]
     if not args.quick:
-        configs += [(V, B) for V in (10242, 49152, 196608) for B in (1, 8, 32) if (V, B) != (MAIN["V"], MAIN["B"])]
+        configs += [
+            (V, B)
+            for V in (10242, 49152, 196608)
+            for B in (1, 8, 32)
+            if (V, B) != (MAIN["V"], MAIN["B"])
+        ]
     graphs = {}
     results = []
     for device in devices if not args.memory_only else []:
-        print(f"\n== {device}: forward+backward, C_in=C_out={C}, K={K}; times in ms (best / median of n) ==")
+        print(
+            f"\n== {device}: forward+backward, C_in=C_out={C}, K={K}; times in ms (best / median of n) =="
+        )
         widths = [7, 3] + [20] * len(impls) + [9, 9, 9]
-        print(fmt_row(["V", "B"] + impls + ["ours/gemm", "straight/ours", "pyg/ours"], widths))
+        print(fmt_row(["V", "B", *impls, "ours/gemm", "straight/ours", "pyg/ours"], widths))
         for V, B in configs:
             if V not in graphs:
                 graphs[V] = build_graph(V)
@@ -349,22 +384,46 @@ def main():
                 print(fmt_row([V, B] + ["skipped (mem)"] * len(impls), widths), flush=True)
                 continue
             main_cfg = (V, B) == configs[0]
-            res = time_impls(run_impls, V, B, C, K, device, graphs[V], args.reps if main_cfg else 3,
-                             budget_s=90.0 if main_cfg else 20.0)
+            res = time_impls(
+                run_impls,
+                V,
+                B,
+                C,
+                K,
+                device,
+                graphs[V],
+                args.reps if main_cfg else 3,
+                budget_s=90.0 if main_cfg else 20.0,
+            )
             cols = [V, B]
             for i in impls:
-                cols.append(f"{res[i][0]:.1f} / {res[i][1]:.1f} n={res[i][2]}" if i in res else "skipped (mem)")
+                cols.append(
+                    f"{res[i][0]:.1f} / {res[i][1]:.1f} n={res[i][2]}"
+                    if i in res
+                    else "skipped (mem)"
+                )
             best = {i: res[i][0] for i in res}
-            ratio = lambda a, b: f"{best[a] / best[b]:.2f}" if a in best and b in best else "-"  # noqa: E731
-            cols += [ratio("cheb_conv", "gemm"), ratio("straight", "cheb_conv"), ratio("pyg", "cheb_conv")]
+
+            def ratio(a, b, best=best):
+                return f"{best[a] / best[b]:.2f}" if a in best and b in best else "-"
+
+            cols += [
+                ratio("cheb_conv", "gemm"),
+                ratio("straight", "cheb_conv"),
+                ratio("pyg", "cheb_conv"),
+            ]
             print(fmt_row(cols, widths), flush=True)
             results.append((device, V, B, res))
-        print(f"graph: {graphs[configs[0][0]][3]} ({graphs[configs[0][0]][2]._nnz() / configs[0][0]:.1f} nnz/row in L~)")
+        print(
+            f"graph: {graphs[configs[0][0]][3]} ({graphs[configs[0][0]][2]._nnz() / configs[0][0]:.1f} nnz/row in L~)"
+        )
     if not args.no_memory:
         mem_configs = [(MAIN["V"], MAIN["B"])] if args.quick else [(V, 8) for V in (49152, 196608)]
         for device in devices:
-            print(f"\n== peak memory during one forward+backward, {device}, MiB (fresh subprocess each) ==")
-            print(fmt_row(["V", "B"] + impls, [7, 3] + [12] * len(impls)))
+            print(
+                f"\n== peak memory during one forward+backward, {device}, MiB (fresh subprocess each) =="
+            )
+            print(fmt_row(["V", "B", *impls], [7, 3] + [12] * len(impls)))
             for V, B in mem_configs:
                 cols = [V, B]
                 for i in impls:
@@ -379,13 +438,19 @@ def main():
         print("\nacceptance (cpu, V=49152, B=8, C=64, K=3, best-of times measured in this run):")
         if "gemm" in best and "cheb_conv" in best:
             r = best["cheb_conv"] / best["gemm"]
-            print(f"  cheb_conv / gemm floor   = {r:.2f}  (target <= 1.5)  {'OK' if r <= 1.5 else 'MISS'}")
+            print(
+                f"  cheb_conv / gemm floor   = {r:.2f}  (target <= 1.5)  {'OK' if r <= 1.5 else 'MISS'}"
+            )
         if "straight" in best and "cheb_conv" in best:
             r = best["straight"] / best["cheb_conv"]
-            print(f"  straightforward / ours   = {r:.2f}  (target >= 3)    {'OK' if r >= 3 else 'MISS'}")
+            print(
+                f"  straightforward / ours   = {r:.2f}  (target >= 3)    {'OK' if r >= 3 else 'MISS'}"
+            )
         if "pyg" in best and "cheb_conv" in best:
             r = best["pyg"] / best["cheb_conv"]
-            print(f"  PyG ChebConv / ours      = {r:.2f}  (target >= 6)    {'OK' if r >= 6 else 'MISS'}")
+            print(
+                f"  PyG ChebConv / ours      = {r:.2f}  (target >= 6)    {'OK' if r >= 6 else 'MISS'}"
+            )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 import warnings
 
 import pytest
-import torch
 
 warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
 warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")

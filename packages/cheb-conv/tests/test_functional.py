@@ -1,8 +1,7 @@
+import cheb_conv
 import numpy as np
 import pytest
 import torch
-
-import cheb_conv
 from cheb_conv.testing import dense_reference, random_graph
 
 
@@ -34,13 +33,17 @@ def test_gradcheck(graph, K):
 
 def test_gradcheck_nonsymmetric_operator():
     g = torch.Generator().manual_seed(3)
-    dense = torch.randn(12, 12, generator=g, dtype=torch.float64) * (torch.rand(12, 12, generator=g) < 0.3)
+    dense = torch.randn(12, 12, generator=g, dtype=torch.float64) * (
+        torch.rand(12, 12, generator=g) < 0.3
+    )
     op = dense.to_sparse_csr()
     x = torch.randn(2, 12, 3, generator=g, dtype=torch.float64, requires_grad=True)
     w = torch.randn(3, 3, 2, generator=g, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x, w: cheb_conv.cheb_conv(x, op, w), (x, w))
     ref = dense_reference(x, dense, w)
-    np.testing.assert_allclose(cheb_conv.cheb_conv(x, op, w).detach().numpy(), ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        cheb_conv.cheb_conv(x, op, w).detach().numpy(), ref, rtol=1e-10, atol=1e-10
+    )
 
 
 def test_gradients_match_autograd_reference(graph):
@@ -57,7 +60,7 @@ def test_gradients_match_autograd_reference(graph):
     T.append(2 * torch.einsum("uv,bvc->buc", Ld, T[1]) - T[0])
     y2 = sum(t @ w[k] for k, t in enumerate(T)) + b
     grads2 = torch.autograd.grad(y2, (x, w, b), gy)
-    for a, r in zip(grads, grads2):
+    for a, r in zip(grads, grads2, strict=False):
         torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-4)
 
 
@@ -163,6 +166,6 @@ def test_buffer_reuse_is_safe(K):
         for _ in range(2):
             got = torch.autograd.grad(y, (xs[i], w, b), gy, retain_graph=True)
             torch.testing.assert_close(y, ref[i][0])
-            for a, r in zip(got, ref[i][1]):
+            for a, r in zip(got, ref[i][1], strict=False):
                 torch.testing.assert_close(a, r)
     cheb_conv.empty_cache()

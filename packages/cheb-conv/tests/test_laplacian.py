@@ -1,9 +1,7 @@
+import cheb_conv
 import numpy as np
 import pytest
 import torch
-
-import cheb_conv
-
 from cheb_conv.testing import random_graph
 
 

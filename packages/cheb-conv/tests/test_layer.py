@@ -1,10 +1,9 @@
 import io
 
+import cheb_conv
 import numpy as np
 import pytest
 import torch
-
-import cheb_conv
 from cheb_conv.testing import dense_reference
 
 

@@ -87,8 +87,10 @@ class _Operator:
         else:
             offs = torch.arange(batch, device=col.device, dtype=itype)
             big_crow = torch.cat(
-                [(crow[:-1].unsqueeze(0) + offs.unsqueeze(1) * nnz).reshape(-1),
-                 crow.new_tensor([batch * nnz])]
+                [
+                    (crow[:-1].unsqueeze(0) + offs.unsqueeze(1) * nnz).reshape(-1),
+                    crow.new_tensor([batch * nnz]),
+                ]
             )
             big_col = (col.unsqueeze(0) + offs.unsqueeze(1) * n).reshape(-1)
             big_val = val.repeat(batch)
@@ -177,7 +179,7 @@ class _ChebFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, weight, bias, op: _Operator, batch: int):  # type: ignore[override]
         # x2: (B*V, C_in) contiguous, weight: (K, C_in, C_out) with K >= 2
-        K, c_in, c_out = weight.shape
+        K, c_in, _c_out = weight.shape
         L = op.block(batch)
         rows = x2.shape[0]
         S = work_buffer((K - 1, rows, c_in), x2)  # S[k-1]: L^k x (power) or T_k(L) x
@@ -288,13 +290,9 @@ def _check_inputs(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     if not isinstance(weight, torch.Tensor):
         raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
     if x.dim() not in (2, 3):
-        raise ValueError(
-            f"x must have shape (B, V, C_in) or (V, C_in), got {tuple(x.shape)}"
-        )
+        raise ValueError(f"x must have shape (B, V, C_in) or (V, C_in), got {tuple(x.shape)}")
     if weight.dim() != 3:
-        raise ValueError(
-            f"weight must have shape (K, C_in, C_out), got {tuple(weight.shape)}"
-        )
+        raise ValueError(f"weight must have shape (K, C_in, C_out), got {tuple(weight.shape)}")
     if weight.shape[0] < 1:
         raise ValueError(f"K (weight.shape[0]) must be >= 1, got {weight.shape[0]}")
     if weight.shape[1] != x.shape[-1]:
@@ -315,7 +313,9 @@ def _check_inputs(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
                 f"bias must have shape (C_out,) = ({weight.shape[2]},), got {tuple(bias.shape)}"
             )
         if bias.dtype != x.dtype or bias.device != x.device:
-            raise ValueError(f"bias ({bias.dtype}, {bias.device}) must match x ({x.dtype}, {x.device})")
+            raise ValueError(
+                f"bias ({bias.dtype}, {bias.device}) must match x ({x.dtype}, {x.device})"
+            )
 
 
 def cheb_conv(

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["as_operator", "from_edge_index", "laplacian", "rescale", "estimate_lmax"]
+__all__ = ["as_operator", "estimate_lmax", "from_edge_index", "laplacian", "rescale"]
 
 _SPARSE_LAYOUTS = (
     torch.sparse_coo,
@@ -47,7 +47,9 @@ def _to_torch_coo(obj: Any, name: str = "operator") -> torch.Tensor:
         coo = obj.tocoo()
         indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
         values = torch.from_numpy(np.ascontiguousarray(coo.data))
-        return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False).coalesce()
+        return torch.sparse_coo_tensor(
+            indices, values, coo.shape, check_invariants=False
+        ).coalesce()
     raise TypeError(
         f"{name} must be a torch sparse tensor (COO or CSR) or a scipy.sparse matrix, "
         f"got {type(obj).__name__}"
@@ -157,7 +159,9 @@ def from_edge_index(
             f"num_nodes={num_nodes} but edge_index refers to node {max_node - 1}; "
             "increase num_nodes or drop the edges"
         )
-    adj = torch.sparse_coo_tensor(edge_index, edge_weight, (num_nodes, num_nodes), check_invariants=False)
+    adj = torch.sparse_coo_tensor(
+        edge_index, edge_weight, (num_nodes, num_nodes), check_invariants=False
+    )
     return adj.coalesce().to_sparse_csr()
 
 
@@ -191,7 +195,11 @@ def laplacian(adjacency: Any, kind: str = "combinatorial") -> torch.Tensor:
         ind = torch.cat([idx, torch.stack([diag, diag])], dim=1)
         values = torch.cat([-val, degree])
     else:
-        dinv = torch.where(degree > 0, degree.clamp_min(1e-300 if val.dtype == torch.float64 else 1e-30).rsqrt(), torch.zeros_like(degree))
+        dinv = torch.where(
+            degree > 0,
+            degree.clamp_min(1e-300 if val.dtype == torch.float64 else 1e-30).rsqrt(),
+            torch.zeros_like(degree),
+        )
         ind = torch.cat([idx, torch.stack([diag, diag])], dim=1)
         values = torch.cat([-(dinv[idx[0]] * val * dinv[idx[1]]), (degree > 0).to(val.dtype)])
     lap = torch.sparse_coo_tensor(ind, values, (n, n), check_invariants=False).coalesce()
@@ -288,4 +296,8 @@ def rescale(L: Any, lmax: float | None = None) -> torch.Tensor:
     values = torch.cat(
         [coo.values() * (2.0 / lmax), -torch.ones(n, dtype=coo.dtype, device=coo.device)]
     )
-    return torch.sparse_coo_tensor(ind, values, (n, n), check_invariants=False).coalesce().to_sparse_csr()
+    return (
+        torch.sparse_coo_tensor(ind, values, (n, n), check_invariants=False)
+        .coalesce()
+        .to_sparse_csr()
+    )

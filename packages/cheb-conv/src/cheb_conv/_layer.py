@@ -122,4 +122,3 @@ class ChebConv(nn.Module):
         if self.bias is None:
             s += ", bias=False"
         return s
-

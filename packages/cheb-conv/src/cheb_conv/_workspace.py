@@ -39,7 +39,7 @@ def empty_cache() -> None:
 def _is_free(t: torch.Tensor) -> bool:
     try:
         return t._use_count() == 1 and torch._C._storage_Use_Count(t.untyped_storage()._cdata) <= 2
-    except Exception:  # noqa: BLE001 - private API missing: never reuse
+    except Exception:
         return False
 
 
