@@ -85,6 +85,14 @@ def test_healpix_ring_equals_nest_permuted():
     _check_healpix_exact(32, 8, nest=False)
 
 
+def test_healpix_ring_nside_not_power_of_two_uses_kdtree():
+    s = sg.healpix(24, nest=False)
+    assert healpix_knn(s, 8) is None
+    g = sg.knn_graph(s, 8)
+    assert abs(g.adjacency - g.adjacency.T).max() == 0
+    assert g.params["sigma"] == pytest.approx(0.025 * 32 / 24)
+
+
 def test_healpix_graph_structure_and_weights():
     nside = 16
     g = sg.knn_graph(sg.healpix(nside), 8)

@@ -256,6 +256,8 @@ def healpix_knn(sampling, k: int):
     r = window_radius(k)
     if nside < 4 * r + 2 or (2 * r + 1) ** 2 - 1 < k:
         return None
+    if nside & (nside - 1):  # RING with nside not a power of two: no NESTED face layout
+        return None
     coords = sampling.coords
     n = coords.shape[0]
     if not sampling.nest:
