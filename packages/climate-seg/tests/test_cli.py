@@ -7,11 +7,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
-
 from climate_seg.cli import app
 from climate_seg.cli._app import _normalise_gpu
 from climate_seg.training._toy import write_toy_set
+from typer.testing import CliRunner
 
 TINY = ["--resolution", "2", "--width-scale", "0.25", "--batch-size", "2", "--epochs", "1"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from climate_seg.config import TrainConfig, load_config, parse_class_weights, save_config
 
 

@@ -6,11 +6,10 @@ import json
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
 from climate_seg.cli import app
 from climate_seg.training import FAIL_ENV
 from climate_seg.training._toy import write_toy_set
+from typer.testing import CliRunner
 
 TINY = ["--resolution", "2", "--width-scale", "0.25", "--batch-size", "2", "--seed", "3", "--warmup-epochs", "1"]
 

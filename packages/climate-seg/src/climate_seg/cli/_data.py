@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import typer
@@ -56,10 +56,11 @@ def synth(
 @friendly
 def stats(
     data: Path = typer.Argument(..., help="Folder of data files."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also save mean/std (JSON)."),
+    out: Path | None = typer.Option(None, "--out", help="Also save mean/std (JSON)."),
 ) -> None:
     """Per-channel mean and std (streamed over the files) and class pixel fractions."""
-    from ..training.data_setup import files_of, stats as channel_stats
+    from ..training.data_setup import files_of
+    from ..training.data_setup import stats as channel_stats
 
     files = files_of(data)
     with np.load(files[0]) as z:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import torch
 import typer
@@ -19,8 +18,8 @@ def evaluate(
     run: Path = typer.Argument(..., help="Run folder (uses best.pt) or checkpoint file."),
     data: Path = typer.Option(..., "--data", help="Folder of data files."),
     split: str = typer.Option("test", "--split", help="train, val or test part of the run's split, or all files of --data."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Metrics report JSON. [default: <run>/evaluate-<split>.json]"),
-    sampling: Optional[Sampling] = typer.Option(None, "--sampling", help="Expected sampling (checked against the checkpoint)."),
+    report: Path | None = typer.Option(None, "--report", help="Metrics report JSON. [default: <run>/evaluate-<split>.json]"),
+    sampling: Sampling | None = typer.Option(None, "--sampling", help="Expected sampling (checked against the checkpoint)."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Samples per batch."),
 ) -> None:
     """Compute AP (TC, AR), mAP, mean accuracy and IoU on a split or a folder; write a JSON report."""
@@ -48,7 +47,7 @@ def predict(
     run: Path = typer.Argument(..., help="Run folder (uses best.pt) or checkpoint file."),
     data: Path = typer.Option(..., "--data", help="Folder of data files (or a single file)."),
     out: Path = typer.Option(..., "--out", help="Folder for <name>-pred.npz files (labels and probabilities on the mesh)."),
-    sampling: Optional[Sampling] = typer.Option(None, "--sampling", help="Expected sampling (checked against the checkpoint)."),
+    sampling: Sampling | None = typer.Option(None, "--sampling", help="Expected sampling (checked against the checkpoint)."),
 ) -> None:
     """Predict every file: one npz per input with `labels (V,)` int8 and `probabilities (3, V)` float16."""
     from ..predict import load_model, predict_files

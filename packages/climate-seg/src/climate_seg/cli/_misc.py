@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -20,10 +19,10 @@ from ._train import Sampling
 def plot(
     file: Path = typer.Argument(..., help="A data-*-mesh.npz file."),
     out: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG (and GIF) files."),
-    run: Optional[Path] = typer.Option(None, "--run", help="Run folder or checkpoint: adds the prediction panel."),
+    run: Path | None = typer.Option(None, "--run", help="Run folder or checkpoint: adds the prediction panel."),
     channel: str = typer.Option("TMQ", "--channel", help="Input channel to draw (name or index)."),
-    sampling: Optional[Sampling] = typer.Option(None, "--sampling", help="Draw on this sampling (resampled) instead of the mesh."),
-    resolution: Optional[int] = typer.Option(None, "--resolution", help="Level / nside / nlat of --sampling."),
+    sampling: Sampling | None = typer.Option(None, "--sampling", help="Draw on this sampling (resampled) instead of the mesh."),
+    resolution: int | None = typer.Option(None, "--resolution", help="Level / nside / nlat of --sampling."),
     gif: bool = typer.Option(False, "--gif", help="Also render a rotating 3-D globe GIF (needs pillow)."),
 ) -> None:
     """PNG maps (equirectangular and Mollweide) of a channel, the ground truth and the prediction."""
@@ -92,7 +91,7 @@ def info() -> None:
         for r in resolutions:
             try:
                 n = str(_deps.sampling_for(kind, r).n_vertices)
-            except Exception as exc:  # noqa: BLE001 - shown in the table
+            except Exception as exc:
                 n = f"unavailable ({exc.__class__.__name__})"
             label = {"icosahedral": f"level {r}", "healpix": f"nside {r}", "equiangular": f"{r} x {2 * r}"}[kind]
             table.add_row(kind, label, n)
@@ -105,7 +104,7 @@ def info() -> None:
         try:
             model = _deps.build_model(cfg, _deps.sampling_for("icosahedral", level))
             count = f"{sum(p.numel() for p in model.parameters()):,}"
-        except Exception as exc:  # noqa: BLE001 - shown in the table
+        except Exception as exc:
             count = f"unavailable ({exc.__class__.__name__})"
         models.add_row(preset, str(scale), count)
     console.print(models)
@@ -122,7 +121,7 @@ def _free_run_dir(base: Path) -> Path:
 @app.command()
 @friendly
 def demo(
-    data: Optional[Path] = typer.Option(None, "--data", help="Existing data folder (default: synthesise one under --out)."),
+    data: Path | None = typer.Option(None, "--data", help="Existing data folder (default: synthesise one under --out)."),
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the synthetic data and the run."),
     samples: int = typer.Option(240, "--samples", min=12, help="Synthetic files to create when no --data is given."),
     epochs: int = typer.Option(12, "--epochs", min=1, help="Maximum epochs."),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -35,32 +34,32 @@ class Scheduler(str, Enum):
 @app.command()
 @friendly
 def train(
-    data: Optional[Path] = typer.Option(None, "--data", help="Folder of data-YYYY-MM-DD-HH-R-mesh.npz files."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (checkpoints, metrics.jsonl, config.yaml). [default: runs/climate-seg]"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML or TOML file of settings; CLI flags override it."),
+    data: Path | None = typer.Option(None, "--data", help="Folder of data-YYYY-MM-DD-HH-R-mesh.npz files."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (checkpoints, metrics.jsonl, config.yaml). [default: runs/climate-seg]"),
+    config: Path | None = typer.Option(None, "--config", help="YAML or TOML file of settings; CLI flags override it."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out exactly where it stopped."),
-    sampling: Optional[Sampling] = typer.Option(None, "--sampling", help="Grid the model runs on (data are resampled). [default: icosahedral]"),
-    resolution: Optional[int] = typer.Option(None, "--resolution", help="Icosahedral level, HEALPix nside or equiangular nlat."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum number of epochs. [default: 10]"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per batch and process. [default: 8]"),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate after warm-up. [default: 1e-3]"),
-    scheduler: Optional[Scheduler] = typer.Option(None, "--scheduler", help="plateau (ReduceLROnPlateau on val mAP) or cosine."),
-    warmup_epochs: Optional[int] = typer.Option(None, "--warmup-epochs", help="Linear LR warm-up epochs. [default: 1]"),
-    patience: Optional[int] = typer.Option(None, "--patience", help="Early stopping patience on val mAP (0: off). [default: 10]"),
-    class_weights: Optional[str] = typer.Option(None, "--class-weights", help="Cross-entropy weights: balanced, none or w0,w1,w2."),
-    preset: Optional[Preset] = typer.Option(None, "--preset", help="Model size: small (fast on CPU) or deepsphere (13M params)."),
-    width_scale: Optional[float] = typer.Option(None, "--width-scale", help="Multiply every layer width of the preset."),
-    kernel_size: Optional[int] = typer.Option(None, "--kernel-size", help="Chebyshev polynomial order. [default: 3]"),
-    temporal: Optional[Temporal] = typer.Option(None, "--temporal", help="Temporal model: stack frames as channels or lstm."),
-    sequence_length: Optional[int] = typer.Option(None, "--sequence-length", help="Frames per temporal sample (T)."),
-    prediction_shift: Optional[int] = typer.Option(None, "--prediction-shift", help="Predict the labels S frames after the last input."),
-    skip_bad_files: Optional[bool] = typer.Option(None, "--skip-bad-files/--no-skip-bad-files", help="Skip unreadable or malformed files."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the split, shuffling and initialisation. [default: 0]"),
-    gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU ids: absent = CPU; `--gpu 0` = cuda:0; `--gpu 0 1` = DDP over GPUs 0 and 1."),
-    nproc: Optional[int] = typer.Option(None, "--nproc", help="CPU processes (gloo backend) when no --gpu. [default: 1]"),
-    max_files: Optional[int] = typer.Option(None, "--max-files", help="Use at most N files (quick experiments)."),
-    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Also save last.pt every N iterations."),
-    num_workers: Optional[int] = typer.Option(None, "--num-workers", help="DataLoader worker processes. [default: 0]"),
+    sampling: Sampling | None = typer.Option(None, "--sampling", help="Grid the model runs on (data are resampled). [default: icosahedral]"),
+    resolution: int | None = typer.Option(None, "--resolution", help="Icosahedral level, HEALPix nside or equiangular nlat."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Maximum number of epochs. [default: 10]"),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Samples per batch and process. [default: 8]"),
+    lr: float | None = typer.Option(None, "--lr", help="Adam learning rate after warm-up. [default: 1e-3]"),
+    scheduler: Scheduler | None = typer.Option(None, "--scheduler", help="plateau (ReduceLROnPlateau on val mAP) or cosine."),
+    warmup_epochs: int | None = typer.Option(None, "--warmup-epochs", help="Linear LR warm-up epochs. [default: 1]"),
+    patience: int | None = typer.Option(None, "--patience", help="Early stopping patience on val mAP (0: off). [default: 10]"),
+    class_weights: str | None = typer.Option(None, "--class-weights", help="Cross-entropy weights: balanced, none or w0,w1,w2."),
+    preset: Preset | None = typer.Option(None, "--preset", help="Model size: small (fast on CPU) or deepsphere (13M params)."),
+    width_scale: float | None = typer.Option(None, "--width-scale", help="Multiply every layer width of the preset."),
+    kernel_size: int | None = typer.Option(None, "--kernel-size", help="Chebyshev polynomial order. [default: 3]"),
+    temporal: Temporal | None = typer.Option(None, "--temporal", help="Temporal model: stack frames as channels or lstm."),
+    sequence_length: int | None = typer.Option(None, "--sequence-length", help="Frames per temporal sample (T)."),
+    prediction_shift: int | None = typer.Option(None, "--prediction-shift", help="Predict the labels S frames after the last input."),
+    skip_bad_files: bool | None = typer.Option(None, "--skip-bad-files/--no-skip-bad-files", help="Skip unreadable or malformed files."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the split, shuffling and initialisation. [default: 0]"),
+    gpu: str | None = typer.Option(None, "--gpu", help="GPU ids: absent = CPU; `--gpu 0` = cuda:0; `--gpu 0 1` = DDP over GPUs 0 and 1."),
+    nproc: int | None = typer.Option(None, "--nproc", help="CPU processes (gloo backend) when no --gpu. [default: 1]"),
+    max_files: int | None = typer.Option(None, "--max-files", help="Use at most N files (quick experiments)."),
+    checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="Also save last.pt every N iterations."),
+    num_workers: int | None = typer.Option(None, "--num-workers", help="DataLoader worker processes. [default: 0]"),
 ) -> None:
     """Train a spherical U-Net; the run folder gets last.pt, best.pt, config.yaml, metrics.jsonl, test_metrics.json."""
     from ..config import load_config
