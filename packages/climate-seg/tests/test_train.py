@@ -85,3 +85,14 @@ def test_same_seed_same_losses(toy, tmp_path):
         records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
         losses.append([(r["ap_tc"], r["ap_ar"], r.get("loss")) for r in records if r["split"] == "val"])
     assert losses[0] == losses[1]
+
+
+@pytest.mark.parametrize("mode", ["stack", "lstm"])
+def test_temporal_models_train(tmp_path, mode):
+    data = tmp_path / "data"
+    write_toy_set(data, n_files=16, level=2, seed=4)
+    out = tmp_path / mode
+    result = run(["train", "--data", data, "--out", out, "--epochs", "1", "--temporal", mode,
+                  "--sequence-length", "2", *TINY])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "test_metrics.json").read_text())["config"]["temporal"] == mode

@@ -38,7 +38,7 @@ class LoadedModel:
         to_grid = _deps.resampling(mesh, self.grid, "linear" if cfg.sampling != "icosahedral" else "nearest")
         nearest = _deps.resampling(mesh, self.grid, "nearest")
         base = base_dataset(files, self.mean, self.std, cfg, mesh.n_vertices)
-        return GridDataset(base, to_grid, nearest, cfg.temporal == "stack", cfg.skip_bad_files), _deps.resampling(self.grid, mesh, "nearest")
+        return GridDataset(base, to_grid, nearest, False, cfg.skip_bad_files), _deps.resampling(self.grid, mesh, "nearest")
 
 
 def resolve_checkpoint(path: Path) -> Path:
@@ -72,12 +72,12 @@ def load_model(checkpoint: Path, sampling: str | None = None) -> LoadedModel:
     return LoadedModel(model, cfg, grid, np.asarray(ckpt["mean"]), np.asarray(ckpt["std"]))
 
 
-def select_files(data: Path, split_name: str, seed: int) -> list[Path]:
+def select_files(data: Path, split_name: str, seed: int, contiguous: bool = False) -> list[Path]:
     """Files of ``data``: one part of the run's split (``train``/``val``/``test``) or ``all``."""
     files = files_of(data)
     if split_name == "all":
         return files
-    parts = dict(zip(("train", "val", "test"), split(files, seed)))
+    parts = dict(zip(("train", "val", "test"), split(files, seed, contiguous=contiguous), strict=True))
     if split_name not in parts:
         raise ValueError(f"unknown split {split_name!r}; choose train, val, test or all.")
     return parts[split_name]

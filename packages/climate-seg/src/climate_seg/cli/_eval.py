@@ -29,7 +29,7 @@ def evaluate(
     from ..training.logging import metrics_table
 
     loaded = load_model(run, sampling.value if sampling else None)
-    files = select_files(data, split, loaded.config.seed)
+    files = select_files(data, split, loaded.config.seed, contiguous=loaded.config.temporal is not None)
     report = report or ((run if run.is_dir() else run.parent) / f"evaluate-{split}.json")
     check_writable(report.parent)
     ds, to_mesh = loaded.datasets(files)

@@ -99,6 +99,8 @@ class FallbackNet(nn.Module):
         self.head = nn.Linear(width, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4:  # (B, T, V, C): frames stacked along channels
+            x = x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], -1)
         for conv, norm in zip(self.convs, self.norms):
             x = torch.relu(norm(conv(x, self.lap).transpose(1, 2)).transpose(1, 2))
         return self.head(x)

@@ -29,10 +29,18 @@ def files_of(folder: str | Path | None) -> list[Path]:
     return list(fn(folder, strict=False)) if fn is not None else files
 
 
-def split(files: list[Path], seed: int) -> tuple[list[Path], list[Path], list[Path]]:
-    """70/10/20 train/val/test split fixed by ``seed`` (at least one file in each part)."""
+def split(files: list[Path], seed: int, contiguous: bool = False) -> tuple[list[Path], list[Path], list[Path]]:
+    """70/10/20 train/val/test split fixed by ``seed`` (at least one file in each part).
+
+    ``contiguous=True`` (temporal models) cuts the name-sorted (date-sorted) list into three
+    blocks instead, so that every part keeps runs of consecutive frames.
+    """
     fn = _data_api("split_files")
-    if fn is not None:
+    if contiguous:
+        ordered = sorted(files, key=lambda p: p.name)
+        n_tr, n_va = int(round(0.7 * len(files))), int(round(0.1 * len(files)))
+        tr, va, te = ordered[:n_tr], ordered[n_tr : n_tr + n_va], ordered[n_tr + n_va :]
+    elif fn is not None:
         tr, va, te = fn(files, seed=seed)
     else:
         perm = np.random.default_rng(seed).permutation(len(files))
@@ -142,7 +150,7 @@ def prepare_data(config: TrainConfig, mean: np.ndarray | None = None, std: np.nd
     files = files_of(config.data)
     if config.max_files:
         files = files[: config.max_files]
-    tr, va, te = split(files, config.seed)
+    tr, va, te = split(files, config.seed, contiguous=config.temporal is not None)
     with np.load(tr[0]) as z:
         shape = z["data"].shape
     if mean is None or std is None:
@@ -154,7 +162,7 @@ def prepare_data(config: TrainConfig, mean: np.ndarray | None = None, std: np.nd
     to_grid = _deps.resampling(mesh, grid, "linear" if config.sampling != "icosahedral" else "nearest")
     nearest = _deps.resampling(mesh, grid, "nearest")
     to_mesh = _deps.resampling(grid, mesh, "nearest")
-    stack = config.temporal == "stack"
+    stack = False  # temporal models take (B, T, V, C) themselves
     make = lambda fs: GridDataset(base_dataset(fs, mean, std, config, mesh.n_vertices), to_grid, nearest, stack, config.skip_bad_files)  # noqa: E731
     counts = np.zeros(3)
     for f in tr[: min(len(tr), 50)]:
