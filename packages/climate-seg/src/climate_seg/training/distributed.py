@@ -62,11 +62,11 @@ def launch(fn: Callable[..., Any], config: Any, gpu: list[int] | None, nproc: in
         CPU processes when ``gpu`` is None.
     """
     if gpu:
-        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpu))
         if len(gpu) == 1:
-            torch.cuda.set_device(0)
             fn(0, config)
             return
+        # spawned workers start fresh: they see only the chosen GPUs, as cuda:0..n-1
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpu))
         with idist.Parallel(backend="nccl", nproc_per_node=len(gpu)) as parallel:
             parallel.run(fn, config)
         return

@@ -29,9 +29,14 @@ __all__ = ["evaluate_model", "train_worker"]
 FAIL_ENV = "CLIMATE_SEG_FAIL_AT_ITERATION"
 
 
-def _device() -> torch.device:
-    return idist.device() if idist.get_world_size() > 1 else (
-        torch.device("cuda", torch.cuda.current_device()) if os.environ.get("CUDA_VISIBLE_DEVICES") and torch.cuda.is_available() else torch.device("cpu"))
+def _device(cfg: TrainConfig) -> torch.device:
+    """This process's device: the DDP device, ``cuda:<id>`` for one ``--gpu`` id, else the CPU."""
+    if idist.get_world_size() > 1:
+        return idist.device()
+    if cfg.gpu:
+        torch.cuda.set_device(cfg.gpu[0])
+        return torch.device("cuda", cfg.gpu[0])
+    return torch.device("cpu")
 
 
 def _loader(dataset: Any, batch_size: int, sampler: ResumableSampler, workers: int) -> DataLoader:
@@ -96,7 +101,7 @@ def _state(model, opt, sched, trainer, early, best, cfg, data: PreparedData, kin
 def train_worker(local_rank: int, cfg: TrainConfig) -> None:
     """Train one run; called once per process by :func:`~.distributed.launch`."""
     rank, world = idist.get_rank(), idist.get_world_size()
-    device = _device()
+    device = _device(cfg)
     run_dir = Path(cfg.out)
     last_path = run_dir / "last.pt"
     resume = last_path.is_file() and bool(cfg.extra.get("resume"))
