@@ -96,3 +96,13 @@ def test_temporal_models_train(tmp_path, mode):
                   "--sequence-length", "2", *TINY])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "test_metrics.json").read_text())["config"]["temporal"] == mode
+
+
+def test_skip_bad_files(tmp_path):
+    data = tmp_path / "data"
+    files = write_toy_set(data, n_files=12, level=2, seed=5)
+    files[3].write_bytes(b"PK\x03\x04 truncated")
+    result = run(["train", "--data", data, "--out", tmp_path / "strict", "--epochs", "1", *TINY])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    result = run(["train", "--data", data, "--out", tmp_path / "skip", "--epochs", "1", "--skip-bad-files", *TINY])
+    assert result.exit_code == 0, result.output

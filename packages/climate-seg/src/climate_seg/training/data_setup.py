@@ -56,17 +56,31 @@ def split(files: list[Path], seed: int, contiguous: bool = False) -> tuple[list[
     return tr, va, te
 
 
-def stats(files: list[Path], n_vertices: int = 10242) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(path: Path, skip_bad: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(data, onehot)`` of a file; None for a broken file when ``skip_bad``."""
+    try:
+        with np.load(path) as z:
+            return np.asarray(z["data"]), np.asarray(z["labels"])
+    except Exception as exc:
+        if skip_bad:
+            return None
+        raise ValueError(f"{path} cannot be read ({exc.__class__.__name__}); fix or remove it, "
+                         "or pass --skip-bad-files (see `climate-seg data check`).") from None
+
+
+def stats(files: list[Path], n_vertices: int = 10242, skip_bad: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std of the training files (streamed)."""
     fn = _data_api("compute_stats")
-    if fn is not None and n_vertices == 10242:
+    if fn is not None and n_vertices == 10242 and not skip_bad:
         mean, std = fn(files)
         return np.asarray(mean), np.asarray(std)
     s = s2 = 0.0
     n = 0
     for f in files:
-        with np.load(f) as z:
-            d = z["data"].astype(np.float64)
+        arrays = _arrays(f, skip_bad)
+        if arrays is None or arrays[0].shape != (_deps.N_CHANNELS, n_vertices):
+            continue
+        d = arrays[0].astype(np.float64)
         s, s2, n = s + d.sum(1), s2 + (d**2).sum(1), n + d.shape[1]
     mean = s / n
     return mean, np.sqrt(np.maximum(s2 / n - mean**2, 1e-12))
@@ -151,12 +165,14 @@ def prepare_data(config: TrainConfig, mean: np.ndarray | None = None, std: np.nd
     if config.max_files:
         files = files[: config.max_files]
     tr, va, te = split(files, config.seed, contiguous=config.temporal is not None)
-    with np.load(tr[0]) as z:
-        shape = z["data"].shape
-    if mean is None or std is None:
-        mean, std = stats(tr, shape[1])
+    first = next((a for a in (_arrays(f, config.skip_bad_files) for f in tr) if a is not None), None)
+    if first is None:
+        raise ValueError("no training file can be read; check the folder with `climate-seg data check`.")
+    shape = first[0].shape
     if shape[0] != _deps.N_CHANNELS:
         raise ValueError(f"{tr[0].name} has {shape[0]} channels; CAM5 files have {_deps.N_CHANNELS} (TMQ ... ZBOT).")
+    if mean is None or std is None:
+        mean, std = stats(tr, shape[1], config.skip_bad_files)
     mesh = _deps.data_mesh(shape[1])
     grid = _deps.sampling_for(config.sampling, config.grid_resolution)
     to_grid = _deps.resampling(mesh, grid, "linear" if config.sampling != "icosahedral" else "nearest")
@@ -166,8 +182,9 @@ def prepare_data(config: TrainConfig, mean: np.ndarray | None = None, std: np.nd
     make = lambda fs: GridDataset(base_dataset(fs, mean, std, config, mesh.n_vertices), to_grid, nearest, stack, config.skip_bad_files)  # noqa: E731
     counts = np.zeros(3)
     for f in tr[: min(len(tr), 50)]:
-        with np.load(f) as z:
-            counts += np.bincount(z["labels"].argmax(0), minlength=3)[:3]
+        arrays = _arrays(f, config.skip_bad_files)
+        if arrays is not None:
+            counts += np.bincount(arrays[1].argmax(0), minlength=3)[:3]
     return PreparedData(make(tr), make(va), make(te), grid, mesh, to_mesh, mean, std, counts)
 
 
