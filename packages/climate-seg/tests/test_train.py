@@ -106,3 +106,13 @@ def test_skip_bad_files(tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.output
     result = run(["train", "--data", data, "--out", tmp_path / "skip", "--epochs", "1", "--skip-bad-files", *TINY])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(("sampling", "resolution"), [("healpix", "4"), ("equiangular", "8")])
+def test_other_samplings_report_grid_and_mesh_metrics(toy, tmp_path, sampling, resolution):
+    out = tmp_path / sampling
+    args = ["train", "--data", toy, "--out", out, "--epochs", "1", *TINY, "--sampling", sampling, "--resolution", resolution]
+    result = run(args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "test_metrics.json").read_text())["test"]
+    assert set(report) == {"grid", "mesh"}
