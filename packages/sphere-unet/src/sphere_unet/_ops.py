@@ -12,7 +12,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-__all__ = ["GraphOperator", "cheb_polynomial", "sparse_apply", "spmm"]
+__all__ = ["GraphOperator", "cheb_polynomial", "sp_addmm", "sparse_apply", "spmm"]
 
 
 class _SymSpMM(torch.autograd.Function):
@@ -54,6 +54,57 @@ def sparse_apply(a: Tensor, at: Tensor, x: Tensor) -> Tensor:
     else:
         out = torch.sparse.mm(a, x2)
     return out.view(a.shape[0], *x.shape[1:])
+
+
+class _SymAddmm(torch.autograd.Function):
+    """``beta * C + alpha * L @ X`` for a symmetric sparse ``L``, in one sparse ``addmm``.
+
+    On CPU the fused sparse ``addmm`` is about twice as fast as ``sparse.mm`` (which
+    zero-fills and copies its output) followed by an addition.
+    """
+
+    @staticmethod
+    def forward(ctx, c: Tensor, lap: Tensor, x: Tensor, beta: float, alpha: float) -> Tensor:  # type: ignore[override]
+        ctx.lap, ctx.beta, ctx.alpha = lap, beta, alpha
+        return torch.addmm(c, lap, x, beta=beta, alpha=alpha)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        grad = grad.contiguous()
+        gc = gx = None
+        if ctx.needs_input_grad[0] and ctx.beta != 0:
+            gc = grad if ctx.beta == 1 else grad * ctx.beta
+        if ctx.needs_input_grad[2]:
+            gx = torch.addmm(grad, ctx.lap, grad, beta=0.0, alpha=ctx.alpha)
+        return gc, None, gx, None, None
+
+
+def sp_addmm(c: Tensor | None, lap: Tensor, x: Tensor, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
+    """``beta * c + alpha * L @ x`` for a symmetric sparse CSR ``L`` ``(V, V)``.
+
+    Parameters
+    ----------
+    c : torch.Tensor or None, shape (V, B, C)
+        None means ``beta = 0``.
+    lap : torch.Tensor, sparse CSR, shape (V, V)
+    x : torch.Tensor, shape (V, B, C)
+    beta, alpha : float
+
+    Returns
+    -------
+    torch.Tensor, shape (V, B, C)
+    """
+    shape = x.shape
+    x2 = x.reshape(shape[0], -1)
+    if c is None:
+        c2, beta = x2, 0.0
+    else:
+        c2 = c.reshape(shape[0], -1)
+    if torch.is_grad_enabled() and (x.requires_grad or (c is not None and c.requires_grad)):
+        out = _SymAddmm.apply(c2, lap, x2, beta, alpha)
+    else:
+        out = torch.addmm(c2, lap, x2, beta=beta, alpha=alpha)
+    return out.view(shape)
 
 
 def spmm(lap: Tensor, x: Tensor) -> Tensor:
@@ -168,11 +219,11 @@ def cheb_polynomial(
     if len(inputs) == 1 and c_in < c_out:
         # Basis first: T_k x on C_in channels, then accumulate T_k x W_k.
         x0 = inputs[0]
-        x1 = spmm(lap, x0)
+        x1 = sp_addmm(None, lap, x0)
         y = mix(0, bias).view(V * B, c_out)
         y = torch.addmm(y, x1.view(V * B, c_in), wk[0][1])
         for k in range(2, K):
-            x2 = spmm(lap, x1).mul(2.0).sub_(x0)
+            x2 = sp_addmm(x0, lap, x1, beta=-1.0, alpha=2.0)
             y = torch.addmm(y, x2.view(V * B, c_in), wk[0][k])
             x0, x1 = x1, x2
         return y.view(V, B, c_out)
@@ -180,11 +231,11 @@ def cheb_polynomial(
     b1 = mix(K - 1, None)
     b2: Tensor | None = None
     for k in range(K - 2, 0, -1):
-        nb = torch.add(mix(k, None), spmm(lap, b1), alpha=2.0)
+        nb = sp_addmm(mix(k, None), lap, b1, alpha=2.0)
         if b2 is not None:
             nb = nb.sub_(b2)
         b1, b2 = nb, b1
-    y = spmm(lap, b1).add_(mix(0, bias))
+    y = sp_addmm(mix(0, bias), lap, b1)
     if b2 is not None:
         y = y.sub_(b2)
     return y
