@@ -214,7 +214,7 @@ minimises the equivariance error ``E`` of the normalised Laplacian
 
 Resolution-scaled rule: ``sigma = ratio * h`` with ``h = sqrt(4 pi / V)`` the
 equal-area vertex spacing. The ratios are nearly constant across resolutions, so
-:func:`tuned_kernel_width` serves any resolution of a tabulated kind and ``k`` with
+:func:`sphere_graphs._widths.tuned_kernel_width` serves any resolution of a tabulated kind and ``k`` with
 the ratio of the tabulated resolution nearest in ``V`` (grids of another aspect ratio
 than ``nlon = 2 nlat``, and Gauss-Legendre grids, use the equiangular ratios). The
 ratios drift down slowly with resolution for icosahedral and large ``k`` (the test
@@ -231,47 +231,11 @@ no pole rows); ``cubed``: n (cells per face side).
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
-__all__ = ["TUNED_KERNEL_WIDTHS", "TUNED_WIDTH_RATIOS", "tuned_kernel_width"]
+__all__ = ["TABLE_VERTICES", "TUNED_KERNEL_WIDTHS", "TUNED_WIDTH_RATIOS"]
 
 '''
 
-FOOTER = '''
 
-_ALIASES = {"gauss_legendre": "equiangular"}
-
-
-def tuned_kernel_width(sampling: Any, k: int) -> float | None:
-    """Tuned width ``sigma`` for a sampling and ``k``, or None when not tabulated.
-
-    Parameters
-    ----------
-    sampling : Sampling
-        Needs ``.kind`` and ``.n_vertices`` (``V``).
-    k : int
-        Neighbours per vertex.
-
-    Returns
-    -------
-    float or None
-        ``ratio * sqrt(4 pi / V)`` with the ratio of the tabulated resolution of the
-        same kind and ``k`` whose vertex count is nearest to ``V`` (log scale); None
-        for kinds or ``k`` without a table entry.
-    """
-    kind = _ALIASES.get(getattr(sampling, "kind", ""), getattr(sampling, "kind", ""))
-    per_k = TUNED_WIDTH_RATIOS.get(kind, {}).get(int(k))
-    if not per_k:
-        return None
-    n = int(sampling.n_vertices)
-    if n <= 0:
-        return None
-    h = math.sqrt(4 * math.pi / n)
-    sizes = _VERTICES[kind]
-    best = min(per_k, key=lambda res: abs(math.log(sizes[res] / n)))
-    return per_k[best] * h
-'''
 
 
 def _format(table: dict) -> str:
@@ -317,8 +281,7 @@ def write_table(
     text += "TUNED_WIDTH_RATIOS: dict[str, dict[int, dict[int, float]]] = "
     text += _format(ratios) + "\n\n"
     text += "# Vertex count of every tabulated resolution.\n"
-    text += "_VERTICES: dict[str, dict[int, int]] = " + _format_flat(vertices) + "\n"
-    text += FOOTER
+    text += "TABLE_VERTICES: dict[str, dict[int, int]] = " + _format_flat(vertices) + "\n"
     TABLE.write_text(text)
 
 

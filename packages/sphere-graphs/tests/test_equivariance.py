@@ -169,18 +169,19 @@ def test_errors():
 
 def test_tuned_width_table_and_rule():
     from sphere_graphs import _tuned_widths as tw
+    from sphere_graphs._widths import tuned_kernel_width
 
     ico5 = _get("_icosahedral", "icosahedral")(5)
-    assert tw.tuned_kernel_width(ico5, 20) == pytest.approx(
+    assert tuned_kernel_width(ico5, 20) == pytest.approx(
         tw.TUNED_KERNEL_WIDTHS["icosahedral"][20][5], rel=1e-3
     )
     # Other resolutions: ratio of the nearest tabulated one times sqrt(4 pi / V).
     ico8 = _get("_icosahedral", "icosahedral")(8)
     expected = tw.TUNED_WIDTH_RATIOS["icosahedral"][8][6] * math.sqrt(4 * math.pi / ico8.n_vertices)
-    assert tw.tuned_kernel_width(ico8, 8) == pytest.approx(expected)
+    assert tuned_kernel_width(ico8, 8) == pytest.approx(expected)
     for per_k in tw.TUNED_KERNEL_WIDTHS.values():
         assert set(per_k) >= {8, 20, 40}
         for per_res in per_k.values():
             assert all(0 < v < 2 for v in per_res.values())
-    assert tw.tuned_kernel_width(_get("_grids", "points")([0.0, 1.0], [0.0, 0.5]), 8) is None
-    assert tw.tuned_kernel_width(ico5, 13) is None
+    assert tuned_kernel_width(_get("_grids", "points")([0.0, 1.0], [0.0, 0.5]), 8) is None
+    assert tuned_kernel_width(ico5, 13) is None

@@ -12,7 +12,7 @@ minimises the equivariance error ``E`` of the normalised Laplacian
 
 Resolution-scaled rule: ``sigma = ratio * h`` with ``h = sqrt(4 pi / V)`` the
 equal-area vertex spacing. The ratios are nearly constant across resolutions, so
-:func:`tuned_kernel_width` serves any resolution of a tabulated kind and ``k`` with
+:func:`sphere_graphs._widths.tuned_kernel_width` serves any resolution of a tabulated kind and ``k`` with
 the ratio of the tabulated resolution nearest in ``V`` (grids of another aspect ratio
 than ``nlon = 2 nlat``, and Gauss-Legendre grids, use the equiangular ratios). The
 ratios drift down slowly with resolution for icosahedral and large ``k`` (the test
@@ -29,10 +29,7 @@ no pole rows); ``cubed``: n (cells per face side).
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
-__all__ = ["TUNED_KERNEL_WIDTHS", "TUNED_WIDTH_RATIOS", "tuned_kernel_width"]
+__all__ = ["TABLE_VERTICES", "TUNED_KERNEL_WIDTHS", "TUNED_WIDTH_RATIOS"]
 
 #: Absolute tuned widths sigma (chord distance).
 TUNED_KERNEL_WIDTHS: dict[str, dict[int, dict[int, float]]] = {
@@ -83,42 +80,9 @@ TUNED_WIDTH_RATIOS: dict[str, dict[int, dict[int, float]]] = {
 }
 
 # Vertex count of every tabulated resolution.
-_VERTICES: dict[str, dict[int, int]] = {
+TABLE_VERTICES: dict[str, dict[int, int]] = {
     "cubed": {16: 1536, 32: 6144, 64: 24576},
     "equiangular": {32: 2048, 64: 8192, 128: 32768},
     "healpix": {16: 3072, 32: 12288, 64: 49152},
     "icosahedral": {4: 2562, 5: 10242, 6: 40962},
 }
-
-
-_ALIASES = {"gauss_legendre": "equiangular"}
-
-
-def tuned_kernel_width(sampling: Any, k: int) -> float | None:
-    """Tuned width ``sigma`` for a sampling and ``k``, or None when not tabulated.
-
-    Parameters
-    ----------
-    sampling : Sampling
-        Needs ``.kind`` and ``.n_vertices`` (``V``).
-    k : int
-        Neighbours per vertex.
-
-    Returns
-    -------
-    float or None
-        ``ratio * sqrt(4 pi / V)`` with the ratio of the tabulated resolution of the
-        same kind and ``k`` whose vertex count is nearest to ``V`` (log scale); None
-        for kinds or ``k`` without a table entry.
-    """
-    kind = _ALIASES.get(getattr(sampling, "kind", ""), getattr(sampling, "kind", ""))
-    per_k = TUNED_WIDTH_RATIOS.get(kind, {}).get(int(k))
-    if not per_k:
-        return None
-    n = int(sampling.n_vertices)
-    if n <= 0:
-        return None
-    h = math.sqrt(4 * math.pi / n)
-    sizes = _VERTICES[kind]
-    best = min(per_k, key=lambda res: abs(math.log(sizes[res] / n)))
-    return per_k[best] * h

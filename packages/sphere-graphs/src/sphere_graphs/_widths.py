@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from ._tuned_widths import TABLE_VERTICES, TUNED_WIDTH_RATIOS
+
 __all__ = ["HEALPIX_KERNEL_WIDTHS", "default_kernel_width", "healpix_kernel_width"]
 
 # Published widths for HEALPix k-NN graphs, keys k -> nside -> sigma. Numbers copied
@@ -53,14 +55,36 @@ def healpix_kernel_width(nside: int, k: int) -> float | None:
     return table[ref] * ref / nside
 
 
-def _tuned_kernel_width(sampling, k: int) -> float | None:
-    """Width from the optional generated table ``_tuned_widths.py``, if it covers the case."""
-    try:
-        from ._tuned_widths import tuned_kernel_width
-    except ImportError:  # table not generated
+# Gauss-Legendre grids reuse the equiangular ratios (same row-major lat-lon layout).
+_TUNED_KIND_ALIASES = {"gauss_legendre": "equiangular"}
+
+
+def tuned_kernel_width(sampling, k: int) -> float | None:
+    """Tuned width ``sigma`` from the generated table ``_tuned_widths.py``, or None.
+
+    Parameters
+    ----------
+    sampling : Sampling
+        Needs ``.kind`` and ``.n_vertices`` (``V``).
+    k : int
+        Neighbours per vertex.
+
+    Returns
+    -------
+    float or None
+        ``ratio * sqrt(4 pi / V)`` with the ratio of the tabulated resolution of the
+        same kind and ``k`` whose vertex count is nearest to ``V`` (log scale); None
+        for kinds or ``k`` without a table entry.
+    """
+    kind = getattr(sampling, "kind", "")
+    kind = _TUNED_KIND_ALIASES.get(kind, kind)
+    per_k = TUNED_WIDTH_RATIOS.get(kind, {}).get(int(k))
+    n = int(sampling.n_vertices)
+    if not per_k or n <= 0:
         return None
-    value = tuned_kernel_width(sampling, k)
-    return None if value is None else float(value)
+    sizes = TABLE_VERTICES[kind]
+    best = min(per_k, key=lambda res: abs(math.log(sizes[res] / n)))
+    return float(per_k[best] * math.sqrt(4 * math.pi / n))
 
 
 def default_kernel_width(sampling, k: int, kth_distances: np.ndarray | None = None) -> float:
@@ -92,7 +116,7 @@ def default_kernel_width(sampling, k: int, kth_distances: np.ndarray | None = No
         width = healpix_kernel_width(sampling.nside, k)
         if width is not None:
             return width
-    width = _tuned_kernel_width(sampling, k)
+    width = tuned_kernel_width(sampling, k)
     if width is not None:
         return width
     if kth_distances is None:
