@@ -119,7 +119,7 @@ def straight_cheb_conv(lap_coo, x, weight, bias=None):
     """Straightforward ChebNet as in deepsphere-pytorch (the baseline).
 
     x: (B, V, C_in); weight: (C_in * K, C_out) with row index c * K + k;
-    bias (C_out,) added afterwards, as deepsphere's layer does.
+    bias (C_out,) added afterwards in place, as deepsphere's layer does.
     """
     B, V, c_in = x.shape
     K = weight.shape[0] // c_in
@@ -135,7 +135,7 @@ def straight_cheb_conv(lap_coo, x, weight, bias=None):
     stacked = stacked.view(K, V, c_in, B).permute(3, 1, 2, 0).contiguous()  # (B, V, C_in, K)
     out = stacked.view(B * V, c_in * K).matmul(weight).view(B, V, -1)
     if bias is not None:
-        out = out + bias
+        out += bias  # in place, as deepsphere-pytorch's layer does
     return out
 
 

@@ -169,3 +169,34 @@ def test_buffer_reuse_is_safe(K):
             for a, r in zip(got, ref[i][1], strict=False):
                 torch.testing.assert_close(a, r)
     cheb_conv.empty_cache()
+
+
+def test_pooled_outputs_are_never_clobbered():
+    """Outputs and input gradients come from the buffer pool: anything the
+    caller still holds (the tensor, a view, a numpy array, a ``.grad``) keeps its
+    buffer out of reuse, and in-place ops on an output are allowed."""
+    A = random_graph(3000, 12000, seed=4, dtype=torch.float32)
+    L = cheb_conv.rescale(cheb_conv.laplacian(A, "normalized"), lmax=2.0)
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(3, 32, 32, generator=g, requires_grad=True)
+    xs = [torch.randn(4, 3000, 32, generator=g, requires_grad=True) for _ in range(3)]
+    with torch.no_grad():
+        held = [cheb_conv.cheb_conv(x, L, w) for x in xs]
+    snapshots = [h.clone() for h in held]
+    view, arr = held[1][2:], held[2].numpy()
+    del held[1:]
+    for x in xs:  # backward passes: x.grad slots keep the gradients alive
+        y = cheb_conv.cheb_conv(x, L, w)
+        y.relu_()  # in-place on an output is legal (not an autograd view)
+        y.sum().backward()
+    grads = [x.grad.clone() for x in xs]
+    with torch.no_grad():
+        for _ in range(4):
+            for x in xs:
+                cheb_conv.cheb_conv(x, L, w)
+    torch.testing.assert_close(held[0], snapshots[0], rtol=0, atol=0)
+    torch.testing.assert_close(view, snapshots[1][2:], rtol=0, atol=0)
+    torch.testing.assert_close(torch.from_numpy(arr), snapshots[2], rtol=0, atol=0)
+    for x, gr in zip(xs, grads, strict=True):
+        torch.testing.assert_close(x.grad, gr, rtol=0, atol=0)
+    cheb_conv.empty_cache()

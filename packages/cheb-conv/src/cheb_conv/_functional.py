@@ -5,14 +5,14 @@ Layout strategy (see README, "Performance notes")
 ``x`` stays in its ``(B, V, C)`` layout, seen as a ``(B*V, C)`` matrix. The graph
 operator is expanded once per batch size into the block-diagonal
 ``I_B (x) L~`` (CSR, int32 indices, cached), so each order is ONE multithreaded
-sparse-dense ``addmm`` written straight into a preallocated (pooled)
-``(K-1, B*V, C_in)`` buffer: no permutes, no ``cat``. For ``K <= 4`` the terms
-are the powers ``L~^j x`` (weights changed to the power basis, exact up to
-rounding); for larger ``K`` the three-term recursion ``T_k = 2 L~ T_{k-1} - T_{k-2}``.
-The channel mixing is ``K`` GEMMs ``(B*V, C_in) @ (C_in, C_out)`` accumulated
-into the output. The backward computes the weight gradient from the saved terms
-and the input gradient by running the recursion on the gradient (Horner or
-Clenshaw with ``L~^T``, which is ``L~`` itself for symmetric operators).
+sparse-dense ``addmm``: no permutes, no ``cat``. The terms are gathered in one
+pooled row-major buffer ``Z = [x | L~x | ...]`` of shape ``(B*V, K*C_in)``, so
+the channel mixing is ONE GEMM ``Z @ W.reshape(K*C_in, C_out)`` and the weight
+gradient ONE GEMM ``Z^T @ gy``. For ``K <= 4`` the terms are the powers
+``L~^j x`` (weights changed to the power basis, exact up to rounding); for
+larger ``K`` the three-term recursion ``T_k = 2 L~ T_{k-1} - T_{k-2}``. The
+input gradient runs the recursion on the gradient (Horner or Clenshaw with
+``L~^T``, which is ``L~`` itself for symmetric operators).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ._laplacian import _is_scipy_sparse, as_operator
-from ._workspace import work_buffer
+from ._workspace import output_buffer, work_buffer
 
 __all__ = ["cheb_conv"]
 
@@ -171,7 +171,7 @@ class _ChebFunction(torch.autograd.Function):
     ``y = sum_j L^j x M_j`` with ``M_j = sum_k C[k, j] W_k`` (``C`` the
     Chebyshev-to-monomial matrix): every sparse product is then a plain
     ``L @ S`` (no ``- T_{k-2}`` term, hence no copy), and the input gradient is a
-    Horner scheme with one in-place sparse ``addmm_`` per order. The basis change
+    Horner scheme with one sparse product and one GEMM per order. The basis change
     is exact up to rounding amplified by at most ``sum_j |C[k, j]| <= 7`` for
     ``K <= 4``. For larger ``K`` the three-term recursion and Clenshaw are used.
     """
@@ -179,50 +179,37 @@ class _ChebFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, weight, bias, op: _Operator, batch: int):  # type: ignore[override]
         # x2: (B*V, C_in) contiguous, weight: (K, C_in, C_out) with K >= 2
-        K, c_in, _c_out = weight.shape
-        L = op.block(batch)
-        rows = x2.shape[0]
-        S = work_buffer((K - 1, rows, c_in), x2)  # S[k-1]: L^k x (power) or T_k(L) x
+        K, c_in, c_out = weight.shape
         monomial = K <= _MONOMIAL_MAX_K
-        # addmm(beta=0) is the fast sparse path (torch.mm(sparse, dense, out=) is not)
-        torch.addmm(S[0], L, x2, beta=0, out=S[0])
-        for k in range(2, K):
-            if monomial:
-                torch.addmm(S[k - 1], L, S[k - 2], beta=0, out=S[k - 1])
-            else:
-                prev2 = x2 if k == 2 else S[k - 3]
-                torch.addmm(prev2, L, S[k - 2], beta=-1, alpha=2, out=S[k - 1])
+        Z = _chebyshev_terms(x2, op.block(batch), K, monomial)
         if monomial:
             coef = _cheb_to_monomial(K)
             M = _combine(coef, weight, transpose=False)
         else:
             coef, M = None, weight
+        y = output_buffer((x2.shape[0], c_out), x2)
+        M_flat = M.reshape(K * c_in, c_out)
         if bias is not None:
-            y = torch.addmm(bias, x2, M[0])
+            torch.addmm(bias, Z, M_flat, out=y)
         else:
-            y = torch.mm(x2, M[0])
-        for k in range(1, K):
-            y.addmm_(S[k - 1], M[k])
+            torch.mm(Z, M_flat, out=y)
         ctx.op = op
         ctx.batch = batch
         ctx.coef = coef
-        ctx.save_for_backward(x2, weight, S)
+        ctx.save_for_backward(Z, weight)
         ctx.has_bias = bias is not None
         return y
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, gy):  # type: ignore[override]
-        x2, weight, S = ctx.saved_tensors
+        Z, weight = ctx.saved_tensors
         coef = ctx.coef
-        K = weight.shape[0]
+        K, c_in, c_out = weight.shape
         gy = gy.contiguous()
         gx = gw = gb = None
         if ctx.needs_input_grad[1]:
-            gw = torch.empty_like(weight)
-            torch.mm(x2.t(), gy, out=gw[0])
-            for k in range(1, K):
-                torch.mm(S[k - 1].t(), gy, out=gw[k])
+            gw = torch.mm(Z.t(), gy).view(K, c_in, c_out)
             if coef is not None:  # gradient of M -> gradient of W
                 gw = _combine(coef, gw, transpose=True)
         if ctx.has_bias and ctx.needs_input_grad[2]:
@@ -236,6 +223,36 @@ class _ChebFunction(torch.autograd.Function):
         return gx, gw, gb, None, None
 
 
+def _chebyshev_terms(x2: torch.Tensor, L: torch.Tensor, K: int, monomial: bool) -> torch.Tensor:
+    """``Z = [x | P_1(L) x | ... | P_{K-1}(L) x]`` as one ``(B*V, K*C_in)`` buffer.
+
+    ``P_k`` is ``L^k`` (``monomial``) or ``T_k``. One row-major buffer turns the
+    channel mixing into a single GEMM ``Z @ W.reshape(K*C_in, C_out)`` and the
+    weight gradient into ``Z^T @ gy``, each reading its operands once. The sparse
+    BLAS writes a column slice of ``Z`` at full speed but reads a column slice at
+    half speed, so every term that feeds the next product is computed into a
+    contiguous work buffer and then copied into ``Z``; the last one is written
+    straight into ``Z``.
+    """
+    rows, c_in = x2.shape
+    Z = work_buffer((rows, K * c_in), x2)
+    Z[:, :c_in].copy_(x2)
+    prev2, prev = None, x2  # contiguous T_{k-2}, T_{k-1}
+    for k in range(1, K):
+        block = Z[:, k * c_in : (k + 1) * c_in]
+        last = k == K - 1
+        dst = block if last else work_buffer((rows, c_in), x2, exclude=(prev, prev2))
+        # addmm(beta=0) is the fast sparse path (torch.mm(sparse, dense, out=) is not)
+        if monomial or k == 1:
+            torch.addmm(dst, L, prev, beta=0, out=dst)
+        else:
+            torch.addmm(prev2, L, prev, beta=-1, alpha=2, out=dst)
+        if not last:
+            block.copy_(dst)
+        prev2, prev = prev, dst
+    return Z
+
+
 def _horner_adjoint(gy: torch.Tensor, M: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """``sum_j A^j (gy @ M_j^T)`` by Horner: ``h <- gy M_j^T + A h`` (in place).
 
@@ -247,13 +264,16 @@ def _horner_adjoint(gy: torch.Tensor, M: torch.Tensor, A: torch.Tensor) -> torch
     h = torch.mm(gy, M[K - 1].t(), out=bufs[0])
     for j in range(K - 2, -1, -1):
         if j == 0:
-            p = torch.mm(gy, M[0].t())
+            p = output_buffer(shape, gy)
         else:
             slot = (K - 1 - j) % 2
             if bufs[slot] is None:
-                bufs[slot] = work_buffer(shape, gy, exclude=bufs[1 - slot])
-            p = torch.mm(gy, M[j].t(), out=bufs[slot])
-        p.addmm_(A, h)
+                bufs[slot] = work_buffer(shape, gy, exclude=(bufs[1 - slot],))
+            p = bufs[slot]
+        # sparse product first with beta=0 (the fast path: an in-place sparse
+        # addmm_ with beta=1 copies its input), then the dense GEMM accumulates
+        torch.addmm(p, A, h, beta=0, out=p)
+        p.addmm_(gy, M[j].t())
         h = p
     return h
 

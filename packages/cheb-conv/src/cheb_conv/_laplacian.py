@@ -296,8 +296,12 @@ def rescale(L: Any, lmax: float | None = None) -> torch.Tensor:
     values = torch.cat(
         [coo.values() * (2.0 / lmax), -torch.ones(n, dtype=coo.dtype, device=coo.device)]
     )
-    return (
-        torch.sparse_coo_tensor(ind, values, (n, n), check_invariants=False)
-        .coalesce()
-        .to_sparse_csr()
-    )
+    out = torch.sparse_coo_tensor(ind, values, (n, n), check_invariants=False).coalesce()
+    # a normalized Laplacian with lmax = 2 has an exactly zero diagonal in L~:
+    # drop stored zeros so that every sparse product skips them
+    keep = out.values() != 0
+    if not bool(keep.all()):
+        out = torch.sparse_coo_tensor(
+            out.indices()[:, keep], out.values()[keep], (n, n), is_coalesced=True, check_invariants=False
+        )
+    return out.to_sparse_csr()
