@@ -266,3 +266,21 @@ def test_class_counts_stats_path_and_dataloader(folder, tmp_path):
     loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2)
     xb, yb = next(iter(loader))
     assert xb.shape == (4, V, C) and yb.shape == (4, V)
+
+
+@pytest.mark.parametrize("n_vertices", [162, None])
+def test_compute_stats_other_mesh_levels(tmp_path, n_vertices):
+    """Files on a level-2 mesh (162 vertices): given or derived vertex count, bad files skipped."""
+    from climate_seg.training._toy import write_toy_set
+
+    files = write_toy_set(tmp_path, n_files=5, level=2, seed=3)
+    dense = np.concatenate([np.load(f)["data"].astype(np.float64) for f in files], axis=1)  # (16, 5 * 162)
+    bad = tmp_path / "data-2106-02-01-00-1-mesh.npz"
+    bad.write_bytes(files[0].read_bytes()[:300])
+    with pytest.raises(DataFileError):
+        compute_stats([*files, bad], n_vertices=n_vertices)
+    mean, std = compute_stats([bad, *files], n_vertices=n_vertices, skip_bad_files=True)
+    np.testing.assert_allclose(mean, dense.mean(1), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(std, dense.std(1), rtol=1e-10)
+    with pytest.raises(DataFileError, match="10242"):  # the default is the published mesh
+        compute_stats(files)

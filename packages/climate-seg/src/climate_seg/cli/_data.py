@@ -59,21 +59,15 @@ def stats(
     out: Path | None = typer.Option(None, "--out", help="Also save mean/std (JSON)."),
 ) -> None:
     """Per-channel mean and std (streamed over the files) and class pixel fractions."""
+    from ..data import CHANNELS, compute_stats
     from ..training.data_setup import files_of
-    from ..training.data_setup import stats as channel_stats
 
     files = files_of(data)
-    with np.load(files[0]) as z:
-        n_vertices = z["data"].shape[-1]
-    mean, std = channel_stats(files, n_vertices)
+    mean, std = compute_stats(files, n_vertices=None)  # any icosahedral level
     counts = np.zeros(3)
     for f in files:
         with np.load(f) as z:
             counts += np.bincount(z["labels"].argmax(0), minlength=3)[:3]
-    try:
-        from ..data._format import CHANNELS
-    except ImportError:  # pragma: no cover
-        CHANNELS = tuple(f"c{i}" for i in range(len(mean)))
     table = Table(title=f"{len(files)} files in {data}")
     for col in ("channel", "mean", "std"):
         table.add_column(col, justify="right")

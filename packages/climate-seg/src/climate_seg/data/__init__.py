@@ -17,7 +17,8 @@ Splits:
     ``split_files(files, fractions=(0.7, 0.1, 0.2), seed=0) -> Split(train, val, test)``;
     ``split_by_year(files, train_years, val_years, test_years) -> Split``.
 Statistics:
-    ``compute_stats(files) -> (mean, std)`` streamed; ``save_stats(path, mean, std)``,
+    ``compute_stats(files, n_vertices=10242 | None, skip_bad_files=False) -> (mean, std)``
+    streamed (None: vertex count from the first file); ``save_stats(path, mean, std)``,
     ``load_stats(path)``, ``published_stats()``; ``class_counts(files) -> (3,) int64``.
 Datasets:
     ``CAM5Dataset(files, stats="published" | json path | (mean, std) | None, resample=None,

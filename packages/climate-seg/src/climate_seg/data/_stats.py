@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ._format import CHANNEL_MEAN, CHANNEL_STD, CHANNELS
-from ._reader import read_sample
+from ._format import CHANNEL_MEAN, CHANNEL_STD, CHANNELS, N_VERTICES
+from ._reader import DataFileError, read_sample
 
 __all__ = [
     "RunningStats",
@@ -60,8 +60,22 @@ class RunningStats:
         return np.sqrt(self.m2 / self.count)
 
 
+def _vertex_count(path: str | os.PathLike) -> int:
+    """Vertices of a file's ``data`` array (its second axis), read from the npz header only."""
+    try:
+        with np.load(path, mmap_mode="r", allow_pickle=False) as npz:
+            shape = npz["data"].shape
+    except Exception as err:
+        raise DataFileError(path, "unreadable", f"cannot read 'data' ({type(err).__name__}).") from err
+    if len(shape) != 2:
+        raise DataFileError(path, "shape", f"'data' has shape {shape}; expected (16, V).")
+    return int(shape[1])
+
+
 def compute_stats(
     files: Iterable[str | os.PathLike],
+    n_vertices: int | None = N_VERTICES,
+    skip_bad_files: bool = False,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per-channel mean and std over files, one file in memory at a time.
 
@@ -69,18 +83,39 @@ def compute_stats(
     ----------
     files : iterable of path-like
         CAM5 files, typically the training split.
+    n_vertices : int or None
+        Vertices per file: 10242 for the published level-5 mesh, ``10 * 4**l + 2`` for
+        other icosahedral levels (e.g. 162 for level 2); None takes it from the first
+        readable file. Every file must have ``data`` of shape ``(16, n_vertices)``.
+    skip_bad_files : bool
+        Leave out files that cannot be read or have the wrong shape (``DataFileError``)
+        instead of raising.
 
     Returns
     -------
     mean, std : ndarray, shape (16,), float64
         Over all vertices of all files (population std).
+
+    Raises
+    ------
+    DataFileError
+        A bad file when ``skip_bad_files`` is False.
+    ValueError
+        No (good) file.
     """
     rs = RunningStats()
     for f in files:
-        data, _ = read_sample(f)
+        try:
+            if n_vertices is None:
+                n_vertices = _vertex_count(f)
+            data, _ = read_sample(f, n_vertices=n_vertices)
+        except DataFileError:
+            if not skip_bad_files:
+                raise
+            continue
         rs.update(data)
     if rs.count == 0:
-        raise ValueError("compute_stats got no files.")
+        raise ValueError("compute_stats got no (readable) files.")
     return rs.mean.copy(), rs.std
 
 

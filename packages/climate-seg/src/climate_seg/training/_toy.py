@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._fallback import icosphere
+from sphere_graphs import icosahedral
 
 __all__ = ["write_toy_set"]
 
@@ -20,7 +20,7 @@ def write_toy_set(folder: str | Path, n_files: int = 12, level: int = 2, seed: i
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    xyz = icosphere(level)
+    xyz = np.asarray(icosahedral(level).coords)
     out = []
     for k in range(n_files):
         data = rng.normal(size=(channels, len(xyz)))

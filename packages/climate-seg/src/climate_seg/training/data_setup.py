@@ -11,22 +11,17 @@ import torch
 from torch.utils.data import Dataset
 
 from ..config import TrainConfig
+from ..data import CAM5Dataset, compute_stats, split_files
 from . import _deps
 
 __all__ = ["GridDataset", "PreparedData", "prepare_data", "split"]
-
-
-def _data_api(name: str) -> Any:
-    return _deps._get("climate_seg.data", name)
 
 
 def files_of(folder: str | Path | None) -> list[Path]:
     """Data files of ``folder`` with a one-line error suggesting how to get data."""
     if folder is None:
         raise ValueError("no data folder given; pass --data DIR (create one with `climate-seg data synth --out DIR`).")
-    files = _deps.list_files(folder)  # clear messages for missing / empty folders
-    fn = _data_api("list_files")
-    return list(fn(folder, strict=False)) if fn is not None else files
+    return _deps.list_files(folder)
 
 
 def split(files: list[Path], seed: int, contiguous: bool = False) -> tuple[list[Path], list[Path], list[Path]]:
@@ -35,17 +30,12 @@ def split(files: list[Path], seed: int, contiguous: bool = False) -> tuple[list[
     ``contiguous=True`` (temporal models) cuts the name-sorted (date-sorted) list into three
     blocks instead, so that every part keeps runs of consecutive frames.
     """
-    fn = _data_api("split_files")
     if contiguous:
         ordered = sorted(files, key=lambda p: p.name)
         n_tr, n_va = int(round(0.7 * len(files))), int(round(0.1 * len(files)))
         tr, va, te = ordered[:n_tr], ordered[n_tr : n_tr + n_va], ordered[n_tr + n_va :]
-    elif fn is not None:
-        tr, va, te = fn(files, seed=seed)
     else:
-        perm = np.random.default_rng(seed).permutation(len(files))
-        n_tr, n_va = int(round(0.7 * len(files))), int(round(0.1 * len(files)))
-        tr, va, te = ([files[i] for i in sorted(p)] for p in (perm[:n_tr], perm[n_tr : n_tr + n_va], perm[n_tr + n_va :]))
+        tr, va, te = split_files(files, seed=seed)
     tr, va, te = list(tr), list(va), list(te)
     if len(files) < 3:
         raise ValueError(f"only {len(files)} data file(s); training needs at least 3 (train, val and test).")
@@ -68,35 +58,12 @@ def _arrays(path: Path, skip_bad: bool) -> tuple[np.ndarray, np.ndarray] | None:
                          "or pass --skip-bad-files (see `climate-seg data check`).") from None
 
 
-def stats(files: list[Path], n_vertices: int = 10242, skip_bad: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std of the training files (streamed)."""
-    fn = _data_api("compute_stats")
-    if fn is not None and n_vertices == 10242 and not skip_bad:
-        mean, std = fn(files)
-        return np.asarray(mean), np.asarray(std)
-    s = s2 = 0.0
-    n = 0
-    for f in files:
-        arrays = _arrays(f, skip_bad)
-        if arrays is None or arrays[0].shape != (_deps.N_CHANNELS, n_vertices):
-            continue
-        d = arrays[0].astype(np.float64)
-        s, s2, n = s + d.sum(1), s2 + (d**2).sum(1), n + d.shape[1]
-    mean = s / n
-    return mean, np.sqrt(np.maximum(s2 / n - mean**2, 1e-12))
-
-
 def base_dataset(files: list[Path], mean: np.ndarray, std: np.ndarray, config: TrainConfig,
                  n_vertices: int = 10242) -> Dataset:
-    """``climate_seg.data.CAM5Dataset`` (frames or sequences), else the fallback reader."""
-    cls = _data_api("CAM5Dataset")
-    if cls is not None:
-        seq = config.sequence_length if config.temporal is not None else None
-        return cls(files, stats=(mean, std), seq_len=seq, shift=config.prediction_shift if seq else 0,
-                   skip_bad_files=config.skip_bad_files, n_vertices=n_vertices)
-    if config.temporal is not None:
-        raise ValueError("--temporal needs climate_seg.data.CAM5Dataset, which is not available in this version.")
-    return _deps.NpzDataset(files, mean, std)
+    """``climate_seg.data.CAM5Dataset`` of ``files``: frames ``(V, 16)`` or sequences ``(T, V, 16)``."""
+    seq = config.sequence_length if config.temporal is not None else None
+    return CAM5Dataset(files, stats=(mean, std), seq_len=seq, shift=config.prediction_shift if seq else 0,
+                       skip_bad_files=config.skip_bad_files, n_vertices=n_vertices)
 
 
 class GridDataset(Dataset):
@@ -172,7 +139,7 @@ def prepare_data(config: TrainConfig, mean: np.ndarray | None = None, std: np.nd
     if shape[0] != _deps.N_CHANNELS:
         raise ValueError(f"{tr[0].name} has {shape[0]} channels; CAM5 files have {_deps.N_CHANNELS} (TMQ ... ZBOT).")
     if mean is None or std is None:
-        mean, std = stats(tr, shape[1], config.skip_bad_files)
+        mean, std = compute_stats(tr, n_vertices=shape[1], skip_bad_files=config.skip_bad_files)
     mesh = _deps.data_mesh(shape[1])
     grid = _deps.sampling_for(config.sampling, config.grid_resolution)
     to_grid = _deps.resampling(mesh, grid, "linear" if config.sampling != "icosahedral" else "nearest")
