@@ -79,7 +79,7 @@ class BaselineUNet(nn.Module):
         dims = [(512, 512), (512, 256), (256, 128), (128, 64)]
         skip = [512, 512, 256, 128]
         self.d_up = nn.ModuleList(BaseChebBN(i, o, K) for i, o in dims)
-        self.d_cat = nn.ModuleList(BaseChebBN(o + s, o, K) for (i, o), s in zip(dims, skip))
+        self.d_cat = nn.ModuleList(BaseChebBN(o + s, o, K) for (i, o), s in zip(dims, skip, strict=False))
         self.d5a, self.d5b = BaseChebBN(64, 32, K), BaseCheb(32, ncls, K)
 
     def pool(self, x, level):

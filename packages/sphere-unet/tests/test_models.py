@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-import torch
-
 import sphere_graphs as sg
 import sphere_unet as su
+import torch
 
 SAMPLINGS = {
     "healpix": lambda: sg.healpix(4),

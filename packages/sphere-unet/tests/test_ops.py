@@ -3,15 +3,14 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import torch
-
 import sphere_graphs as sg
+import torch
 from sphere_unet import ChebBlock, GraphOperator, GraphPool, cheb_polynomial
 from sphere_unet._levels import build_levels
 
 
 def _lap(V=40, seed=0):
-    rng = np.random.default_rng(seed)
+    np.random.default_rng(seed)
     A = sp.random(V, V, density=0.1, random_state=seed, dtype=np.float64)
     A = A + A.T
     L = sp.diags(np.asarray(A.sum(1)).ravel()) - A
@@ -24,10 +23,10 @@ def _reference(L, x, W, b):  # x (V, B, Cin), W (K, Cin, Cout)
     T = [x, torch.einsum("uv,vbc->ubc", Ld, x)]
     for _ in range(2, W.shape[0]):
         T.append(2 * torch.einsum("uv,vbc->ubc", Ld, T[-1]) - T[-2])
-    return sum(torch.einsum("vbc,cd->vbd", t, w) for t, w in zip(T, W)) + b
+    return sum(torch.einsum("vbc,cd->vbd", t, w) for t, w in zip(T, W, strict=False)) + b
 
 
-@pytest.mark.parametrize("K", [1, 2, 3, 5])
+@pytest.mark.parametrize("K", [1, 2, 3, 4, 5, 6])
 @pytest.mark.parametrize("cin,cout", [(3, 7), (7, 3)])
 def test_cheb_polynomial_matches_reference(K, cin, cout):
     L = _lap()
@@ -42,6 +41,36 @@ def test_cheb_polynomial_matches_reference(K, cin, cout):
     torch.testing.assert_close(y2, _reference(L, x, W, b), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("K", [1, 3, 4, 6])
+def test_cheb_polynomial_lift_mixes_on_coarse_rows(K):
+    """``lift`` (nearest unpooling) before the convolution == mixing on coarse rows."""
+    L = _lap()
+    op = GraphOperator(L)
+    parent = torch.from_numpy(np.random.default_rng(3).integers(0, 11, 40))
+    lift = lambda z: z.index_select(0, parent)  # noqa: E731
+    xc = torch.randn(11, 2, 5, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(K, 5, 4, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    y = cheb_polynomial(op.matrix(torch.float64), [xc], [W], b, lift=lift)
+    L_stored = sp.csr_matrix(op.matrix(torch.float64).to_dense().numpy())  # float32-rounded
+    torch.testing.assert_close(y, _reference(L_stored, lift(xc), W, b), rtol=1e-10, atol=1e-10)
+    f = lambda xc, W, b: cheb_polynomial(op.matrix(torch.float64), [xc], [W], b, lift=lift)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (xc, W, b))
+
+
+@pytest.mark.parametrize("K", [2, 3, 5])
+@pytest.mark.parametrize("cin,cout", [(3, 5), (5, 3)])
+def test_cheb_polynomial_gradcheck(K, cin, cout):
+    """float64 gradcheck of every evaluation order (basis first, mix first, parts, Clenshaw)."""
+    mat = GraphOperator(_lap(V=12, seed=2)).matrix(torch.float64)
+    x = torch.randn(12, 2, cin, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(K, cin, cout, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(cout, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, W, b: cheb_polynomial(mat, [x], [W], b), (x, W, b))
+    two = lambda x, W, b: cheb_polynomial(mat, [x[..., :1], x[..., 1:]], [W[:, :1], W[:, 1:]], b)  # noqa: E731
+    assert torch.autograd.gradcheck(two, (x, W, b))
+
+
 def test_cheb_gradients_match_reference():
     L = _lap()
     op = GraphOperator(L)
@@ -52,7 +81,7 @@ def test_cheb_gradients_match_reference():
         w_used = W if cin_first else W.transpose(1, 2).transpose(1, 2)
         g1 = torch.autograd.grad(cheb_polynomial(op.matrix(torch.float64), [x], [w_used], b).square().sum(), (x, W))
         g2 = torch.autograd.grad(_reference(L, x, W, b).square().sum(), (x, W))
-        for a, r in zip(g1, g2):
+        for a, r in zip(g1, g2, strict=False):
             torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-5)
 
 
@@ -90,7 +119,7 @@ def test_avg_pool_matches_sphere_pool(kind):
     lv = build_levels(s, 1)
     gp = GraphPool(lv[0].coarsening, "avg")
     x = torch.randn(2, s.n_vertices, 3)
-    pool, unpool = sphere_pool.for_sampling(s, mode="avg")
+    pool, _unpool = sphere_pool.for_sampling(s, mode="avg")
     ours, _ = gp.pool(x.transpose(0, 1).contiguous())
     try:
         ref = pool(x)
@@ -118,3 +147,20 @@ def test_pool_unpool_shapes_and_grad(kind, mode):
     if mode == "max":  # every pooled value is one of its children's values
         ch = torch.as_tensor(np.where(c.children >= 0, c.children, 0))
         assert torch.all(y <= x.detach()[ch].amax(1) + 1e-6)
+
+
+@pytest.mark.parametrize("kind", ["healpix", "icosahedral", "equiangular"])
+def test_nearest_unpool_matches_sphere_pool_and_gradcheck(kind):
+    """Nearest unpooling == sphere_pool.unpool_nearest; float64 gradcheck of pool and unpool."""
+    import sphere_pool
+
+    s = {"healpix": lambda: sg.healpix(4), "icosahedral": lambda: sg.icosahedral(2),
+         "equiangular": lambda: sg.equiangular(8, 16)}[kind]()
+    c = build_levels(s, 1)[0].coarsening
+    gp = GraphPool(c, "avg").double()
+    y = torch.randn(c.coarse.n_vertices, 2, 3, dtype=torch.float64, requires_grad=True)
+    ref = sphere_pool.unpool_nearest(y.detach().transpose(0, 1), torch.as_tensor(c.parent))
+    torch.testing.assert_close(gp.unpool(y).transpose(0, 1), ref, rtol=0, atol=0)
+    assert torch.autograd.gradcheck(lambda t: gp.unpool(t), (y,))
+    x = torch.randn(c.fine.n_vertices, 2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: gp.pool(t)[0], (x,))

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-
 import sphere_graphs as sg
 import sphere_unet as su
+import torch
+import torch.nn.functional as F
 from sphere_unet import testing
 
 

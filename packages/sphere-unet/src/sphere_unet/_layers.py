@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
+import sphere_pool
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._ops import GraphOperator, cheb_polynomial, sparse_apply
+from ._ops import GraphOperator, cheb_polynomial, gather_rows, sparse_apply
 
 __all__ = ["ChebBlock", "GraphPool"]
 
@@ -94,7 +96,7 @@ class ChebBlock(nn.Module):
             shift = shift + bn.bias
         return w * scale, shift
 
-    def forward(self, lap: Tensor, *inputs: Tensor) -> Tensor:
+    def forward(self, lap: Tensor, *inputs: Tensor, lift: Callable[[Tensor], Tensor] | None = None) -> Tensor:
         """Apply the block.
 
         Parameters
@@ -102,6 +104,10 @@ class ChebBlock(nn.Module):
         lap : torch.Tensor, sparse CSR, shape (V, V)
         *inputs : torch.Tensor, each (V, B, C_i)
             Parts matching ``in_channels``.
+        lift : callable, optional
+            Linear row-wise map ``(V_c, B, C) -> (V, B, C)`` (nearest unpooling)
+            applied to the single input first; the channel mixing then runs on the
+            coarse rows (see :func:`sphere_unet.cheb_polynomial`).
 
         Returns
         -------
@@ -111,11 +117,12 @@ class ChebBlock(nn.Module):
             raise ValueError(f"expected {len(self.parts)} input parts; got {len(inputs)}.")
         w, b = self._folded()
         ws = list(w.split(self.parts, dim=1)) if len(self.parts) > 1 else [w]
-        y = cheb_polynomial(lap, list(inputs), ws, b)
+        y = cheb_polynomial(lap, list(inputs), ws, b, lift=lift)
+        V, B, C = y.shape
+        y = y.view(V * B, C)  # activations as (V*B, C) rows; in-place ops on bases only
         if self.bn is not None and self.training:
-            V, B, C = y.shape
             y = F.batch_norm(
-                y.view(V * B, C),
+                y,
                 self.bn.running_mean,
                 self.bn.running_var,
                 self.bn.weight,
@@ -123,14 +130,15 @@ class ChebBlock(nn.Module):
                 True,
                 self.bn.momentum if self.bn.momentum is not None else 0.1,
                 self.bn.eps,
-            ).view(V, B, C)
+            )
             if self.bn.num_batches_tracked is not None:
                 self.bn.num_batches_tracked.add_(1)
         if self.relu:
-            y = F.relu_(y) if not y.requires_grad or self.bn is not None else F.relu(y)
+            inplace = y._base is None and (not y.requires_grad or (self.bn is not None and self.training))
+            y = F.relu_(y) if inplace else F.relu(y)
         if self.dropout > 0 and self.training:
             y = F.dropout(y, self.dropout, True)
-        return y
+        return y.view(V, B, C)
 
     def extra_repr(self) -> str:
         return (
@@ -161,22 +169,15 @@ class GraphPool(nn.Module):
         if mode not in ("max", "avg"):
             raise ValueError(f"pool mode must be 'max' or 'avg'; got {mode!r}.")
         self.mode = mode
-        children = np.asarray(coarsening.children, dtype=np.int64)
-        if children.ndim == 1:
-            children = children[:, None]
-        parent = np.asarray(coarsening.parent, dtype=np.int64)
-        self.n_fine = int(coarsening.fine.n_vertices)
-        self.n_coarse = int(children.shape[0])
+        maps = sphere_pool.maps_from_coarsening(coarsening)  # validated index maps
+        children, parent = maps.children, maps.parent
+        self.n_fine, self.n_coarse = int(maps.n_fine), int(maps.n_coarse)
         valid = children >= 0
         n_group = children.shape[1]
-        self.blocks = bool(
-            valid.all()
-            and self.n_fine == self.n_coarse * n_group
-            and np.array_equal(children.ravel(), np.arange(self.n_fine))
-            and np.array_equal(parent, np.repeat(np.arange(self.n_coarse), n_group))
+        self.blocks = maps.group is not None and bool(
+            np.array_equal(parent, np.repeat(np.arange(self.n_coarse), maps.group))
         )
-        flat = children[valid]
-        self.overlap = bool(np.unique(flat).size != flat.size)
+        self.overlap = not maps.disjoint
         self.padded = bool(not valid.all())
         self.group = int(n_group)
         counts = np.maximum(valid.sum(1, keepdims=True), 1)
@@ -186,25 +187,24 @@ class GraphPool(nn.Module):
             "avg_weight", torch.from_numpy((valid / counts).astype(np.float32)), persistent=False
         )
         self.register_buffer("parent_index", torch.from_numpy(parent), persistent=False)
-        if mode == "avg" and not self.blocks:
-            # Average pooling and nearest unpooling as sparse products (multithreaded,
-            # with a sparse transpose for the backward instead of index_add).
-            import scipy.sparse as sp
-
+        if not self.blocks:
+            # Nearest unpooling gathers rows forward; its backward (a sum over each
+            # parent's fine vertices) and average pooling are sparse products
+            # (multithreaded, unlike index_add).
             rows = np.repeat(np.arange(self.n_coarse), n_group)[valid.ravel()]
             P = sp.csr_matrix(((valid / counts)[valid], (rows, children[valid])), shape=(self.n_coarse, self.n_fine))
             U = sp.csr_matrix((np.ones(self.n_fine), (np.arange(self.n_fine), parent)), shape=(self.n_fine, self.n_coarse))
-            self.pool_op = GraphOperator(P)
-            self.pool_op_t = GraphOperator(P.T)
-            self.unpool_op = GraphOperator(U)
             self.unpool_op_t = GraphOperator(U.T)
+            if mode == "avg":
+                self.pool_op = GraphOperator(P)
+                self.pool_op_t = GraphOperator(P.T)
 
     def pool(self, x: Tensor, return_indices: bool = True) -> tuple[Tensor, Tensor | None]:
         """Pool ``x`` of shape ``(V_fine, B, C)`` to ``(V_coarse, B, C)``.
 
         Also returns the argmax indices (max mode with ``return_indices``), else None.
         """
-        Vf, B, C = x.shape
+        _Vf, B, C = x.shape
         if self.blocks:
             g = x.view(self.n_coarse, self.group, B, C)
             if self.mode == "avg":
@@ -229,9 +229,7 @@ class GraphPool(nn.Module):
         if self.mode == "avg" or indices is None:
             if self.blocks:
                 return y.unsqueeze(1).expand(Vc, self.group, B, C).reshape(self.n_fine, B, C)
-            if self.mode == "avg":
-                return sparse_apply(self.unpool_op.matrix(y.dtype), self.unpool_op_t.matrix(y.dtype), y)
-            return y.index_select(0, self.parent_index)
+            return gather_rows(y, self.parent_index, self.unpool_op_t.matrix(y.dtype))
         if self.blocks:
             out = y.new_zeros(Vc, self.group, B, C)
             return out.scatter_(1, indices.unsqueeze(1), y.unsqueeze(1)).view(self.n_fine, B, C)

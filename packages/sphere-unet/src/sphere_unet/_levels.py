@@ -88,9 +88,8 @@ def knn_ties_adjacency(sampling: Any, k: int, sigma: float | None = None, rtol: 
     -------
     scipy.sparse.csr_matrix, shape (V, V)
     """
-    from scipy.spatial import cKDTree
-
     import sphere_graphs as sg
+    from scipy.spatial import cKDTree
 
     coords = np.asarray(sampling.coords, dtype=np.float64)
     V = coords.shape[0]
@@ -205,7 +204,7 @@ def build_levels(
                 "pass a deeper hierarchy or a smaller depth."
             )
     samplings = [sampling] + [c.coarse for c in coarsenings]
-    for i, (fine, c) in enumerate(zip(samplings[:-1], coarsenings)):
+    for i, (fine, c) in enumerate(zip(samplings[:-1], coarsenings, strict=False)):
         if c.fine.n_vertices != fine.n_vertices:
             raise ValueError(
                 f"coarsening {i} starts from {c.fine.n_vertices} vertices but level {i} has "

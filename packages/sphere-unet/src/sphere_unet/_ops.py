@@ -7,125 +7,118 @@ batch norm and the channel mixing see a ``(V * B, C)`` matrix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-__all__ = ["GraphOperator", "cheb_polynomial", "sp_addmm", "sparse_apply", "spmm"]
+__all__ = ["GraphOperator", "cheb_polynomial", "gather_rows", "sparse_apply", "spmm"]
 
 
-class _SymSpMM(torch.autograd.Function):
-    """``L @ X`` for a symmetric sparse ``L``; the backward reuses ``L`` (``L^T == L``)."""
+def _spmm_rows(a: Tensor, x: Tensor, batch: int, alpha: float = 1.0) -> Tensor:
+    """``alpha * (a (x) I_batch) x`` for ``x`` of shape ``(N * batch, C)``, contiguous.
 
-    @staticmethod
-    def forward(ctx, lap: Tensor, x: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.lap = lap
-        return torch.sparse.mm(lap, x)
+    Rows are vertex-major, so ``x`` is the ``(N, batch * C)`` matrix the sparse
+    BLAS wants. On CPU ``torch.sparse.mm`` and an out-of-place ``addmm`` compute
+    into a temporary and copy it; ``addmm(beta=0, out=...)`` writes the result
+    directly.
 
-    @staticmethod
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
-        return None, torch.sparse.mm(ctx.lap, grad.contiguous())
+    Returns
+    -------
+    torch.Tensor, shape (M * batch, C), a new (non-view) tensor
+    """
+    c = x.shape[1]
+    out = x.new_empty((a.shape[0] * batch, c))
+    wide = out.view(a.shape[0], batch * c)
+    torch.addmm(wide, a, x.view(-1, batch * c), beta=0.0, alpha=alpha, out=wide)
+    return out
 
 
 class _SpMM(torch.autograd.Function):
-    """``A @ X`` for a sparse ``A`` whose transpose ``At`` is given for the backward."""
+    """``alpha * A @ X`` on vertex-major rows; the backward uses ``At`` (``A`` if symmetric)."""
 
     @staticmethod
-    def forward(ctx, a: Tensor, at: Tensor, x: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.at = at
-        return torch.sparse.mm(a, x)
+    def forward(ctx, a: Tensor, at: Tensor, x: Tensor, batch: int, alpha: float) -> Tensor:  # type: ignore[override]
+        ctx.at, ctx.batch, ctx.alpha = at, batch, alpha
+        return _spmm_rows(a, x, batch, alpha)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        return None, None, torch.sparse.mm(ctx.at, grad.contiguous())
+        return None, None, _spmm_rows(ctx.at, grad.contiguous(), ctx.batch, ctx.alpha), None, None
 
 
-def sparse_apply(a: Tensor, at: Tensor, x: Tensor) -> Tensor:
-    """``a @ x`` for a sparse CSR ``a`` ``(M, N)`` with transpose ``at``, ``x`` of shape ``(N, B, C)``.
+def _apply_rows(a: Tensor, at: Tensor, x: Tensor, batch: int, alpha: float = 1.0) -> Tensor:
+    """Autograd-aware :func:`_spmm_rows`; ``x`` ``(N * batch, C)`` -> ``(M * batch, C)``."""
+    x = x.contiguous()
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _SpMM.apply(a, at, x, batch, alpha)
+    return _spmm_rows(a, x, batch, alpha)
+
+
+def sparse_apply(a: Tensor, at: Tensor, x: Tensor, alpha: float = 1.0) -> Tensor:
+    """``alpha * a @ x`` for a sparse CSR ``a`` ``(M, N)`` with transpose ``at``.
+
+    Parameters
+    ----------
+    a, at : torch.Tensor, sparse CSR, shapes (M, N) and (N, M)
+        ``at`` is ``a`` itself for a symmetric operator.
+    x : torch.Tensor, shape (N, B, C)
+    alpha : float
 
     Returns
     -------
     torch.Tensor, shape (M, B, C)
     """
-    x2 = x.reshape(x.shape[0], -1)
-    if torch.is_grad_enabled() and x.requires_grad:
-        out = _SpMM.apply(a, at, x2)
-    else:
-        out = torch.sparse.mm(a, x2)
-    return out.view(a.shape[0], *x.shape[1:])
+    n, batch, c = x.shape
+    out = _apply_rows(a, at, x.reshape(n * batch, c), batch, alpha)
+    return out.view(a.shape[0], batch, c)
 
 
-class _SymAddmm(torch.autograd.Function):
-    """``beta * C + alpha * L @ X`` for a symmetric sparse ``L``, in one sparse ``addmm``.
-
-    On CPU the fused sparse ``addmm`` is about twice as fast as ``sparse.mm`` (which
-    zero-fills and copies its output) followed by an addition.
-    """
+class _GatherRows(torch.autograd.Function):
+    """``x[index]`` forward; the backward sums rows with the sparse ``(N, M)`` transpose."""
 
     @staticmethod
-    def forward(ctx, c: Tensor, lap: Tensor, x: Tensor, beta: float, alpha: float) -> Tensor:  # type: ignore[override]
-        ctx.lap, ctx.beta, ctx.alpha = lap, beta, alpha
-        return torch.addmm(c, lap, x, beta=beta, alpha=alpha)
+    def forward(ctx, x: Tensor, index: Tensor, scatter: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.scatter, ctx.batch = scatter, x.shape[1]
+        return x.index_select(0, index)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        grad = grad.contiguous()
-        gc = gx = None
-        if ctx.needs_input_grad[0] and ctx.beta != 0:
-            gc = grad if ctx.beta == 1 else grad * ctx.beta
-        if ctx.needs_input_grad[2]:
-            gx = torch.addmm(grad, ctx.lap, grad, beta=0.0, alpha=ctx.alpha)
-        return gc, None, gx, None, None
+        m, b, c = grad.shape
+        g = _spmm_rows(ctx.scatter, grad.contiguous().view(m * b, c), b)
+        return g.view(-1, b, c), None, None
 
 
-def sp_addmm(c: Tensor | None, lap: Tensor, x: Tensor, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
-    """``beta * c + alpha * L @ x`` for a symmetric sparse CSR ``L`` ``(V, V)``.
+def gather_rows(x: Tensor, index: Tensor, scatter: Tensor) -> Tensor:
+    """Rows ``x[index]`` (nearest unpooling) with a multithreaded sparse backward.
 
     Parameters
     ----------
-    c : torch.Tensor or None, shape (V, B, C)
-        None means ``beta = 0``.
-    lap : torch.Tensor, sparse CSR, shape (V, V)
-    x : torch.Tensor, shape (V, B, C)
-    beta, alpha : float
+    x : torch.Tensor, shape (N, B, C)
+    index : torch.LongTensor, shape (M,)
+        Source row of every output row.
+    scatter : torch.Tensor, sparse CSR, shape (N, M)
+        The transpose of the 0/1 gather matrix, used by the backward.
 
     Returns
     -------
-    torch.Tensor, shape (V, B, C)
+    torch.Tensor, shape (M, B, C)
     """
-    shape = x.shape
-    x2 = x.reshape(shape[0], -1)
-    if c is None:
-        c2, beta = x2, 0.0
-    else:
-        c2 = c.reshape(shape[0], -1)
-    if torch.is_grad_enabled() and (x.requires_grad or (c is not None and c.requires_grad)):
-        out = _SymAddmm.apply(c2, lap, x2, beta, alpha)
-    else:
-        out = torch.addmm(c2, lap, x2, beta=beta, alpha=alpha)
-    return out.view(shape)
-
-
-def spmm(lap: Tensor, x: Tensor) -> Tensor:
-    """Multiply a symmetric sparse ``(V, V)`` matrix with ``x`` of shape ``(V, ...)``.
-
-    Parameters
-    ----------
-    lap : torch.Tensor, sparse CSR, shape (V, V)
-    x : torch.Tensor, shape (V, B, C)
-
-    Returns
-    -------
-    torch.Tensor, shape (V, B, C)
-    """
-    shape = x.shape
-    x2 = x.reshape(shape[0], -1)
     if torch.is_grad_enabled() and x.requires_grad:
-        out = _SymSpMM.apply(lap, x2)
-    else:
-        out = torch.sparse.mm(lap, x2)
-    return out.view(shape)
+        return _GatherRows.apply(x, index, scatter)
+    return x.index_select(0, index)
+
+
+def spmm(lap: Tensor, x: Tensor, alpha: float = 1.0) -> Tensor:
+    """``alpha * L @ x`` for a symmetric sparse ``L`` ``(V, V)`` and ``x`` ``(V, B, C)``.
+
+    Returns
+    -------
+    torch.Tensor, shape (V, B, C)
+    """
+    return sparse_apply(lap, lap, x, alpha)
 
 
 class GraphOperator(nn.Module):
@@ -176,66 +169,116 @@ class GraphOperator(nn.Module):
         return f"n_vertices={self.n_vertices}, nnz={int(self.val.numel())}"
 
 
+_POWER_MAX_K = 4  # up to this K the polynomial is evaluated in the power basis
+
+
+def _power_weights(w: Tensor) -> list[Tensor]:
+    """``M_j = sum_k C[k, j] W_k`` with ``T_k(a) = sum_j C[k, j] a^j`` (``K <= 4``).
+
+    Rounding is amplified by at most ``sum_j |C[k, j]| <= 7``.
+    """
+    K = w.shape[0]
+    wk = w.unbind(0)
+    if K == 1:
+        return [wk[0]]
+    if K == 2:
+        return [wk[0], wk[1]]
+    if K == 3:  # T2 = 2a^2 - 1
+        return [wk[0] - wk[2], wk[1], 2 * wk[2]]
+    # K == 4, T3 = 4a^3 - 3a
+    return [wk[0] - wk[2], wk[1] - 3 * wk[3], 2 * wk[2], 4 * wk[3]]
+
+
 def cheb_polynomial(
-    lap: Tensor, inputs: list[Tensor], weights: list[Tensor], bias: Tensor | None = None
+    lap: Tensor,
+    inputs: list[Tensor],
+    weights: list[Tensor],
+    bias: Tensor | None = None,
+    lift: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """Chebyshev graph convolution of one or several inputs (their implicit concatenation).
 
     Computes ``y = sum_k T_k(L) [x_1, ..., x_n] W_k + b`` without materialising the
-    concatenation or the stacked polynomial basis. When the output is narrower than
-    the input, channels are mixed first and the polynomial is evaluated on the
-    output channels by Clenshaw's recurrence (``L (x W) == (L x) W``).
+    concatenation or a stacked polynomial basis. For ``K <= 4`` the polynomial is
+    evaluated in the power basis, ``y = sum_j L^j x M_j``: every sparse product is
+    a plain ``L @ h`` written straight into a new tensor and every channel mixing
+    a GEMM accumulated in place into it. When the output is not wider than the
+    input (or ``lift`` is given), channels are mixed first and Horner's scheme runs
+    on the output channels (``L (x M) == (L x) M``); otherwise the powers
+    ``L^j x`` are formed on the input channels first. ``K > 4`` uses Clenshaw's
+    recurrence for the Chebyshev basis.
 
     Parameters
     ----------
     lap : torch.Tensor, sparse CSR, shape (V, V)
-        Rescaled Laplacian.
-    inputs : list of torch.Tensor, each (V, B, C_i)
+        Rescaled Laplacian (symmetric).
+    inputs : list of torch.Tensor, each (V, B, C_i), or one (V_c, B, C) with ``lift``
         Parts of the input along channels.
     weights : list of torch.Tensor, each (K, C_i, C_out)
         Matching weight slices.
     bias : torch.Tensor, shape (C_out,), optional
+    lift : callable, optional
+        A linear, row-wise map ``(V_c, B, C) -> (V, B, C)`` applied to the single
+        input before the convolution, e.g. nearest unpooling. Because it commutes
+        with channel mixing (``(U x) W == U (x W)``), the mixing runs on the
+        ``V_c`` coarse rows: a 4x smaller GEMM after an icosahedral unpooling.
 
     Returns
     -------
     torch.Tensor, shape (V, B, C_out)
     """
-    V, B = inputs[0].shape[:2]
     K, _, c_out = weights[0].shape
     c_in = sum(x.shape[-1] for x in inputs)
-    flat = [x.reshape(V * B, x.shape[-1]) for x in inputs]
-    # One unbind per part: its backward stacks the K gradients once, instead of
-    # K zero-filled full-size gradients from K separate ``w[k]`` selections.
-    wk = [w.unbind(0) for w in weights]
+    if lift is not None and len(inputs) != 1:
+        raise ValueError("lift needs exactly one input part.")
+    V, B = lap.shape[0], inputs[0].shape[1]
+    rows = [x.reshape(-1, x.shape[-1]) for x in inputs]  # (V*B, C_i) or (V_c*B, C)
+    if K > _POWER_MAX_K:
+        M = [list(w.unbind(0)) for w in weights]
+    else:
+        M = [_power_weights(w) for w in weights]  # M[part][j]
 
-    def mix(k: int, b: Tensor | None) -> Tensor:
-        z = torch.addmm(b, flat[0], wk[0][k]) if b is not None else flat[0] @ wk[0][k]
-        for xf, w in zip(flat[1:], wk[1:]):
-            z = torch.addmm(z, xf, w[k])
-        return z.view(V, B, c_out)
+    def mixed(j: int) -> Tensor:
+        """``x M_j`` as (V*B, C_out) (lifted to the fine rows when ``lift``)."""
+        z = rows[0] @ M[0][j]
+        for xr, m in zip(rows[1:], M[1:], strict=False):
+            z = z.addmm_(xr, m[j])
+        if lift is not None:
+            z = lift(z.view(-1, B, c_out)).reshape(V * B, c_out)
+        return z
 
-    if K == 1:
-        return mix(0, bias)
-    if len(inputs) == 1 and c_in < c_out:
-        # Basis first: T_k x on C_in channels, then accumulate T_k x W_k.
-        x0 = inputs[0]
-        x1 = sp_addmm(None, lap, x0)
-        y = mix(0, bias).view(V * B, c_out)
-        y = torch.addmm(y, x1.view(V * B, c_in), wk[0][1])
-        for k in range(2, K):
-            x2 = sp_addmm(x0, lap, x1, beta=-1.0, alpha=2.0)
-            y = torch.addmm(y, x2.view(V * B, c_in), wk[0][k])
-            x0, x1 = x1, x2
-        return y.view(V, B, c_out)
-    # Mix first, Clenshaw on C_out channels: b_k = z_k + 2 L b_{k+1} - b_{k+2}.
-    b1 = mix(K - 1, None)
+    def accumulate(h: Tensor, j: int) -> Tensor:
+        if lift is not None:
+            return h.add_(mixed(j))
+        for xr, m in zip(rows, M, strict=False):
+            h = h.addmm_(xr, m[j])
+        return h
+
+    if K > _POWER_MAX_K:
+        h = _clenshaw(lap, B, K, mixed, accumulate)
+    elif lift is not None or len(inputs) > 1 or c_out <= c_in:
+        h = mixed(K - 1)
+        for j in range(K - 2, -1, -1):
+            h = accumulate(_apply_rows(lap, lap, h, B), j)
+    else:  # basis first: powers of L on the (narrower) input channels
+        h = rows[0] @ M[0][0]
+        p = rows[0]
+        for j in range(1, K):
+            p = _apply_rows(lap, lap, p, B)
+            h = h.addmm_(p, M[0][j])
+    if bias is not None:
+        h = h.add_(bias) if h._base is None else h + bias
+    return h.view(V, B, c_out)
+
+
+def _clenshaw(lap: Tensor, B: int, K: int, mixed: Callable, accumulate: Callable) -> Tensor:
+    """``sum_k T_k(L) z_k`` by ``b_k = z_k + 2 L b_{k+1} - b_{k+2}``, ``y = z_0 + L b_1 - b_2``."""
+    b1 = mixed(K - 1)
     b2: Tensor | None = None
     for k in range(K - 2, 0, -1):
-        nb = sp_addmm(mix(k, None), lap, b1, alpha=2.0)
+        nb = accumulate(_apply_rows(lap, lap, b1, B, alpha=2.0), k)
         if b2 is not None:
             nb = nb.sub_(b2)
         b1, b2 = nb, b1
-    y = sp_addmm(mix(0, bias), lap, b1)
-    if b2 is not None:
-        y = y.sub_(b2)
-    return y
+    y = accumulate(_apply_rows(lap, lap, b1, B), 0)
+    return y if b2 is None else y.sub_(b2)

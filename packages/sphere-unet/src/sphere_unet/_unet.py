@@ -177,11 +177,14 @@ class SphericalUNet(nn.Module):
 
     def decode(self, h: Tensor, skips: list[Tensor], idx: list[Tensor | None]) -> Tensor:
         """Run the decoder from bottleneck ``h`` ``(V_depth, B, C)``; returns ``(V, B, out)``."""
-        for j, (up, merge) in enumerate(zip(self.up, self.merge)):
+        for j, (up, merge) in enumerate(zip(self.up, self.merge, strict=False)):
             level = self.depth - 1 - j
-            h = self.stack.pools[level].unpool(h, idx[level])
+            pool = self.stack.pools[level]
             lap = self.stack.laplacian(level, h.dtype)
-            h = up(lap, h)
+            if idx[level] is None:  # nearest unpooling is linear: mix on the coarse rows
+                h = up(lap, h, lift=pool.unpool)
+            else:
+                h = up(lap, pool.unpool(h, idx[level]))
             if isinstance(merge, ChebBlock):
                 h = merge(lap, h, skips[level])
         return self.head(self.stack.laplacian(0, h.dtype), h)
