@@ -200,3 +200,30 @@ def test_pooled_outputs_are_never_clobbered():
     for x, gr in zip(xs, grads, strict=True):
         torch.testing.assert_close(x.grad, gr, rtol=0, atol=0)
     cheb_conv.empty_cache()
+
+
+def test_threads_do_not_share_buffers():
+    """Concurrent calls from several threads give the single-threaded results."""
+    import threading
+
+    A = random_graph(3000, 12000, seed=5, dtype=torch.float32)
+    L = cheb_conv.rescale(cheb_conv.laplacian(A, "normalized"), lmax=2.0)
+    g = torch.Generator().manual_seed(2)
+    w = torch.randn(3, 32, 32, generator=g)
+    xs = [torch.randn(4, 3000, 32, generator=g) for _ in range(4)]
+    expected = [cheb_conv.cheb_conv(x, L, w).clone() for x in xs]
+    results: dict[int, list[torch.Tensor]] = {i: [] for i in range(4)}
+
+    def work(i):
+        for _ in range(10):
+            results[i].append(cheb_conv.cheb_conv(xs[i], L, w))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(4):
+        for y in results[i]:
+            torch.testing.assert_close(y, expected[i], rtol=0, atol=0)
+    cheb_conv.empty_cache()

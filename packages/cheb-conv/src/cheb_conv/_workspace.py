@@ -19,6 +19,9 @@ kernel, and every fresh 100 MB output costs about 10 ms of page faults here.
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import torch
 
 __all__ = ["empty_cache", "set_buffer_cache"]  # output_buffer/work_buffer: internal
@@ -27,20 +30,46 @@ _MIN_BYTES = 1 << 20  # smaller buffers are cheap to allocate
 _MAX_PER_KEY = 8
 
 _enabled = True
-_pool: dict[tuple, list[torch.Tensor]] = {}
+# One pool per thread: a buffer handed out as the pool's own tensor object is
+# invisible to the use counts until autograd or a view holds it, so two threads
+# sharing a pool could be handed the same buffer.
+# A thread's pool dies with the thread (weak set).
+
+
+class _Pool(dict):  # a dict subclass can be weakly referenced; hashed by identity
+    __hash__ = object.__hash__
+
+
+_local = threading.local()
+_all_pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
+_all_lock = threading.Lock()
+
+
+def _thread_pool() -> _Pool:
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = _Pool()
+        with _all_lock:
+            _all_pools.add(pool)
+    return pool
 
 
 def set_buffer_cache(enabled: bool) -> None:
-    """Enable (default) or disable reuse of internal CPU work buffers."""
+    """Enable (default) or disable the CPU buffer pool (all threads)."""
     global _enabled
     _enabled = bool(enabled)
     if not _enabled:
-        _pool.clear()
+        empty_cache()
 
 
 def empty_cache() -> None:
-    """Release the internal CPU work buffers kept for reuse."""
-    _pool.clear()
+    """Release the CPU buffers kept for reuse (by every thread's pool).
+
+    Buffers still held by callers stay valid; they are simply not reused.
+    """
+    with _all_lock:
+        for pool in list(_all_pools):
+            pool.clear()
 
 
 def _is_free(t: torch.Tensor) -> bool:
@@ -64,7 +93,7 @@ def work_buffer(
     if not _enabled or like.device.type != "cpu" or numel * like.element_size() < _MIN_BYTES:
         return like.new_empty(shape)
     key = (tuple(shape), like.dtype)
-    bucket = _pool.setdefault(key, [])
+    bucket = _thread_pool().setdefault(key, [])
     for t in bucket:
         if all(t is not e for e in exclude) and _is_free(t):
             return t
@@ -83,7 +112,7 @@ def output_buffer(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
     as the returned tensor (or anything derived from its storage) is alive.
     """
     buf = work_buffer(shape, like)
-    if not any(b is buf for b in _pool.get((tuple(shape), like.dtype), ())):
+    if not any(b is buf for b in _thread_pool().get((tuple(shape), like.dtype), ())):
         return buf  # not pooled (small, disabled, full bucket or not CPU): already fresh
     alias = like.new_empty((0,))
     with torch.no_grad():
