@@ -9,10 +9,9 @@ from pathlib import Path
 from ..config import TrainConfig
 from .checkpoint import atomic_save, load_checkpoint
 from .distributed import check_gpus, launch
-from .engine import FAIL_ENV, evaluate_model, read_run_config, train_worker, write_run_config
+from .engine import evaluate_model, read_run_config, train_worker, write_run_config
 
 __all__ = [
-    "FAIL_ENV",
     "atomic_save",
     "check_gpus",
     "check_writable",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from sphere_graphs import icosahedral
 
 __all__ = ["write_toy_set"]

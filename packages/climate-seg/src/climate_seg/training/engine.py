@@ -1,10 +1,17 @@
-"""Training and evaluation with pytorch-ignite (single process, DDP on GPUs or gloo on CPUs)."""
+"""Training and evaluation with pytorch-ignite: one process, or ``DistributedDataParallel``
+(NCCL over GPUs, gloo over CPU processes) through ``ignite.distributed``.
+
+With several processes the training set is sharded by a padded ``DistributedSampler``
+(equal step counts on every rank, as DDP needs) and gradients are averaged by DDP during
+``backward``. Evaluation shards the split *without* padding and sums the metric
+accumulators over ranks, so every sample is counted exactly once whatever the world size.
+"""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,13 +27,11 @@ from ..config import TrainConfig, config_from_dict, parse_class_weights, save_co
 from . import _deps
 from .checkpoint import atomic_save, atomic_write_bytes, load_checkpoint
 from .data_setup import PreparedData, class_weights, prepare_data
+from .distributed import parameter_digest, sync_buffers, unwrap, wrap_ddp
 from .logging import RunLogger, metrics_table
 from .sampler import ResumableSampler
 
 __all__ = ["evaluate_model", "train_worker"]
-
-#: Environment variable used by the tests to simulate a crash after N iterations.
-FAIL_ENV = "CLIMATE_SEG_FAIL_AT_ITERATION"
 
 
 def _device(cfg: TrainConfig) -> torch.device:
@@ -40,13 +45,29 @@ def _device(cfg: TrainConfig) -> torch.device:
 
 
 def _loader(dataset: Any, batch_size: int, sampler: ResumableSampler, workers: int) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=False)
+    """Batches of this rank's shard (``batch_size`` per process; pinned memory on CUDA)."""
+    pin = idist.device().type == "cuda"
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=False,
+                      pin_memory=pin)
 
 
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, dataset: Any, device: torch.device, batch_size: int,
                    to_mesh: torch.Tensor | None = None, workers: int = 0) -> dict[str, dict[str, float]]:
     """Metrics of ``model`` on ``dataset`` (all ranks cooperate; every rank gets the result).
+
+    Each rank evaluates an unpadded shard (samples ``rank, rank + world, ...``) with the
+    plain module (no DDP collectives, so shards may differ in length); the accumulators are
+    summed over ranks, so every sample counts exactly once (``n_vertices`` = samples x V).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Plain or DDP-wrapped model: ``(B, V, 16)`` (or ``(B, T, V, 16)``) to logits ``(B, V, 3)``.
+    dataset : Dataset
+        Yields ``(x, y (V,), y_mesh (V_mesh,))``.
+    to_mesh : torch.Tensor, optional
+        Sparse ``(V_mesh, V)`` nearest resampling of the predictions back to the data mesh.
 
     Returns
     -------
@@ -55,8 +76,11 @@ def evaluate_model(model: torch.nn.Module, dataset: Any, device: torch.device, b
         (predictions mapped back by nearest resampling). Metrics: ``ap_tc``, ``ap_ar``,
         ``map``, ``mean_accuracy``, ``accuracy``, recalls and IoUs.
     """
+    model = unwrap(model)
+    was_training = model.training
     model.eval()
-    sampler = ResumableSampler(len(dataset), shuffle=False, rank=idist.get_rank(), world_size=idist.get_world_size())
+    sampler = ResumableSampler(len(dataset), shuffle=False, rank=idist.get_rank(), world_size=idist.get_world_size(),
+                               pad=False)
     acc_grid, acc_mesh = _deps.make_accumulator(), _deps.make_accumulator()
     back = to_mesh.to(device) if to_mesh is not None else None
     for x, y, y_mesh in _loader(dataset, batch_size, sampler, workers):
@@ -72,23 +96,12 @@ def evaluate_model(model: torch.nn.Module, dataset: Any, device: torch.device, b
         if idist.get_world_size() > 1:
             acc.load(idist.all_reduce(acc.state().to(device)).cpu())
         out[name] = acc.compute()
+    model.train(was_training)
     return out
 
 
-def _average_gradients(model: torch.nn.Module, world: int) -> None:
-    """All-reduce the gradients in one flat buffer and divide by the world size."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = idist.all_reduce(torch.cat([g.reshape(-1) for g in grads])) / world
-    offset = 0
-    for p, g in zip(params, grads):
-        n = g.numel()
-        p.grad = flat[offset : offset + n].view_as(p).clone()
-        offset += n
-
-
 def _state(model, opt, sched, trainer, early, best, cfg, data: PreparedData, kind: str) -> dict[str, Any]:
-    module = model.module if hasattr(model, "module") else model
+    module = unwrap(model)
     return {
         "model": module.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched else None,
         "trainer": trainer.state_dict(), "early_stopping": early.state_dict() if early else None, "best_map": best,
@@ -99,7 +112,23 @@ def _state(model, opt, sched, trainer, early, best, cfg, data: PreparedData, kin
 
 
 def train_worker(local_rank: int, cfg: TrainConfig) -> None:
-    """Train one run; called once per process by :func:`~.distributed.launch`."""
+    """Train one run; called once per process by :func:`~.distributed.launch`.
+
+    Rank 0 writes the checkpoints, ``metrics.jsonl`` and ``test_metrics.json`` (whose
+    ``distributed`` entry lists the world size, backend and every rank's parameter digest
+    at the end of training: equal digests prove that the ranks stayed in sync).
+    """
+    _train(cfg)
+    if idist.get_world_size() > 1:
+        # The engine's handlers keep the DDP model in reference cycles; free its reducer while the
+        # process group still exists (ignite destroys the group right after this function returns;
+        # a DDP object collected later aborts the process), and leave together.
+        gc.collect()
+        idist.barrier()
+
+
+def _train(cfg: TrainConfig) -> None:
+    """The body of :func:`train_worker` (one process)."""
     rank, world = idist.get_rank(), idist.get_world_size()
     device = _device(cfg)
     run_dir = Path(cfg.out)
@@ -113,9 +142,7 @@ def train_worker(local_rank: int, cfg: TrainConfig) -> None:
         if ckpt["grid"]["n_vertices"] != data.grid.n_vertices:
             raise ValueError("the checkpoint was trained on another sampling; resume with the run's own settings.")
         model.load_state_dict(ckpt["model"])
-    if world > 1:  # data parallel: same start on every rank, gradients averaged after backward
-        for p in model.parameters():
-            p.data.copy_(idist.broadcast(p.data, src=0))
+    model = wrap_ddp(model)  # DDP when world > 1: rank 0's weights broadcast, gradients averaged in backward
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     weights = class_weights(parse_class_weights(cfg.class_weights), data.class_counts)
     criterion = torch.nn.CrossEntropyLoss(weight=weights.to(device) if weights is not None else None)
@@ -136,8 +163,6 @@ def train_worker(local_rank: int, cfg: TrainConfig) -> None:
         loss = criterion(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad()
         loss.backward()
-        if world > 1:
-            _average_gradients(model, world)
         opt.step()
         return loss.item()
 
@@ -159,7 +184,6 @@ def train_worker(local_rank: int, cfg: TrainConfig) -> None:
         logger.print(f"[bold]resuming[/] {run_dir} at epoch {it // epoch_length + 1}, iteration {it}")
     time_limit = float(cfg.extra.get("time_limit_s", 0) or 0)
     started = time.time()
-    fail_at = int(os.environ.get(FAIL_ENV, "0") or 0)
 
     @trainer.on(Events.ITERATION_STARTED)
     def warmup(engine: Engine) -> None:
@@ -180,8 +204,6 @@ def train_worker(local_rank: int, cfg: TrainConfig) -> None:
         logger.step(engine.state.output)
         if cfg.checkpoint_every and engine.state.iteration % cfg.checkpoint_every == 0 and rank == 0:
             atomic_save(_state(model, opt, sched, trainer, early, best["map"], cfg, data, "last"), last_path)
-        if fail_at and engine.state.iteration == fail_at:
-            raise RuntimeError(f"simulated crash at iteration {fail_at} ({FAIL_ENV})")
 
     trainer.add_event_handler(Events.ITERATION_COMPLETED, TerminateOnNan())
 
@@ -189,6 +211,7 @@ def train_worker(local_rank: int, cfg: TrainConfig) -> None:
     def validate(engine: Engine) -> None:
         logger.stop()
         sampler.set_epoch(engine.state.epoch)
+        sync_buffers(model)  # evaluate (and checkpoint) rank 0's batch-norm statistics on every rank
         start = time.time()
         metrics = evaluate_model(model, data.val, device, cfg.batch_size, None, cfg.num_workers)["grid"]
         lr = opt.param_groups[0]["lr"]
@@ -219,12 +242,14 @@ def train_worker(local_rank: int, cfg: TrainConfig) -> None:
         logger.stop()
     if rank == 0:
         logger.print(f"[green]training done[/]: epoch {trainer.state.epoch}, iteration {trainer.state.iteration}, best val mAP {best['map']:.4f}")
+    digests = [parameter_digest(model)]
     if world > 1:
+        digests = list(idist.all_gather(digests[0]))
         idist.barrier()  # rank 0 has finished writing best.pt
+    if rank == 0 and len(set(digests)) > 1:
+        logger.print(f"[red]warning[/]: the {world} processes ended with different parameters")
     if (run_dir / "best.pt").is_file():
-        best_state = load_checkpoint(run_dir / "best.pt")
-        module = model.module if hasattr(model, "module") else model
-        module.load_state_dict(best_state["model"])
+        unwrap(model).load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
     results = evaluate_model(model, data.test, device, cfg.batch_size, data.to_mesh, cfg.num_workers)
     if rank == 0:
         rows = [{"split": f"test ({k})", **v} for k, v in results.items()]
@@ -232,7 +257,8 @@ def train_worker(local_rank: int, cfg: TrainConfig) -> None:
             logger.log({**r, "epoch": trainer.state.epoch}, trainer.state.iteration)
         logger.print(metrics_table(rows, title="test metrics (best checkpoint)"))
         report = {"config": cfg.to_dict(), "epochs_run": trainer.state.epoch, "iterations": trainer.state.iteration,
-                  "best_val_map": best["map"], "test": results}
+                  "best_val_map": best["map"], "test": results,
+                  "distributed": {"world_size": world, "backend": idist.backend(), "parameter_sha256": digests}}
         atomic_write_bytes(run_dir / "test_metrics.json", json.dumps(report, indent=2, default=str).encode())
     logger.close()
 
