@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,19 @@ def metrics_table(rows: list[dict[str, Any]], title: str = "metrics") -> Table:
     return table
 
 
+#: Record keys that are not logged as TensorBoard scalars (x-axis values and counts).
+NOT_SCALARS = ("epoch", "iteration", "n_vertices")
+
+
+def summary_writer(log_dir: Path) -> Any:
+    """A ``torch.utils.tensorboard.SummaryWriter`` on ``log_dir``, or None when tensorboard is not installed."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is the optional extra climate-seg[tensorboard]
+        return None
+    return SummaryWriter(str(log_dir))
+
+
 def wide_console(stderr: bool = False) -> Console:
     """A console that does not squeeze tables to 80 columns when the output is not a terminal."""
     probe = Console(stderr=stderr)
@@ -43,6 +57,10 @@ def wide_console(stderr: bool = False) -> Console:
 
 class RunLogger:
     """Console progress (rank 0), JSON-lines metrics and optional TensorBoard scalars.
+
+    Every record passed to :meth:`log` becomes one line of ``metrics.jsonl`` and, when
+    tensorboard is importable, scalars ``<split>/<key>`` (e.g. ``val/map``,
+    ``test_grid/ap_tc``) at step = training iteration under ``<run_dir>/tb``.
 
     Parameters
     ----------
@@ -60,12 +78,7 @@ class RunLogger:
         self.task: Any = None
         self.tb: Any = None
         if enabled:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(str(self.run_dir / "tb"))
-            except Exception:  # tensorboard is an optional extra
-                self.tb = None
+            self.tb = summary_writer(self.run_dir / "tb")
 
     def start_epoch(self, epoch: int, total: int, done: int = 0) -> None:
         """Show a progress bar for one epoch."""
@@ -97,10 +110,10 @@ class RunLogger:
         with open(self.run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record, allow_nan=True) + "\n")
         if self.tb is not None:
-            split = record.get("split", "train")
+            split = re.sub(r"\W+", "_", str(record.get("split", "train"))).strip("_")
             for k, v in record.items():
-                if isinstance(v, (int, float)) and k not in ("epoch", "iteration"):
-                    self.tb.add_scalar(f"{split}/{k}", v, step)
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_SCALARS:
+                    self.tb.add_scalar(f"{split}/{k}", float(v), step)
             self.tb.flush()
 
     def print(self, *args: Any) -> None:
