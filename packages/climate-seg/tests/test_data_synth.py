@@ -154,6 +154,16 @@ def test_class_fractions_plausible(loaded):
     assert 0.008 < frac[2] < 0.05
 
 
+@pytest.mark.parametrize("seed", [0, 7])
+def test_default_class_fractions_near_published(tmp_path, coords, seed):
+    """~50 independent frames with the default rates: close to 0.1 % TC and 2.2 % AR (cam5.json)."""
+    files = synthesize(tmp_path, 48, seed=seed, episode_length=1, coords=coords)
+    labels = np.stack([read_sample(f)[1] for f in files])
+    frac = np.bincount(labels.ravel(), minlength=3) / labels.size
+    assert 0.0005 < frac[1] < 0.002, frac
+    assert 0.015 < frac[2] < 0.03, frac
+
+
 def test_reproducible(tmp_path, coords):
     a = synthesize(tmp_path / "a", 6, seed=3, episode_length=3, coords=coords)
     b = synthesize(tmp_path / "b", 6, seed=3, episode_length=3, coords=coords)

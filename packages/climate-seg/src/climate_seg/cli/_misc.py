@@ -140,7 +140,7 @@ def demo(
         data = out / "data"
         if not any(data.glob("data-*-mesh.npz")):
             with console.status(f"synthesising {samples} files into {data} ..."):
-                synthesize(data, samples, seed, **DEMO_SYNTH)
+                synthesize(data, samples, seed)
             console.print(f"synthesised {samples} files into {data} in {time.time() - start:.0f} s")
         else:
             console.print(f"reusing the data in {data}")
@@ -154,6 +154,3 @@ def demo(
 #: Settings of the demo run, tuned to reach TC and AR AP >= 0.5 on synthetic data in minutes on 2 CPU cores.
 DEMO_SETTINGS = dict(sampling="icosahedral", resolution=5, preset="small", width_scale=1.0, batch_size=8, lr=3e-3,
                      warmup_epochs=1, class_weights="1,20,2", patience=5, scheduler="plateau")
-#: The demo's synthetic set has more cyclones than the default generator (TCs cover ~0.02 % of the
-#: vertices otherwise, too few to learn from a few hundred frames in minutes).
-DEMO_SYNTH = dict(tc_rate=6.0)

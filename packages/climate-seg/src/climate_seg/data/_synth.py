@@ -29,6 +29,11 @@ AR_IVT_ANOM = 180.0  # AR label: moisture transport (TMQ * |wind850|) above envi
 AR_MIN_TMQ = 18.0  # ... with at least this much vapour, kg m-2
 AR_MIN_LENGTH = 0.2  # ... on features at least this long (radians, ~1300 km)
 AR_MIN_ASPECT = 2.5  # ... and this elongated (length / mean width)
+#: Mean cyclones / rivers alive per frame. With the label thresholds above they give class
+#: fractions close to the published 0.1 % TC and 2.2 % AR (shared/reference/cam5.json,
+#: "class_fraction_of_pixels"): measured over 3 x 480 files, TC 0.10-0.12 %, AR 2.2-2.3 %.
+#: (Sets of ~50 files vary more: an episode of 16 frames holds only a few cyclones.)
+TC_RATE, AR_RATE = 1.1, 7.0
 
 
 class SyntheticGenerator:
@@ -43,7 +48,7 @@ class SyntheticGenerator:
     """
 
     def __init__(
-        self, coords: NDArray[np.floating], tc_rate: float = 0.8, ar_rate: float = 7.0
+        self, coords: NDArray[np.floating], tc_rate: float = TC_RATE, ar_rate: float = AR_RATE
     ) -> None:
         self.geometry = Geometry(coords)
         self.tc_rate, self.ar_rate = float(tc_rate), float(ar_rate)
@@ -261,8 +266,8 @@ def synthesize(
     seed: int = 0,
     episode_length: int = 16,
     coords: NDArray[np.floating] | None = None,
-    tc_rate: float = 0.8,
-    ar_rate: float = 7.0,
+    tc_rate: float = TC_RATE,
+    ar_rate: float = AR_RATE,
     workers: int = 1,
 ) -> list[Path]:
     """Write synthetic CAM5 files (exact published format and naming).
