@@ -232,7 +232,10 @@ def _train(cfg: TrainConfig) -> None:
             if improved:
                 atomic_save({**state, "kind": "best"}, run_dir / "best.pt")
             atomic_save(state, last_path)
-        if time_limit and time.time() - started > time_limit:
+        out_of_time = bool(time_limit) and time.time() - started > time_limit
+        if world > 1:  # rank 0 decides, or the ranks would disagree and wait for each other forever
+            out_of_time = bool(idist.broadcast(torch.tensor(int(out_of_time)), src=0).item())
+        if out_of_time:
             logger.print(f"[yellow]time limit of {time_limit:.0f} s reached[/]; stopping after epoch {engine.state.epoch}")
             engine.terminate()
 
