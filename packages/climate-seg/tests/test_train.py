@@ -94,7 +94,7 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
 
     done = subprocess.run(_cli("train", "--out", killed, "--resume", *common), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert f"at epoch 2, iteration {it}" in done.stdout, done.stdout[-2000:]
+    assert f"at epoch 2, iteration {it}" in " ".join(done.stdout.split()), done.stdout[-2000:]  # rich may wrap
     records = [json.loads(x) for x in (killed / "metrics.jsonl").read_text().splitlines()]  # every line is JSON
     assert [r["epoch"] for r in records if r["split"] == "val"] == [1, 2, 3]
     assert [r["iteration"] for r in records if r["split"] == "val"] == [11, 22, 33]

@@ -27,10 +27,11 @@ Datasets:
     last input); ``.n_skipped``, ``.bad_files``, ``.validate()``.
     ``mesh_resampling(target) -> (fields CSR, labels CSR)`` for ``resample=``.
 Synthesis:
-    ``synthesize(out_dir, n_samples, seed=0, episode_length=16, coords=None, workers=1)
-    -> list[Path]`` writes realistic files in the exact published format and naming
-    (mesh from ``sphere_graphs.icosahedral(5)`` unless ``coords`` is given; episodes of
-    consecutive 3-hourly frames per run; labels derived from the fields by thresholds);
+    ``synthesize(out_dir, n_samples, seed=0, episode_length=16, coords=None, tc_rate=1.1,
+    ar_rate=7.0, workers=1) -> list[Path]`` writes realistic files in the exact published
+    format and naming (mesh from ``sphere_graphs.icosahedral(5)`` unless ``coords`` is given;
+    episodes of consecutive 3-hourly frames per run; labels derived from the fields by
+    thresholds; the default rates give about 0.1 % TC and 2.2 % AR vertices);
     ``SyntheticGenerator(coords)`` makes frames in memory (``draw``, ``frame``).
 
 Metrics live in ``climate_seg.metrics`` (``SegmentationMetrics``,
