@@ -42,6 +42,7 @@ def test_laplacian_and_rescale(kind):
     assert ev.min() >= -1 - 1e-9 and ev.max() <= 1 + 1e-9
     Lt2 = cheb_conv.rescale(L, lmax=2.0)
     np.testing.assert_allclose(Lt2.to_dense().numpy(), ref - np.eye(60), atol=1e-12)
+    assert bool((Lt2.values() != 0).all())  # stored zeros (the normalized diagonal) dropped
 
 
 def test_scipy_inputs():
