@@ -164,7 +164,12 @@ def _train(cfg: TrainConfig) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return loss.item()
+        value = loss.detach()
+        if idist.get_world_size() > 1:
+            # every rank sees the mean loss: a NaN on one rank stops all ranks at the
+            # same iteration (TerminateOnNan) instead of leaving the others waiting
+            value = idist.all_reduce(value.clone()) / idist.get_world_size()
+        return value.item()
 
     trainer = Engine(step)
     early = EarlyStopping(cfg.patience, lambda e: e.state.metrics["map"], trainer) if cfg.patience > 0 else None
