@@ -227,3 +227,23 @@ def test_threads_do_not_share_buffers():
         for y in results[i]:
             torch.testing.assert_close(y, expected[i], rtol=0, atol=0)
     cheb_conv.empty_cache()
+
+
+def test_pooled_empty_reuses_only_released_buffers():
+    like = torch.empty(0)
+    a = cheb_conv.pooled_empty((512, 1024), like)  # 2 MiB: pooled
+    a.fill_(1.0)
+    b = cheb_conv.pooled_empty((512, 1024), like)
+    assert a.data_ptr() != b.data_ptr()  # a is alive
+    ptr = a.data_ptr()
+    view = a[:10]
+    del a
+    c = cheb_conv.pooled_empty((512, 1024), like)
+    assert c.data_ptr() != ptr  # a view still holds a's storage
+    del view, c
+    d = cheb_conv.pooled_empty((512, 1024), like)
+    assert d.data_ptr() == ptr  # released: the first pooled buffer is handed out again
+    assert b.data_ptr() != ptr
+    small = cheb_conv.pooled_empty((4, 4), like)
+    assert small.shape == (4, 4) and small._base is None
+    cheb_conv.empty_cache()

@@ -13,7 +13,7 @@ laplacian, rescale, estimate_lmax, from_edge_index, as_operator
 from ._functional import cheb_conv
 from ._laplacian import as_operator, estimate_lmax, from_edge_index, laplacian, rescale
 from ._layer import ChebConv
-from ._workspace import empty_cache, set_buffer_cache
+from ._workspace import empty_cache, pooled_empty, set_buffer_cache
 
 __version__ = "0.1.0"
 
@@ -26,6 +26,7 @@ __all__ = [
     "estimate_lmax",
     "from_edge_index",
     "laplacian",
+    "pooled_empty",
     "rescale",
     "set_buffer_cache",
 ]

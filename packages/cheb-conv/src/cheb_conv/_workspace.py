@@ -24,7 +24,7 @@ import weakref
 
 import torch
 
-__all__ = ["empty_cache", "set_buffer_cache"]  # output_buffer/work_buffer: internal
+__all__ = ["empty_cache", "pooled_empty", "set_buffer_cache"]  # work_buffer: internal
 
 _MIN_BYTES = 1 << 20  # smaller buffers are cheap to allocate
 _MAX_PER_KEY = 8
@@ -103,13 +103,29 @@ def work_buffer(
     return t
 
 
-def output_buffer(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    """An uninitialised tensor for the caller, backed by a pooled buffer.
+def pooled_empty(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """An uninitialised tensor backed by the CPU buffer pool (a caching allocator).
 
-    The returned tensor is a distinct tensor object that is not an autograd view
-    (in-place ops on it are fine); it shares the pooled storage, which raises
-    the storage's reference count and keeps the buffer out of reuse for as long
-    as the returned tensor (or anything derived from its storage) is alive.
+    For large CPU tensors (1 MiB and more) the storage comes from this thread's
+    pool and returns to it once nothing refers to it any more, so repeated
+    forward/backward passes stop paying the kernel's page faults for fresh
+    memory. The returned tensor is a distinct tensor object (not an autograd view:
+    in-place ops on it are fine) that shares the pooled storage; the storage's
+    reference count keeps the buffer out of reuse while the tensor, a view of it,
+    a numpy array over it or a ``.grad`` slot holding it is alive. Small tensors,
+    CUDA tensors, or a disabled pool (:func:`set_buffer_cache`) give a plain
+    ``torch.empty``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    like : torch.Tensor
+        Gives the dtype and device.
+
+    Returns
+    -------
+    torch.Tensor
+        Uninitialised, contiguous, of ``shape``.
     """
     buf = work_buffer(shape, like)
     if not any(b is buf for b in _thread_pool().get((tuple(shape), like.dtype), ())):
@@ -118,3 +134,6 @@ def output_buffer(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         alias.set_(buf.untyped_storage(), 0, buf.shape, buf.stride())
     return alias
+
+
+output_buffer = pooled_empty  # internal name used by the layer

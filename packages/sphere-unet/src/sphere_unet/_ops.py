@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 import torch
+from cheb_conv import pooled_empty
 from torch import Tensor, nn
 
 __all__ = ["GraphOperator", "cheb_polynomial", "gather_rows", "sparse_apply", "spmm"]
@@ -30,7 +31,7 @@ def _spmm_rows(a: Tensor, x: Tensor, batch: int, alpha: float = 1.0) -> Tensor:
     torch.Tensor, shape (M * batch, C), a new (non-view) tensor
     """
     c = x.shape[1]
-    out = x.new_empty((a.shape[0] * batch, c))
+    out = pooled_empty((a.shape[0] * batch, c), x)  # no page faults for fresh outputs
     wide = out.view(a.shape[0], batch * c)
     torch.addmm(wide, a, x.view(-1, batch * c), beta=0.0, alpha=alpha, out=wide)
     return out
@@ -108,7 +109,14 @@ def gather_rows(x: Tensor, index: Tensor, scatter: Tensor) -> Tensor:
     """
     if torch.is_grad_enabled() and x.requires_grad:
         return _GatherRows.apply(x, index, scatter)
-    return x.index_select(0, index)
+    return torch.index_select(x, 0, index, out=pooled_empty((index.shape[0], *x.shape[1:]), x))
+
+
+def _matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b``; outside autograd into a pooled CPU buffer (``out=`` is not differentiable)."""
+    if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
+        return a @ b
+    return torch.mm(a, b, out=pooled_empty((a.shape[0], b.shape[1]), a))
 
 
 def spmm(lap: Tensor, x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -240,7 +248,7 @@ def cheb_polynomial(
 
     def mixed(j: int) -> Tensor:
         """``x M_j`` as (V*B, C_out) (lifted to the fine rows when ``lift``)."""
-        z = rows[0] @ M[0][j]
+        z = _matmul(rows[0], M[0][j])
         for xr, m in zip(rows[1:], M[1:], strict=False):
             z = z.addmm_(xr, m[j])
         if lift is not None:
@@ -261,7 +269,7 @@ def cheb_polynomial(
         for j in range(K - 2, -1, -1):
             h = accumulate(_apply_rows(lap, lap, h, B), j)
     else:  # basis first: powers of L on the (narrower) input channels
-        h = rows[0] @ M[0][0]
+        h = _matmul(rows[0], M[0][0])
         p = rows[0]
         for j in range(1, K):
             p = _apply_rows(lap, lap, p, B)
