@@ -111,6 +111,41 @@ def test_eval_folds_batch_norm_exactly():
     torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_eval_weight_cache_follows_every_change():
+    """Inference caches the folded kernel weights; any in-place change refreshes them."""
+    op = GraphOperator(_lap())
+    blk = ChebBlock((3, 2), 4, 3).eval()
+    x1, x2 = torch.randn(40, 3, 3), torch.randn(40, 3, 2)
+
+    def fresh():
+        blk._eval_cache = None
+        with torch.enable_grad():  # uncached path
+            return blk(op.matrix(), x1, x2).detach()
+
+    with torch.no_grad():
+        first = blk(op.matrix(), x1, x2)
+        assert blk._eval_cache is not None
+        torch.testing.assert_close(blk(op.matrix(), x1, x2), first, rtol=0, atol=0)
+        changes = [
+            lambda: blk.weight.add_(0.1),
+            lambda: blk.bias.add_(0.2),
+            lambda: blk.bn.running_var.mul_(2.0),
+            lambda: blk.bn.running_mean.add_(0.3),
+            lambda: blk.bn.weight.mul_(0.5),
+            lambda: blk.load_state_dict({k: v + 0.01 for k, v in blk.state_dict().items()
+                                         if v.is_floating_point()}, strict=False),
+        ]
+        for change in changes:
+            before = blk(op.matrix(), x1, x2)
+            change()
+            after = blk(op.matrix(), x1, x2)
+            assert not torch.allclose(after, before)
+            torch.testing.assert_close(after, fresh(), rtol=1e-6, atol=1e-6)
+    blk.train()  # training never uses the cache
+    y = blk(op.matrix(), x1, x2)
+    assert y.requires_grad and blk._eval_cache is None
+
+
 @pytest.mark.parametrize("kind", ["healpix", "icosahedral", "equiangular"])
 def test_avg_pool_matches_sphere_pool(kind):
     sphere_pool = pytest.importorskip("sphere_pool")

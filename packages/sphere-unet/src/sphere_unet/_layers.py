@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._ops import GraphOperator, cheb_polynomial, gather_rows, sparse_apply
+from ._ops import GraphOperator, cheb_polynomial, gather_rows, power_basis, sparse_apply
 
 __all__ = ["ChebBlock", "GraphPool"]
 
@@ -74,6 +74,7 @@ class ChebBlock(nn.Module):
         self.bn = nn.BatchNorm1d(self.out_channels) if norm else None
         self.relu = relu
         self.dropout = float(dropout)
+        self._eval_cache: tuple | None = None  # (key, kernel weights), see _kernel_weights
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -96,6 +97,29 @@ class ChebBlock(nn.Module):
             shift = shift + bn.bias
         return w * scale, shift
 
+    def _kernel_weights(self, x: Tensor) -> tuple[list[Tensor], list[list[Tensor]], Tensor | None]:
+        """Per-part weights, their kernel basis and the bias (batch norm folded in eval).
+
+        Outside autograd in eval mode they are cached until a parameter or a batch-norm
+        statistic changes (in-place updates bump the tensors' versions), so inference
+        does not redo the folding on every call.
+        """
+        cacheable = not self.training and not torch.is_grad_enabled()
+        key = None
+        if cacheable:
+            tensors = [t for t in (self.weight, self.bias) if t is not None]
+            if self.bn is not None:
+                tensors += [t for t in (self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var)
+                            if t is not None]
+            key = (x.dtype, x.device, *[(t.data_ptr(), t._version) for t in tensors])
+            if self._eval_cache is not None and self._eval_cache[0] == key:
+                return self._eval_cache[1]
+        w, b = self._folded()
+        ws = list(w.split(self.parts, dim=1)) if len(self.parts) > 1 else [w]
+        out = (ws, power_basis(ws), b)
+        self._eval_cache = (key, out) if cacheable else None
+        return out
+
     def forward(self, lap: Tensor, *inputs: Tensor, lift: Callable[[Tensor], Tensor] | None = None) -> Tensor:
         """Apply the block.
 
@@ -115,9 +139,8 @@ class ChebBlock(nn.Module):
         """
         if len(inputs) != len(self.parts):
             raise ValueError(f"expected {len(self.parts)} input parts; got {len(inputs)}.")
-        w, b = self._folded()
-        ws = list(w.split(self.parts, dim=1)) if len(self.parts) > 1 else [w]
-        y = cheb_polynomial(lap, list(inputs), ws, b, lift=lift)
+        ws, M, b = self._kernel_weights(inputs[0])
+        y = cheb_polynomial(lap, list(inputs), ws, b, lift=lift, power_weights=M)
         V, B, C = y.shape
         y = y.view(V * B, C)  # activations as (V*B, C) rows; in-place ops on bases only
         if self.bn is not None and self.training:

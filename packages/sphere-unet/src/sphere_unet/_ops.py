@@ -180,6 +180,24 @@ class GraphOperator(nn.Module):
 _POWER_MAX_K = 4  # up to this K the polynomial is evaluated in the power basis
 
 
+def power_basis(weights: list[Tensor]) -> list[list[Tensor]]:
+    """Per part, the weights used by :func:`cheb_polynomial`'s kernel.
+
+    ``M_j`` of the power basis for ``K <= 4``, the Chebyshev ``W_k`` otherwise.
+
+    Parameters
+    ----------
+    weights : list of torch.Tensor, each (K, C_i, C_out)
+
+    Returns
+    -------
+    list of list of torch.Tensor, each (C_i, C_out)
+    """
+    if weights[0].shape[0] > _POWER_MAX_K:
+        return [list(w.unbind(0)) for w in weights]
+    return [_power_weights(w) for w in weights]
+
+
 def _power_weights(w: Tensor) -> list[Tensor]:
     """``M_j = sum_k C[k, j] W_k`` with ``T_k(a) = sum_j C[k, j] a^j`` (``K <= 4``).
 
@@ -203,6 +221,7 @@ def cheb_polynomial(
     weights: list[Tensor],
     bias: Tensor | None = None,
     lift: Callable[[Tensor], Tensor] | None = None,
+    power_weights: list[list[Tensor]] | None = None,
 ) -> Tensor:
     """Chebyshev graph convolution of one or several inputs (their implicit concatenation).
 
@@ -230,6 +249,9 @@ def cheb_polynomial(
         input before the convolution, e.g. nearest unpooling. Because it commutes
         with channel mixing (``(U x) W == U (x W)``), the mixing runs on the
         ``V_c`` coarse rows: a 4x smaller GEMM after an icosahedral unpooling.
+    power_weights : list of list of torch.Tensor, optional
+        ``weights`` already converted by :func:`power_basis` (cached by callers that
+        evaluate the same weights many times); ``weights`` then only give shapes.
 
     Returns
     -------
@@ -241,10 +263,7 @@ def cheb_polynomial(
         raise ValueError("lift needs exactly one input part.")
     V, B = lap.shape[0], inputs[0].shape[1]
     rows = [x.reshape(-1, x.shape[-1]) for x in inputs]  # (V*B, C_i) or (V_c*B, C)
-    if K > _POWER_MAX_K:
-        M = [list(w.unbind(0)) for w in weights]
-    else:
-        M = [_power_weights(w) for w in weights]  # M[part][j]
+    M = power_weights if power_weights is not None else power_basis(weights)  # M[part][j]
 
     def mixed(j: int) -> Tensor:
         """``x M_j`` as (V*B, C_out) (lifted to the fine rows when ``lift``)."""
