@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import resource
 import statistics
-import time
-
-import os
 import sys
+import time
 
 # tools/bench/cheb_conv.py would shadow the cheb_conv package: keep this folder off sys.path
 _HERE = os.path.dirname(os.path.abspath(__file__))

@@ -71,7 +71,7 @@ def stats(
     table = Table(title=f"{len(files)} files in {data}")
     for col in ("channel", "mean", "std"):
         table.add_column(col, justify="right")
-    for name, m, s in zip(CHANNELS, mean, std):
+    for name, m, s in zip(CHANNELS, mean, std, strict=False):
         table.add_row(name, f"{m:.6g}", f"{s:.6g}")
     console.print(table)
     frac = counts / max(counts.sum(), 1)

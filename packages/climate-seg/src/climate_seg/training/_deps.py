@@ -40,7 +40,7 @@ def sampling_for(kind: str, resolution: int) -> Any:
 
 def data_mesh(n_vertices: int = 10242) -> Any:
     """The icosahedral mesh the files are stored on (level from the vertex count ``10 * 4**l + 2``)."""
-    level = int(round(np.log(max(n_vertices - 2, 1) / 10) / np.log(4)))
+    level = int(round(np.log(max(n_vertices - 2, 1) / 10) / np.log(4)))  # noqa: RUF046 - numpy < 2 returns a float
     if 10 * 4**level + 2 != n_vertices:
         raise ValueError(f"{n_vertices} vertices is not an icosahedral mesh (10 * 4**l + 2).")
     return sampling_for("icosahedral", level)
@@ -87,7 +87,7 @@ def build_model(config: TrainConfig, sampling: Any) -> torch.nn.Module:
             return su.deepsphere_artc_temporal(sampling, n_frames=T, mode=config.temporal, kernel_size=config.kernel_size)
         return su.deepsphere_artc(sampling, kernel_size=config.kernel_size)
     depth = max(1, min(SMALL_DEPTH, max_depth(sampling)))
-    kw = dict(width=max(2, int(round(SMALL_WIDTH * config.width_scale))), kernel_size=config.kernel_size)
+    kw = dict(width=max(2, round(SMALL_WIDTH * config.width_scale)), kernel_size=config.kernel_size)
     if config.temporal == "stack":
         return su.FrameStackUNet(sampling, N_CHANNELS, N_CLASSES, depth, n_frames=T, **kw)
     if config.temporal == "lstm":

@@ -32,7 +32,7 @@ def split(files: list[Path], seed: int, contiguous: bool = False) -> tuple[list[
     """
     if contiguous:
         ordered = sorted(files, key=lambda p: p.name)
-        n_tr, n_va = int(round(0.7 * len(files))), int(round(0.1 * len(files)))
+        n_tr, n_va = round(0.7 * len(files)), round(0.1 * len(files))
         tr, va, te = ordered[:n_tr], ordered[n_tr : n_tr + n_va], ordered[n_tr + n_va :]
     else:
         tr, va, te = split_files(files, seed=seed)

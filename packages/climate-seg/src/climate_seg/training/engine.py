@@ -292,5 +292,5 @@ def seed_everything(seed: int) -> None:
     import random
 
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - seeds the global state third-party code may use
     torch.manual_seed(seed)
