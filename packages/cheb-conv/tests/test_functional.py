@@ -247,3 +247,26 @@ def test_pooled_empty_reuses_only_released_buffers():
     small = cheb_conv.pooled_empty((4, 4), like)
     assert small.shape == (4, 4) and small._base is None
     cheb_conv.empty_cache()
+
+
+def test_pool_respects_its_byte_cap():
+    """Past max_bytes, free buffers of other shapes are released; held ones never."""
+    from cheb_conv._workspace import _default_max_bytes, _thread_pool
+
+    like = torch.empty(0)
+    cheb_conv.empty_cache()
+    cheb_conv.set_buffer_cache(True, max_bytes=5 << 20)  # 5 MiB
+    try:
+        held = cheb_conv.pooled_empty((1024, 1024), like)  # 4 MiB, pooled and held
+        assert _thread_pool().nbytes == 4 << 20
+        other = cheb_conv.pooled_empty((512, 1024), like)  # 2 MiB: does not fit, not pooled
+        assert _thread_pool().nbytes == 4 << 20
+        del held
+        again = cheb_conv.pooled_empty((512, 1024), like)  # frees the 4 MiB buffer first
+        assert _thread_pool().nbytes == 2 << 20
+        del other, again
+        with pytest.raises(ValueError, match="max_bytes"):
+            cheb_conv.set_buffer_cache(True, max_bytes=-1)
+    finally:
+        cheb_conv.set_buffer_cache(True, max_bytes=_default_max_bytes())
+        cheb_conv.empty_cache()

@@ -19,6 +19,7 @@ kernel, and every fresh 100 MB output costs about 10 ms of page faults here.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 
@@ -29,7 +30,17 @@ __all__ = ["empty_cache", "pooled_empty", "set_buffer_cache"]  # work_buffer: in
 _MIN_BYTES = 1 << 20  # smaller buffers are cheap to allocate
 _MAX_PER_KEY = 8
 
+
+def _default_max_bytes() -> int:
+    """A quarter of the physical memory (4 GiB when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
 _enabled = True
+_max_bytes = _default_max_bytes()  # per thread
 # One pool per thread: a buffer handed out as the pool's own tensor object is
 # invisible to the use counts until autograd or a view holds it, so two threads
 # sharing a pool could be handed the same buffer.
@@ -38,6 +49,7 @@ _enabled = True
 
 class _Pool(dict):  # a dict subclass can be weakly referenced; hashed by identity
     __hash__ = object.__hash__
+    nbytes = 0  # bytes of all pooled buffers
 
 
 _local = threading.local()
@@ -54,10 +66,23 @@ def _thread_pool() -> _Pool:
     return pool
 
 
-def set_buffer_cache(enabled: bool) -> None:
-    """Enable (default) or disable the CPU buffer pool (all threads)."""
-    global _enabled
+def set_buffer_cache(enabled: bool, max_bytes: int | None = None) -> None:
+    """Enable (default) or disable the CPU buffer pool (all threads).
+
+    Parameters
+    ----------
+    enabled : bool
+    max_bytes : int, optional
+        Most bytes one thread's pool keeps (default: a quarter of the physical
+        memory). Past it, free buffers of other shapes are released first; a new
+        buffer that still does not fit is allocated without pooling.
+    """
+    global _enabled, _max_bytes
     _enabled = bool(enabled)
+    if max_bytes is not None:
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        _max_bytes = int(max_bytes)
     if not _enabled:
         empty_cache()
 
@@ -70,6 +95,24 @@ def empty_cache() -> None:
     with _all_lock:
         for pool in list(_all_pools):
             pool.clear()
+            pool.nbytes = 0
+
+
+def _make_room(pool: _Pool, nbytes: int) -> bool:
+    """Release free buffers until ``nbytes`` more fit under the cap."""
+    if pool.nbytes + nbytes <= _max_bytes:
+        return True
+    for key in list(pool):
+        bucket = pool[key]
+        for t in list(bucket):
+            if _is_free(t):
+                bucket.remove(t)
+                pool.nbytes -= t.numel() * t.element_size()
+                if pool.nbytes + nbytes <= _max_bytes:
+                    return True
+        if not bucket:
+            del pool[key]
+    return pool.nbytes + nbytes <= _max_bytes
 
 
 def _is_free(t: torch.Tensor) -> bool:
@@ -93,13 +136,16 @@ def work_buffer(
     if not _enabled or like.device.type != "cpu" or numel * like.element_size() < _MIN_BYTES:
         return like.new_empty(shape)
     key = (tuple(shape), like.dtype)
-    bucket = _thread_pool().setdefault(key, [])
+    pool = _thread_pool()
+    bucket = pool.setdefault(key, [])
     for t in bucket:
         if all(t is not e for e in exclude) and _is_free(t):
             return t
     t = like.new_empty(shape)
-    if len(bucket) < _MAX_PER_KEY:
-        bucket.append(t)
+    nbytes = numel * like.element_size()
+    if len(bucket) < _MAX_PER_KEY and _make_room(pool, nbytes):
+        pool.setdefault(key, bucket).append(t)  # _make_room may have dropped the key
+        pool.nbytes += nbytes
     return t
 
 
