@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sphere_graphs as sg
 from scipy.sparse.linalg import LinearOperator
 from sphere_graphs._equivariance import (
     EquivarianceProbe,
@@ -21,21 +21,10 @@ from sphere_graphs._equivariance import (
 PUBLISHED_32 = {8: 0.025, 20: 0.03185, 40: 0.042432}
 
 
-def _get(module: str, name: str):
-    import sphere_graphs
-
-    fn = getattr(sphere_graphs, name, None)
-    if fn is None:
-        try:
-            fn = getattr(importlib.import_module(f"sphere_graphs.{module}"), name)
-        except (ImportError, AttributeError):
-            pytest.skip(f"sphere_graphs.{name} is not available yet")
-    return fn
-
 
 @pytest.fixture(scope="module")
 def hp32():
-    return _get("_healpix", "healpix")(32)
+    return sg.healpix(32)
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +34,12 @@ def probe32(hp32):
 
 
 def _lap(adjacency):
-    return _get("_laplacian", "laplacian")(adjacency, "normalized")
+    return sg.laplacian(adjacency, "normalized")
 
 
 def _heuristic_adjacency(nside: int, coords: np.ndarray) -> sp.csr_matrix:
     """The older DeepSphere graph: 8 HEALPix neighbours, w = exp(-d^2 / (2 mean d^2))."""
-    nbrs = _get("_healpix", "neighbours")(nside, np.arange(12 * nside**2), nest=True)
+    nbrs = sg.neighbours(nside, np.arange(12 * nside**2), nest=True)
     rows = np.repeat(np.arange(nbrs.shape[0]), 8)
     cols = nbrs.ravel()
     keep = cols >= 0
@@ -95,7 +84,7 @@ def test_commuting_operators_score_zero(probe32):
 
 def test_ordering_matches_the_paper(hp32, probe32):
     """nside 32, l = 30: heuristic > k=8 > k=20 > k=40 at the published widths."""
-    knn_graph = _get("_knn", "knn_graph")
+    knn_graph = sg.knn_graph
     errors = {
         k: probe32.error(_lap(knn_graph(hp32, k, sigma=s).adjacency))
         for k, s in PUBLISHED_32.items()
@@ -106,7 +95,7 @@ def test_ordering_matches_the_paper(hp32, probe32):
 
 @pytest.mark.parametrize("k", [8, 20, 40])
 def test_default_healpix_widths_no_worse_than_published(hp32, probe32, k):
-    knn_graph = _get("_knn", "knn_graph")
+    knn_graph = sg.knn_graph
     default = probe32.error(_lap(knn_graph(hp32, k).adjacency))
     published = probe32.error(_lap(knn_graph(hp32, k, sigma=PUBLISHED_32[k]).adjacency))
     assert default <= published * 1.02
@@ -126,8 +115,8 @@ def test_default_healpix_widths_no_worse_than_published(hp32, probe32, k):
 )
 def test_default_widths_of_other_samplings_no_worse_than_published_rule(module, name, args):
     """Tuned defaults beat the published HEALPix widths rescaled to the vertex spacing."""
-    sampling = _get(module, name)(*args)
-    knn_graph = _get("_knn", "knn_graph")
+    sampling = getattr(sg, name)(*args)
+    knn_graph = sg.knn_graph
     degree = round(0.27 * math.sqrt(sampling.n_vertices))
     probe = EquivarianceProbe(sampling, degree, n_samples=4, seed=1)
     h_ratio = math.sqrt(sampling.n_vertices / 12288)  # spacing relative to nside 32
@@ -140,8 +129,8 @@ def test_default_widths_of_other_samplings_no_worse_than_published_rule(module, 
 
 
 def test_error_functions_accept_graph_or_sampling_and_adjacency():
-    sampling = _get("_healpix", "healpix")(8)
-    graph = _get("_knn", "knn_graph")(sampling, 8)
+    sampling = sg.healpix(8)
+    graph = sg.knn_graph(sampling, 8)
     a = equivariance_error(graph, degree=6, n_samples=3)
     b = equivariance_error(sampling, graph.adjacency, degree=6, n_samples=3)
     assert a == b and 0 < a < 1
@@ -153,8 +142,8 @@ def test_error_functions_accept_graph_or_sampling_and_adjacency():
 
 
 def test_errors():
-    sampling = _get("_healpix", "healpix")(2)
-    graph = _get("_knn", "knn_graph")(sampling, 8)
+    sampling = sg.healpix(2)
+    graph = sg.knn_graph(sampling, 8)
     with pytest.raises(ValueError, match="too high"):
         EquivarianceProbe(sampling, degree=30)
     with pytest.raises(ValueError, match="adjacency"):
@@ -171,17 +160,17 @@ def test_tuned_width_table_and_rule():
     from sphere_graphs import _tuned_widths as tw
     from sphere_graphs._widths import tuned_kernel_width
 
-    ico5 = _get("_icosahedral", "icosahedral")(5)
+    ico5 = sg.icosahedral(5)
     assert tuned_kernel_width(ico5, 20) == pytest.approx(
         tw.TUNED_KERNEL_WIDTHS["icosahedral"][20][5], rel=1e-3
     )
     # Other resolutions: ratio of the nearest tabulated one times sqrt(4 pi / V).
-    ico8 = _get("_icosahedral", "icosahedral")(8)
+    ico8 = sg.icosahedral(8)
     expected = tw.TUNED_WIDTH_RATIOS["icosahedral"][8][6] * math.sqrt(4 * math.pi / ico8.n_vertices)
     assert tuned_kernel_width(ico8, 8) == pytest.approx(expected)
     for per_k in tw.TUNED_KERNEL_WIDTHS.values():
         assert set(per_k) >= {8, 20, 40}
         for per_res in per_k.values():
             assert all(0 < v < 2 for v in per_res.values())
-    assert tuned_kernel_width(_get("_grids", "points")([0.0, 1.0], [0.0, 0.5]), 8) is None
+    assert tuned_kernel_width(sg.points([0.0, 1.0], [0.0, 0.5]), 8) is None
     assert tuned_kernel_width(ico5, 13) is None

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sphere_graphs as sg
 from sphere_graphs._resample import resample, resampling_matrix
 from sphere_graphs._sampling import PointSampling, lonlat_to_xyz
 
 
-def _factory(module: str, name: str):
-    """A sampling constructor from the public package, else its private module."""
-    import sphere_graphs
-
-    fn = getattr(sphere_graphs, name, None)
-    if fn is None:
-        try:
-            fn = getattr(importlib.import_module(f"sphere_graphs.{module}"), name)
-        except (ImportError, AttributeError):
-            pytest.skip(f"sphere_graphs.{name} is not available yet")
-    return fn
-
-
 def healpix(nside):
-    return _factory("_healpix", "healpix")(nside)
+    return sg.healpix(nside)
 
 
 def icosahedral(level):
-    return _factory("_icosahedral", "icosahedral")(level)
+    return sg.icosahedral(level)
 
 
 def latlon(h, w):
@@ -125,7 +111,7 @@ def test_icosahedral_to_healpix_and_grid_to_icosahedral_shapes():
 
 def test_grid_samplings_from_grids_module():
     for name, args in (("latlon_grid", (16, 32)), ("equiangular", (16, 32))):
-        grid = _factory("_grids", name)(*args)
+        grid = getattr(sg, name)(*args)
         mat = resampling_matrix(grid, healpix(8), "linear")
         _check_stochastic(mat, (768, 16 * 32))
         err = np.abs(mat @ (grid.coords @ V_DIR) - healpix(8).coords @ V_DIR).max()
