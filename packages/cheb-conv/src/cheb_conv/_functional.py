@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ._laplacian import _is_scipy_sparse, as_operator
-from ._workspace import output_buffer, work_buffer
+from ._workspace import pooled_empty, work_buffer
 
 __all__ = ["cheb_conv"]
 
@@ -187,7 +187,7 @@ class _ChebFunction(torch.autograd.Function):
             M = _combine(coef, weight, transpose=False)
         else:
             coef, M = None, weight
-        y = output_buffer((x2.shape[0], c_out), x2)
+        y = pooled_empty((x2.shape[0], c_out), x2)
         M_flat = M.reshape(K * c_in, c_out)
         if bias is not None:
             torch.addmm(bias, Z, M_flat, out=y)
@@ -264,7 +264,7 @@ def _horner_adjoint(gy: torch.Tensor, M: torch.Tensor, A: torch.Tensor) -> torch
     h = torch.mm(gy, M[K - 1].t(), out=bufs[0])
     for j in range(K - 2, -1, -1):
         if j == 0:
-            p = output_buffer(shape, gy)
+            p = pooled_empty(shape, gy)
         else:
             slot = (K - 1 - j) % 2
             if bufs[slot] is None:

@@ -7,7 +7,7 @@ never handed to the caller) are therefore taken from a small pool and reused
 once nothing refers to them any more (no autograd graph, no view).
 
 Outputs handed to the caller (the layer output, the input gradient) come from
-the same pool through :func:`output_buffer`: the caller receives a separate
+the same pool through :func:`pooled_empty`: the caller receives a separate
 tensor that shares the pooled storage, so the storage's reference count shows
 whether anything outside the pool (the caller, autograd, a view, a ``.grad``
 slot) still holds it; a buffer is reused only when nothing does. This is what a
@@ -181,5 +181,3 @@ def pooled_empty(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         alias.set_(buf.untyped_storage(), 0, buf.shape, buf.stride())
     return alias
 
-
-output_buffer = pooled_empty  # internal name used by the layer
