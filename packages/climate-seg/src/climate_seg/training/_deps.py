@@ -60,19 +60,6 @@ def resampling(source: Any, target: Any, method: str = "nearest") -> torch.Tenso
 SMALL_WIDTH, SMALL_DEPTH = 16, 3
 
 
-def max_depth(sampling: Any) -> int:
-    """Poolings a sampling allows (icosahedral level, log2 nside, log2 of nlat's power of two)."""
-    kind = getattr(sampling, "kind", "")
-    if kind == "icosahedral":
-        return int(getattr(sampling, "level", 0))
-    size = int(getattr(sampling, "nside", 0) if kind == "healpix" else getattr(sampling, "nlat", 0))
-    depth = 0
-    while size % 2 == 0 and size > 1:
-        size //= 2
-        depth += 1
-    return depth
-
-
 def build_model(config: TrainConfig, sampling: Any) -> torch.nn.Module:
     """The U-Net for ``config`` on ``sampling``: ``(B, V, 16)`` (temporal ``(B, T, V, 16)``) to logits ``(B, V, 3)``.
 
@@ -86,7 +73,7 @@ def build_model(config: TrainConfig, sampling: Any) -> torch.nn.Module:
         if config.temporal:
             return su.deepsphere_artc_temporal(sampling, n_frames=T, mode=config.temporal, kernel_size=config.kernel_size)
         return su.deepsphere_artc(sampling, kernel_size=config.kernel_size)
-    depth = max(1, min(SMALL_DEPTH, max_depth(sampling)))
+    depth = max(1, min(SMALL_DEPTH, sg.max_depth(sampling)))
     kw = dict(width=max(2, round(SMALL_WIDTH * config.width_scale)), kernel_size=config.kernel_size)
     if config.temporal == "stack":
         return su.FrameStackUNet(sampling, N_CHANNELS, N_CLASSES, depth, n_frames=T, **kw)
