@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib.util
 import os
 import re
 import shutil
@@ -166,10 +167,11 @@ def check_metadata(meta_text: str, package: str, version: str) -> None:
         problems.append("no `Development Status` classifier")
     if not any(re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c) for c in classifiers):
         problems.append("no classifier for the supported Python versions")
-    if meta["Description-Content-Type"] != "text/markdown" or not meta.get_payload().strip():
+    body = str(meta.get_payload())
+    if meta["Description-Content-Type"] != "text/markdown" or not body.strip():
         problems.append("no Markdown long description (readme)")
     else:
-        check_readme_links(meta.get_payload(), f"{package} long description")
+        check_readme_links(body, f"{package} long description")
     if problems:
         raise ReleaseError(f"{package} metadata: " + "; ".join(problems) + " (see pyproject.toml)")
 
@@ -239,11 +241,7 @@ def run_sdist_tests(sdist: Path, workdir: Path) -> None:
 
 
 def _have_xdist() -> bool:
-    try:
-        import xdist  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("xdist") is not None
 
 
 def git(*args: str) -> str:
