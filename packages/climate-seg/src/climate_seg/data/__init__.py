@@ -26,13 +26,19 @@ Datasets:
     ``seq_len=T`` ``(x (T, V, 16), y (V,))`` (target = labels ``shift`` frames after the
     last input); ``.n_skipped``, ``.bad_files``, ``.validate()``.
     ``mesh_resampling(target) -> (fields CSR, labels CSR)`` for ``resample=``.
+Labelling rules (TECA-style, on neighbourhoods of the sphere):
+    ``DetectionRules`` (thresholds), ``MeshNeighbourhoods(coords)``,
+    ``tc_centres(data, nbh, rules) -> (N,)`` vertices, ``ivt(data) -> (V,)``,
+    ``ar_mask(data, nbh, threshold, rules) -> (V,) bool``,
+    ``label_fields(data, nbh, ivt_threshold, rules) -> (V,) int64``.
 Synthesis:
-    ``synthesize(out_dir, n_samples, seed=0, episode_length=16, coords=None, tc_rate=1.1,
-    ar_rate=7.0, workers=1) -> list[Path]`` writes realistic files in the exact published
-    format and naming (mesh from ``sphere_graphs.icosahedral(5)`` unless ``coords`` is given;
-    episodes of consecutive 3-hourly frames per run; labels derived from the fields by
-    thresholds; the default rates give about 0.1 % TC and 2.2 % AR vertices);
-    ``SyntheticGenerator(coords)`` makes frames in memory (``draw``, ``frame``).
+    ``synthesize(out_dir, n_samples, seed=0, episode_length=16, coords=None, tc_rate=None,
+    ar_rate=None, difficulty="realistic", workers=1) -> list[Path]`` writes realistic files
+    in the exact published format and naming (mesh from ``sphere_graphs.icosahedral(5)``
+    unless ``coords`` is given; episodes of consecutive 3-hourly frames per run; labels
+    computed from the fields by the detection rules; look-alikes that fail a rule; about
+    0.1 % TC and 2.2 % AR vertices); ``DIFFICULTIES`` = ("realistic", "easy");
+    ``SyntheticGenerator(coords, difficulty)`` makes frames in memory (``draw``, ``frame``).
 
 Metrics live in ``climate_seg.metrics`` (``SegmentationMetrics``,
 ``IgniteSegmentationMetrics``, ``average_precision``).
@@ -56,6 +62,7 @@ from ._format import (
     parse_name,
 )
 from ._reader import DataFileError, list_files, read_sample
+from ._rules import DetectionRules, MeshNeighbourhoods, ar_mask, ivt, label_fields, tc_centres
 from ._split import Split, split_by_year, split_files
 from ._stats import (
     RunningStats,
@@ -65,7 +72,7 @@ from ._stats import (
     published_stats,
     save_stats,
 )
-from ._synth import SyntheticGenerator, synthesize
+from ._synth import DIFFICULTIES, SyntheticGenerator, synthesize
 
 __all__ = [
     "CHANNELS",
@@ -73,6 +80,7 @@ __all__ = [
     "CHANNEL_STD",
     "CLASSES",
     "CLASS_FRACTIONS",
+    "DIFFICULTIES",
     "N_CHANNELS",
     "N_CLASSES",
     "N_VERTICES",
@@ -80,15 +88,20 @@ __all__ = [
     "YEARS",
     "CAM5Dataset",
     "DataFileError",
+    "DetectionRules",
     "FileKey",
     "FolderReport",
+    "MeshNeighbourhoods",
     "RunningStats",
     "Split",
     "SyntheticGenerator",
+    "ar_mask",
     "check_folder",
     "class_counts",
     "compute_stats",
     "format_name",
+    "ivt",
+    "label_fields",
     "list_files",
     "load_stats",
     "mesh_resampling",
@@ -99,4 +112,5 @@ __all__ = [
     "split_by_year",
     "split_files",
     "synthesize",
+    "tc_centres",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 
 RD_G = 287.05 / 9.80665  # R_d / g in m/K: hypsometric scale height per kelvin
@@ -47,6 +48,7 @@ class Geometry:
         self.hemi = np.where(lat >= 0, 1.0, -1.0).astype(np.float32)
         self.topo = self._topography(lon, lat)
         self.noise = self._noise_bank(xyz, n_noise)
+        self.noise_ls = self._noise_bank(xyz, n_noise, passes=30, seed=20260102)
         self.clim = self._climatology()
         m = np.arange(8)[:, None]
         self.cos_m = _f32(np.cos(m * lon[None]))  # (8, V): cos(m lon) for wavenumbers m < 8
@@ -111,13 +113,18 @@ class Geometry:
         return _f32(z)
 
     @staticmethod
-    def _noise_bank(xyz, n: int) -> NDArray[np.float32]:
-        """Smooth (about 3 neighbour rings) unit-variance noise fields, shape (n, V)."""
-        rng = np.random.default_rng(20260101)
+    def _noise_bank(xyz, n: int, passes: int = 3, seed: int = 20260101) -> NDArray[np.float32]:
+        """Smooth unit-variance noise fields, shape (n, V): white noise averaged ``passes``
+        times over each vertex and its six nearest (3 passes: about 3 neighbour rings; 30:
+        large-scale, about 10 degrees on the CAM5 mesh)."""
+        rng = np.random.default_rng(seed)
         _, nbr = cKDTree(xyz).query(xyz, k=7)
-        noise = rng.standard_normal((n, xyz.shape[0]))
-        for _ in range(3):
-            noise = noise[:, nbr].mean(axis=2)
+        v = xyz.shape[0]
+        avg = csr_matrix((np.full(7 * v, 1 / 7), nbr.ravel(), np.arange(0, 7 * v + 1, 7)), shape=(v, v))
+        noise = rng.standard_normal((n, v)).T
+        for _ in range(passes):
+            noise = avg @ noise
+        noise = noise.T
         noise -= noise.mean(axis=1, keepdims=True)
         noise /= noise.std(axis=1, keepdims=True)
         return _f32(noise)

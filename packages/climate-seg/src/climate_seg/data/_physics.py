@@ -1,112 +1,21 @@
 """Physical model of synthetic CAM5-like frames on a spherical mesh (private).
 
 Fields are built from a zonal climatology, fixed synthetic topography, travelling
-planetary waves with geostrophic winds, smooth weather noise, tropical cyclones
-(warm-core vortices) and atmospheric rivers (moist filaments with a low-level jet).
+planetary waves with geostrophic winds, smooth weather noise (small-scale, and a
+large-scale upper-air temperature part), cyclones (vortices with a warm or a cold core)
+and moisture plumes (moist filaments with a low-level jet) drawn by ``_features``. The
+labels are not made here: the detection rules of ``_rules`` compute them from the fields.
 Pressure, temperature and geopotential are tied together hypsometrically. All
 vertex arrays are float32 of shape (V,) unless noted.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import NDArray
 
+from ._features import Features
 from ._geometry import DEG, EARTH_R, RD_G, RHO, STEP_S, Geometry, _f32
-
-
-@dataclass
-class Features:
-    """State of a synoptic episode; angles in radians, times in 3-hourly steps.
-
-    Waves: ``wave_m (K,)`` zonal wavenumbers, ``wave_a (K,)`` amplitudes, ``wave_ph (K,)``
-    phases. TCs: ``tc_lat0, tc_lon0, tc_birth, tc_life, tc_vmax, tc_rm`` each (N,).
-    ARs: ``ar_pts0 (M, S, 2)`` lat/lon of curve samples at birth, ``ar_birth, ar_life,
-    ar_width, ar_tmq, ar_jet`` each (M,). ``noise_a, noise_b (16,)`` noise bank rows,
-    ``noise_w`` their rotation rate.
-    """
-
-    wave_m: NDArray
-    wave_a: NDArray
-    wave_ph: NDArray
-    tc_lat0: NDArray
-    tc_lon0: NDArray
-    tc_birth: NDArray
-    tc_life: NDArray
-    tc_vmax: NDArray
-    tc_rm: NDArray
-    ar_pts0: NDArray
-    ar_birth: NDArray
-    ar_life: NDArray
-    ar_width: NDArray
-    ar_tmq: NDArray
-    ar_jet: NDArray
-    noise_a: NDArray
-    noise_b: NDArray
-    noise_w: float
-
-
-def draw_features(
-    rng: np.random.Generator, length: int, n_noise: int, tc_rate: float, ar_rate: float
-) -> Features:
-    """Random episode of ``length`` steps; ``tc_rate``/``ar_rate`` = mean features alive per frame."""
-    k = 4
-    wave_m = rng.integers(3, 8, k).astype(np.float32)
-    wave_a = rng.uniform(0.4, 1.0, k).astype(np.float32)
-    wave_ph = rng.uniform(0, 2 * np.pi, k).astype(np.float32)
-
-    def births(rate, life_lo, life_hi):
-        lm = (life_lo + life_hi) / 2
-        life = rng.uniform(life_lo, life_hi, rng.poisson(rate * (length + lm) / lm))
-        birth = rng.uniform(-life, length) if len(life) else np.zeros(0)
-        return birth.astype(np.float32), life.astype(np.float32)
-
-    tc_birth, tc_life = births(tc_rate, 24, 56)
-    n = len(tc_birth)
-    hemi = rng.choice([-1.0, 1.0], n)
-    tc_lat0 = (hemi * rng.uniform(8, 24, n) * DEG).astype(np.float32)
-    tc_lon0 = rng.uniform(-np.pi, np.pi, n).astype(np.float32)
-    tc_vmax = rng.uniform(14, 55, n).astype(np.float32)
-    tc_rm = (rng.uniform(1.3, 2.2, n) * DEG).astype(np.float32)
-
-    ar_birth, ar_life = births(ar_rate, 10, 30)
-    m = len(ar_birth)
-    s = np.linspace(0, 1, 20)
-    hemi = rng.choice([-1.0, 1.0], m)
-    lat0 = rng.uniform(14, 28, m)
-    dlat = rng.uniform(20, 34, m)
-    lon0 = rng.uniform(-180, 180, m)
-    dlon = rng.uniform(15, 45, m)
-    bend = rng.uniform(-7, 7, m)
-    lat = lat0[:, None] + s[None] * dlat[:, None]
-    lon = (
-        lon0[:, None]
-        + s[None] * dlon[:, None]
-        + bend[:, None] * np.sin(np.pi * s)[None] / np.cos(lat * DEG)
-    )
-    ar_pts0 = np.stack([hemi[:, None] * lat * DEG, lon * DEG], -1).astype(np.float32)
-    return Features(
-        wave_m,
-        wave_a,
-        wave_ph,
-        tc_lat0,
-        tc_lon0,
-        tc_birth,
-        tc_life,
-        tc_vmax,
-        tc_rm,
-        ar_pts0,
-        ar_birth,
-        ar_life,
-        (rng.uniform(2.2, 3.6, m) * DEG).astype(np.float32),
-        rng.uniform(18, 32, m).astype(np.float32),
-        rng.uniform(12, 24, m).astype(np.float32),
-        rng.integers(0, n_noise, 16),
-        rng.integers(0, n_noise, 16),
-        float(rng.uniform(0.15, 0.35)),
-    )
 
 
 def _unit(lat, lon):
@@ -134,12 +43,8 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     fields : dict of str -> ndarray (V,) float32
         The 16 CAM5 channels in physical units (before calibration).
     aux : dict
-        Environment fields without the features (``psl_env``, ``tmq_env``, ``u_env``,
-        ``v_env``), the terrain extrapolation part of PSL (``psl_terrain``, not in PS) and per-feature geometry for labelling, on vertex subsets:
-        ``tc_idx (W,)`` vertices near TCs, ``tc_r2 (N, W)`` their squared distance to
-        each TC centre, ``tc_rm (N,)``, ``tc_vmax (N,)``; ``ar_pairs`` = (AR index,
-        vertex, squared distance to the AR axis, curve position in [0, 1]), each (P,),
-        for vertices near ARs; ``ar_width (M,)``, ``ar_len (M,)``.
+        ``psl_env`` sea-level pressure without the cyclones and ``psl_terrain`` its
+        extrapolation part over terrain (not in PS), each (V,).
     """
     lat = g.lat
     # planetary waves (eastward phase speed ~ 10 m/s at 45 deg), midlatitude storm track
@@ -175,93 +80,92 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     rh = np.clip(cl["rh"] + 0.10 * nz[4], 0.2, 1.0)
     tmq_add = np.zeros_like(lat)
     prect_add = np.zeros_like(lat)
-    t500_add = np.zeros_like(lat)
+    tcore_add = np.zeros_like(lat)  # layer (500-200 hPa) temperature anomaly of cyclone cores
     psl = psl_env.copy()
 
-    # tropical cyclones: warm-core vortices drifting west and poleward
-    aux: dict = {}
-    tc_env = _envelope(t, f.tc_birth, f.tc_life)
-    alive = np.nonzero(tc_env > 0.02)[0]
-    n_tc = len(alive)
-    tc_vm = f.tc_vmax[alive] * tc_env[alive]
-    tc_rm = f.tc_rm[alive]
-    tc_idx = np.zeros(0, np.int64)
-    tc_r2 = np.zeros((n_tc, 0), np.float32)
-    if n_tc:
-        tt = t - f.tc_birth[alive]
-        clat = f.tc_lat0[alive] + np.sign(f.tc_lat0[alive]) * 2.0 * STEP_S / EARTH_R * tt
-        clon = f.tc_lon0[alive] - 4.5 * STEP_S / (EARTH_R * np.cos(clat)) * tt
+    # cyclones (tropical cyclones and look-alikes): vortices with a warm or cold core
+    cy_env = _envelope(t, f.cy_birth, f.cy_life)
+    alive = np.nonzero(cy_env > 0.02)[0]
+    if len(alive):
+        tt = t - f.cy_birth[alive]
+        clat = f.cy_lat0[alive] + np.sign(f.cy_lat0[alive]) * f.cy_north[alive] * STEP_S / EARTH_R * tt
+        clon = f.cy_lon0[alive] + f.cy_east[alive] * STEP_S / (EARTH_R * np.cos(clat)) * tt
+        vm, rm = f.cy_vmax[alive] * cy_env[alive], f.cy_rm[alive]
         cen = _unit(clat, clon)  # (N, 3)
         dot = _dots(g, cen)  # (N, V)
-        tc_idx = np.nonzero((dot > np.cos(8 * tc_rm)[:, None]).any(0))[0]  # vertices near any TC
-        p = g.xyz[tc_idx]
-        tc_r2 = np.maximum(2 * (1 - dot[:, tc_idx]), 0)  # (N, W)
-        x = np.sqrt(tc_r2) / tc_rm[:, None]
-        vt = tc_vm[:, None] * x * np.exp(1 - x)
+        idx = np.nonzero((dot > np.cos(8 * rm)[:, None]).any(0))[0]  # vertices near any cyclone
+        p = g.xyz[idx]
+        x = np.sqrt(np.maximum(2 * (1 - dot[:, idx]), 0)) / rm[:, None]  # (N, W) distance / rm
+        vt = vm[:, None] * x * np.exp(1 - x)
         tang = np.cross(cen[:, None, :], p[None])  # (N, W, 3): counter-clockwise about the centre
         tang /= np.maximum(np.linalg.norm(tang, axis=2, keepdims=True), 1e-9)
         wind = ((np.sign(clat)[:, None] * vt)[..., None] * tang).sum(0)  # (W, 3)
-        u850[tc_idx] += (wind * g.east[tc_idx]).sum(1)
-        v850[tc_idx] += (wind * g.north[tc_idx]).sum(1)
-        dp = 3.0 * RHO * tc_vm**2  # ~ cyclostrophic: 45 m/s -> 73 hPa
-        psl[tc_idx] -= (dp[:, None] * np.exp(-x / 2.0)).sum(0)
+        u850[idx] += (wind * g.east[idx]).sum(1)
+        v850[idx] += (wind * g.north[idx]).sum(1)
+        dp = 3.0 * RHO * vm**2  # ~ cyclostrophic: 45 m/s -> 73 hPa
+        psl[idx] -= (dp[:, None] * np.exp(-x / 2.0)).sum(0)
         core = np.exp(-((x / 1.6) ** 2))
-        frac = (tc_vm / 40.0)[:, None]
-        t500_add[tc_idx] += (0.13 * tc_vm[:, None] * core).sum(0)
-        tmq_add[tc_idx] += (22 * np.minimum(frac, 1.3) * np.exp(-((x / 2.5) ** 2))).sum(0)
-        prect_add[tc_idx] += (1.2e-6 * frac * np.exp(-((x / 1.4) ** 2))).sum(0)
+        frac = (vm / 40.0 * f.cy_moist[alive])[:, None]
+        tcore_add[idx] += ((f.cy_core[alive] * cy_env[alive])[:, None] * core).sum(0)
+        tmq_add[idx] += (22 * np.minimum(frac, 1.3) * np.exp(-((x / 2.5) ** 2))).sum(0)
+        prect_add[idx] += (1.2e-6 * frac * np.exp(-((x / 1.4) ** 2))).sum(0)
 
-    # atmospheric rivers: moist filaments with a low-level jet along them
-    ar_env = _envelope(t, f.ar_birth, f.ar_life)
+    # plumes (atmospheric rivers and look-alikes): moist filaments with a low-level jet along them
+    ar_env = _envelope(t, f.pl_birth, f.pl_life)
     alive = np.nonzero(ar_env > 0.02)[0]
     m = len(alive)
-    ar_pairs = (
-        np.zeros(0, np.int64),
-        np.zeros(0, np.int64),
-        np.zeros(0, np.float32),
-        np.zeros(0, np.float32),
-    )
-    ar_len = np.zeros(m, np.float32)
-    u_env, v_env = u850.copy(), v850.copy()
     if m:
-        pts = f.ar_pts0[alive].copy()
-        tt = (t - f.ar_birth[alive])[:, None]
-        pts[..., 1] += 9.0 * STEP_S / (EARTH_R * np.cos(pts[..., 0])) * tt  # eastward drift
+        pts = f.pl_pts0[alive].copy()
+        tt = (t - f.pl_birth[alive])[:, None]
+        drift = f.pl_east[alive][:, None]
+        pts[..., 1] += drift * STEP_S / (EARTH_R * np.cos(pts[..., 0])) * tt  # zonal drift
         pts[..., 0] += np.sign(pts[..., 0]) * 1.0 * STEP_S / EARTH_R * tt  # slow poleward drift
         xyz = _unit(pts[..., 0], pts[..., 1])  # (M, S, 3)
         n_s = xyz.shape[1]
-        seg = np.linalg.norm(np.diff(xyz, axis=1), axis=2)
-        ar_len = seg.sum(1).astype(np.float32)
         tangent = np.gradient(xyz, axis=1)
         tangent /= np.linalg.norm(tangent, axis=2, keepdims=True)
         mid = xyz.mean(1)
         mid /= np.linalg.norm(mid, axis=1, keepdims=True)
-        reach = (
-            np.arccos(np.clip((xyz * mid[:, None]).sum(2), -1, 1)).max(1) + 2.5 * f.ar_width[alive]
-        )
-        # (AR, vertex) pairs within each AR's cap; work on pairs only
-        pair_k, pair_v = np.nonzero(_dots(g, mid) > np.cos(reach)[:, None])
-        dot = np.einsum("psc,pc->ps", xyz[pair_k], g.xyz[pair_v])  # (P, S)
-        j = dot.argmax(1)
-        rows = np.arange(len(j))
-        r2 = np.maximum(2 * (1 - dot[rows, j]), 0)
+        cut = 2.2 * f.pl_width[alive]  # influence radius about the axis (smoothly tapered)
+        reach = np.arccos(np.clip((xyz * mid[:, None]).sum(2), -1, 1)).max(1) + cut
+        # (plume, vertex) pairs within each plume's cap; nearest axis sample of each pair
+        caps = _dots(g, mid) > np.cos(reach)[:, None]
+        ks, js, vs, r2s = [], [], [], []
+        for k in range(m):
+            v = np.nonzero(caps[k])[0]
+            x = g.xyz_t[:, v]
+            c = xyz[k]
+            dot = c[:, 0, None] * x[0] + c[:, 1, None] * x[1] + c[:, 2, None] * x[2]  # (S, n)
+            jk = dot.argmax(0)
+            r2k = np.maximum(2 * (1 - dot[jk, np.arange(len(v))]), 0)
+            near = r2k < cut[k] ** 2
+            ks.append(np.full(int(near.sum()), k))
+            js.append(jk[near])
+            vs.append(v[near])
+            r2s.append(r2k[near])
+        pair_k, j, pair_v, r2 = (np.concatenate(a) for a in (ks, js, vs, r2s))
+        taper = (1 - r2 / cut[pair_k] ** 2) ** 2
         s = (j / (n_s - 1)).astype(np.float32)
-        amp = ar_env[alive][pair_k] * np.sqrt(np.sin(np.pi * np.clip(s, 0.03, 0.97)))
-        wdt = f.ar_width[alive][pair_k] ** 2
-        jet = amp * np.exp(-r2 / (1.6 * wdt)) * f.ar_jet[alive][pair_k]
+        amp = ar_env[alive][pair_k] * np.sqrt(np.sin(np.pi * np.clip(s, 0.03, 0.97))) * taper
+        wdt = f.pl_width[alive][pair_k] ** 2
+        jet = amp * np.exp(-r2 / (1.6 * wdt)) * f.pl_jet[alive][pair_k]
         tvec = jet[:, None] * tangent[pair_k, j]  # (P, 3)
         nv = g.n_vertices
         u850 += np.bincount(pair_v, (tvec * g.east[pair_v]).sum(1), nv).astype(np.float32)
         v850 += np.bincount(pair_v, (tvec * g.north[pair_v]).sum(1), nv).astype(np.float32)
-        tmq_ar = np.bincount(pair_v, f.ar_tmq[alive][pair_k] * amp * np.exp(-r2 / wdt), nv).astype(
+        tmq_ar = np.bincount(pair_v, f.pl_tmq[alive][pair_k] * amp * np.exp(-r2 / wdt), nv).astype(
             np.float32
         )
         tmq_add += tmq_ar
         prect_add += 2.5e-8 * tmq_ar
-        ar_pairs = (pair_k, pair_v, r2.astype(np.float32), s)
 
-    t500 = 252.5 + 0.62 * (t_sea - 288) + 0.6 * tanom + t500_add + 0.6 * nz[5]
-    t200 = cl["t200"] - 0.5 * tanom + 0.5 * t500_add + 1.0 * nz[6]
+    # large-scale upper-air temperature anomalies, in the same ratio as cyclone cores, so a
+    # core's anomaly shows only against its surroundings
+    w_ls = 0.5 * w
+    tls = f.ls_amp * (np.float32(np.cos(w_ls)) * g.noise_ls[f.noise_ls[0]]
+                      + np.float32(np.sin(w_ls)) * g.noise_ls[f.noise_ls[1]])
+    t500 = 252.5 + 0.62 * (t_sea - 288) + 0.6 * tanom + tcore_add + tls + 0.6 * nz[5]
+    t200 = cl["t200"] - 0.5 * tanom + tcore_add + tls + 1.0 * nz[6]
     trefht = ts - 0.7 + 0.4 * nz[7]
     ps = (psl - psl_terrain) * np.exp(cl["ps_ratio_h"] / (ts + 0.00325 * g.topo))
     es = 611.2 * np.exp(17.67 * (trefht - 273.15) / (trefht - 29.65))
@@ -293,18 +197,5 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
         "Z200": z200,
         "ZBOT": zbot,
     }
-    aux.update(
-        psl_env=psl_env,
-        psl_terrain=psl_terrain,
-        tmq_env=tmq - tmq_add,
-        u_env=u_env,
-        v_env=v_env,
-        tc_idx=tc_idx,
-        tc_r2=tc_r2,
-        tc_rm=tc_rm,
-        tc_vmax=tc_vm,
-        ar_pairs=ar_pairs,
-        ar_len=ar_len,
-        ar_width=f.ar_width[alive] if m else np.zeros(0, np.float32),
-    )
+    aux = {"psl_env": psl_env, "psl_terrain": psl_terrain}
     return {k: _f32(v) for k, v in fields.items()}, aux

@@ -2,7 +2,7 @@
 
 See :func:`synthesize`. The physical model lives in ``_physics``; this module
 calibrates it to the published per-channel statistics, derives labels from the
-fields by thresholds, lays out episodes of consecutive 3-hourly frames per run, and
+fields by the detection rules of ``_rules``, lays out episodes of consecutive 3-hourly frames per run, and
 writes ``data-YYYY-MM-DD-HH-R-mesh.npz`` files.
 """
 
@@ -16,24 +16,19 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from ._features import DIFFICULTIES, Features, draw_features
 from ._format import CHANNEL_MEAN, CHANNEL_STD, CHANNELS, N_CLASSES, RUNS, YEARS, format_name
 from ._geometry import Geometry
-from ._physics import Features, draw_features, frame_fields
+from ._physics import frame_fields
+from ._rules import DetectionRules, MeshNeighbourhoods, label_fields
 
-__all__ = ["SyntheticGenerator", "synthesize"]
+__all__ = ["DIFFICULTIES", "SyntheticGenerator", "synthesize"]
 
 _POSITIVE = ("TMQ", "QREFHT", "PRECT")  # calibrated by a power law to stay positive
-TC_DEFICIT_PA = 800.0  # TC label: sea-level pressure below the environment by > 8 hPa ...
-TC_MIN_WIND = 17.0  # ... in a vortex with 850 hPa winds of at least tropical-storm strength
-AR_IVT_ANOM = 180.0  # AR label: moisture transport (TMQ * |wind850|) above environment, kg m-1 s-1
-AR_MIN_TMQ = 18.0  # ... with at least this much vapour, kg m-2
-AR_MIN_LENGTH = 0.2  # ... on features at least this long (radians, ~1300 km)
-AR_MIN_ASPECT = 2.5  # ... and this elongated (length / mean width)
-#: Mean cyclones / rivers alive per frame. With the label thresholds above they give class
-#: fractions close to the published 0.1 % TC and 2.2 % AR (shared/reference/cam5.json,
-#: "class_fraction_of_pixels"): measured over 3 x 480 files, TC 0.10-0.12 %, AR 2.2-2.3 %.
-#: (Sets of ~50 files vary more: an episode of 16 frames holds only a few cyclones.)
-TC_RATE, AR_RATE = 1.1, 7.0
+#: AR rule threshold: IVT above this percentile of its latitude band's climatology ...
+AR_PERCENTILE = 90.0
+#: ... and above this floor (kg m-1 s-1).
+AR_IVT_FLOOR = 250.0
 
 
 class SyntheticGenerator:
@@ -43,15 +38,38 @@ class SyntheticGenerator:
     ----------
     coords : ndarray, shape (V, 3)
         Mesh vertices (unit vectors), e.g. ``sphere_graphs.icosahedral(5).coords``.
-    tc_rate, ar_rate : float
-        Mean number of tropical cyclones / atmospheric rivers alive per frame.
+    difficulty : {"realistic", "easy"}
+        ``"realistic"``: tropical cyclones and atmospheric rivers among look-alikes that fail
+        a detection rule (cold-core lows, extratropical cyclones, weak depressions; short or
+        broad moist plumes, tropical moisture belts) and large-scale upper-air temperature
+        anomalies; ``"easy"``: cyclones and rivers only.
+    tc_rate, ar_rate : float, optional
+        Mean number of tropical-cyclone-like vortices / river-like plumes alive per frame
+        (default: the difficulty's rates); not all pass the rules.
+    rules : DetectionRules, optional
+        Thresholds of the labelling rules (default ``DetectionRules()``).
+
+    Attributes
+    ----------
+    ivt_threshold : ndarray, shape (V,)
+        The AR rule's IVT threshold per vertex: the larger of ``AR_IVT_FLOOR`` and the
+        ``AR_PERCENTILE`` percentile of the IVT climatology of the vertex's latitude band.
     """
 
     def __init__(
-        self, coords: NDArray[np.floating], tc_rate: float = TC_RATE, ar_rate: float = AR_RATE
+        self,
+        coords: NDArray[np.floating],
+        difficulty: str = "realistic",
+        tc_rate: float | None = None,
+        ar_rate: float | None = None,
+        rules: DetectionRules | None = None,
     ) -> None:
+        if difficulty not in DIFFICULTIES:
+            raise ValueError(f"difficulty must be one of {DIFFICULTIES}, got {difficulty!r}.")
         self.geometry = Geometry(coords)
-        self.tc_rate, self.ar_rate = float(tc_rate), float(ar_rate)
+        self.neighbourhoods = MeshNeighbourhoods(self.geometry.xyz)
+        self.difficulty, self.rules = difficulty, DetectionRules() if rules is None else rules
+        self.tc_rate, self.ar_rate = tc_rate, ar_rate
         self._transforms = None
         self._calibrate()
 
@@ -101,6 +119,15 @@ class SyntheticGenerator:
             kappa = 0.5 * (lo + hi)
             lo, hi = (kappa, hi) if (psl * ratio**kappa).mean() > m_ps else (lo, kappa)
         self._kappa = np.float32(kappa)
+        # IVT climatology per band of |latitude| (5 degrees) for the AR threshold
+        tmq, u, v = (self._apply(k, np.concatenate(acc[k])) for k in ("TMQ", "U850", "V850"))
+        transport = (tmq * np.hypot(u, v)).reshape(-1, self.geometry.n_vertices)
+        alat = np.abs(np.degrees(self.geometry.lat))
+        edges = np.arange(0, 95, 5.0)
+        band = np.clip(np.digitize(alat, edges) - 1, 0, len(edges) - 2)
+        level = np.array([np.percentile(transport[:, band == b], AR_PERCENTILE) if np.any(band == b)
+                          else AR_IVT_FLOOR for b in range(len(edges) - 1)])
+        self.ivt_threshold = np.maximum(np.interp(alat, edges[:-1] + 2.5, level), AR_IVT_FLOOR)
 
     def _apply(self, k: str, x: NDArray) -> NDArray[np.float32]:
         tr = self._transforms[k]
@@ -113,7 +140,8 @@ class SyntheticGenerator:
     # -- frames ---------------------------------------------------------------
     def draw(self, rng: np.random.Generator, length: int) -> Features:
         """Random episode state for ``length`` consecutive frames."""
-        return draw_features(rng, length, self.geometry.noise.shape[0], self.tc_rate, self.ar_rate)
+        return draw_features(rng, length, self.geometry.noise.shape[0], self.difficulty, self.tc_rate,
+                             self.ar_rate)
 
     def frame(self, feats: Features, t: float) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         """One frame.
@@ -130,7 +158,8 @@ class SyntheticGenerator:
         data : ndarray, shape (16, V), float32
             Raw physical units, channel-major.
         labels : ndarray, shape (V,), int64
-            0 background, 1 TC, 2 AR, derived from the fields by thresholds.
+            0 background, 1 TC, 2 AR, computed from ``data`` by the detection rules
+            (``climate_seg.data.label_fields``).
         """
         raw, aux = frame_fields(self.geometry, feats, float(t))
         data = np.empty((len(CHANNELS), self.geometry.n_vertices), np.float32)
@@ -143,57 +172,18 @@ class SyntheticGenerator:
         terrain = aux["psl_terrain"]
         ratio = raw["PS"] / (raw["PSL"] - terrain)
         data[i_ps] = (data[i_psl] - self._transforms["PSL"][2] * terrain) * ratio**self._kappa
-        return data, self._labels(data, aux)
-
-    def _labels(self, data: NDArray[np.float32], aux: dict) -> NDArray[np.int64]:
-        g = self.geometry
-        ch = {k: data[i] for i, k in enumerate(CHANNELS)}
-        labels = np.zeros(g.n_vertices, np.int64)
-        # atmospheric rivers: transport anomaly on elongated features
-        pair_k, pair_v, pair_r2, pair_s = aux["ar_pairs"]
-        if len(pair_k):
-            tmq = ch["TMQ"][pair_v]
-            tmq_env = self._apply("TMQ", aux["tmq_env"][pair_v])
-            u_env, v_env = (
-                self._apply("U850", aux["u_env"][pair_v]),
-                self._apply("V850", aux["v_env"][pair_v]),
-            )
-            ivt = tmq * np.hypot(ch["U850"][pair_v], ch["V850"][pair_v])
-            ivt_env = tmq_env * np.hypot(u_env, v_env)
-            near = pair_r2 < (2.5 * aux["ar_width"][pair_k]) ** 2
-            cand = (ivt - ivt_env > AR_IVT_ANOM) & (tmq > AR_MIN_TMQ) & near
-            for k in range(len(aux["ar_len"])):
-                pix = cand & (pair_k == k)
-                n = int(pix.sum())
-                if n == 0:
-                    continue
-                s = pair_s[pix]
-                length = float(s.max() - s.min()) * float(aux["ar_len"][k])
-                width = n * g.pixel_area / max(length, 1e-6)
-                if length >= AR_MIN_LENGTH and length / width >= AR_MIN_ASPECT:
-                    labels[pair_v[pix]] = 2
-        # tropical cyclones (take precedence): pressure deficit in a vortex of storm strength
-        idx = aux["tc_idx"]
-        if len(idx):
-            deficit = self._apply("PSL", aux["psl_env"][idx]) - ch["PSL"][idx]
-            speed = np.hypot(ch["U850"][idx], ch["V850"][idx])
-            for i in range(len(aux["tc_rm"])):
-                region = aux["tc_r2"][i] < (4 * aux["tc_rm"][i]) ** 2
-                if not region.any() or speed[region].max() < TC_MIN_WIND:
-                    continue
-                labels[idx[region & (deficit > TC_DEFICIT_PA)]] = 1
-        return labels
+        return data, label_fields(data, self.neighbourhoods, self.ivt_threshold, self.rules)
 
 
 _CACHE: dict[str, SyntheticGenerator] = {}
 
 
-def _generator(coords, tc_rate: float, ar_rate: float) -> SyntheticGenerator:
+def _generator(coords, difficulty: str, tc_rate: float | None, ar_rate: float | None) -> SyntheticGenerator:
     c = np.ascontiguousarray(coords, dtype=np.float64)
-    key = hashlib.sha1(c.tobytes()).hexdigest() + f"{tc_rate}/{ar_rate}"
+    key = hashlib.sha1(c.tobytes()).hexdigest() + f"{difficulty}/{tc_rate}/{ar_rate}"
     if key not in _CACHE:
         _CACHE.clear()
-        _CACHE[key] = SyntheticGenerator(c, tc_rate, ar_rate)
+        _CACHE[key] = SyntheticGenerator(c, difficulty, tc_rate, ar_rate)
     return _CACHE[key]
 
 
@@ -252,8 +242,8 @@ def _write_episode(
     return paths
 
 
-def _init_worker(coords, tc_rate, ar_rate) -> None:
-    _WORKER["gen"] = _generator(coords, tc_rate, ar_rate)
+def _init_worker(coords, difficulty, tc_rate, ar_rate) -> None:
+    _WORKER["gen"] = _generator(coords, difficulty, tc_rate, ar_rate)
 
 
 def _worker_episode(task) -> list[Path]:
@@ -266,8 +256,9 @@ def synthesize(
     seed: int = 0,
     episode_length: int = 16,
     coords: NDArray[np.floating] | None = None,
-    tc_rate: float = TC_RATE,
-    ar_rate: float = AR_RATE,
+    tc_rate: float | None = None,
+    ar_rate: float | None = None,
+    difficulty: str = "realistic",
     workers: int = 1,
 ) -> list[Path]:
     """Write synthetic CAM5 files (exact published format and naming).
@@ -288,9 +279,11 @@ def synthesize(
         Consecutive frames per episode.
     coords : ndarray, shape (V, 3), optional
         Mesh; defaults to ``sphere_graphs.icosahedral(5).coords`` (the CAM5 mesh).
-    tc_rate, ar_rate : float
-        Mean number of cyclones / rivers alive per frame (not all are labelled:
-        weak ones fall below the label thresholds).
+    tc_rate, ar_rate : float, optional
+        Mean number of tropical-cyclone-like vortices / river-like plumes alive per frame
+        (default: the difficulty's); not all are labelled (weak ones fail a rule).
+    difficulty : {"realistic", "easy"}
+        See :class:`SyntheticGenerator`; labels always come from the detection rules.
     workers : int
         Processes writing episodes in parallel; the output does not depend on it.
 
@@ -309,7 +302,7 @@ def synthesize(
     if int(n_samples) < 0 or int(episode_length) < 1:
         raise ValueError("n_samples must be >= 0 and episode_length >= 1.")
     mesh = _mesh_coords() if coords is None else np.asarray(coords, np.float64)
-    gen = _generator(mesh, tc_rate, ar_rate)
+    gen = _generator(mesh, difficulty, tc_rate, ar_rate)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -330,7 +323,7 @@ def synthesize(
         max_workers=int(workers),
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(mesh, tc_rate, ar_rate),
+        initargs=(mesh, difficulty, tc_rate, ar_rate),
     ) as pool:
         chunks = pool.map(_worker_episode, tasks)
         written = [p for chunk in chunks for p in chunk]

@@ -1,0 +1,200 @@
+"""Random synoptic features of a synthetic episode: cyclones, moisture plumes (private).
+
+Cyclones and plumes come in kinds. Some become tropical cyclones or atmospheric rivers
+once the detection rules (``_rules``) look at the fields; the others are look-alikes
+that share their pixel values but fail a rule:
+
+- cyclones: ``TC`` (tropical, warm core, mostly of storm strength), ``DEPRESSION``
+  (tropical, warm core, winds below storm strength), ``COLD_LOW`` (tropical or
+  subtropical, as deep, windy and moist as a TC but with a cold core) and
+  ``EXTRATROPICAL`` (midlatitude, large, cold core, moving east);
+- plumes: ``AR`` (long and narrow, subtropics to midlatitudes), ``SHORT`` (as moist and
+  windy but too short), ``BROAD`` (long but too wide) and ``BELT`` (a long tropical
+  moisture belt, equatorward of the AR latitudes).
+
+``Difficulty "easy"`` draws only tropical cyclones and rivers (no look-alikes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._geometry import DEG
+
+TC, DEPRESSION, COLD_LOW, EXTRATROPICAL = range(4)
+AR, SHORT, BROAD, BELT = range(4)
+
+#: Mean number of features alive per frame, per kind (cyclones, then plumes), by difficulty.
+#: With the detection rules they give class fractions near the published 0.1 % TC and
+#: 2.2 % AR (shared/reference/cam5.json); see the tests for the measured values.
+#: Amplitude (K) of large-scale upper-air temperature anomalies, by difficulty.
+LARGE_SCALE_T = {"realistic": 3.0, "easy": 0.0}
+RATES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "realistic": ((2.0, 0.8, 3.0, 2.5), (9.0, 5.0, 1.6, 1.5)),
+    "easy": ((2.0, 0.0, 0.0, 0.0), (9.0, 0.0, 0.0, 0.0)),
+}
+DIFFICULTIES = tuple(RATES)
+
+
+@dataclass
+class Features:
+    """State of a synoptic episode; angles in radians, times in 3-hourly steps.
+
+    Cyclones, each ``(N,)``: ``cy_kind``, ``cy_lat0``, ``cy_lon0`` (position at birth),
+    ``cy_birth``, ``cy_life``, ``cy_vmax`` (peak 850 hPa wind, m/s), ``cy_rm`` (radius of
+    maximum wind), ``cy_core`` (layer temperature anomaly at the centre at peak, K; > 0 warm
+    core), ``cy_moist`` (moisture factor), ``cy_east``, ``cy_north`` (drift, m/s; north
+    means poleward). Plumes: ``pl_kind (M,)``, ``pl_pts0 (M, S, 2)`` lat/lon of the axis at
+    birth, ``pl_birth``, ``pl_life``, ``pl_width`` (radians), ``pl_tmq`` (kg m-2),
+    ``pl_jet`` (m/s), ``pl_east`` (drift, m/s), each (M,). Waves: ``wave_m``, ``wave_a``,
+    ``wave_ph`` (K,). Noise: ``noise_a``, ``noise_b`` (16,) bank rows, ``noise_w`` their
+    rotation rate; ``noise_ls (2,)`` rows of the large-scale bank and ``ls_amp`` its
+    amplitude (K).
+    """
+
+    cy_kind: NDArray
+    cy_lat0: NDArray
+    cy_lon0: NDArray
+    cy_birth: NDArray
+    cy_life: NDArray
+    cy_vmax: NDArray
+    cy_rm: NDArray
+    cy_core: NDArray
+    cy_moist: NDArray
+    cy_east: NDArray
+    cy_north: NDArray
+    pl_kind: NDArray
+    pl_pts0: NDArray
+    pl_birth: NDArray
+    pl_life: NDArray
+    pl_width: NDArray
+    pl_tmq: NDArray
+    pl_jet: NDArray
+    pl_east: NDArray
+    wave_m: NDArray
+    wave_a: NDArray
+    wave_ph: NDArray
+    noise_a: NDArray
+    noise_b: NDArray
+    noise_w: float
+    noise_ls: NDArray
+    ls_amp: float
+
+
+def _births(rng, rate, life_lo, life_hi, length):
+    lm = (life_lo + life_hi) / 2
+    life = rng.uniform(life_lo, life_hi, rng.poisson(rate * (length + lm) / lm))
+    birth = rng.uniform(-life, length) if len(life) else np.zeros(0)
+    return birth, life
+
+
+def _cyclones(rng, rates, length):
+    cols = []
+    for kind, rate in enumerate(rates):
+        birth, life = _births(rng, rate, 24, 56, length)
+        n = len(birth)
+        hemi = rng.choice([-1.0, 1.0], n)
+        def u(lo, hi, n=n):
+            return rng.uniform(lo, hi, n)
+
+        if kind == TC:
+            lat, vmax, rm, core = u(8, 24), u(24, 55), u(1.3, 2.2), None
+            moist, east, north = np.ones(n), -4.5 * np.ones(n), 2.0 * np.ones(n)
+        elif kind == DEPRESSION:
+            lat, vmax, rm, core = u(6, 24), u(8, 15), u(1.3, 2.4), None
+            moist, east, north = np.ones(n), -4.5 * np.ones(n), 2.0 * np.ones(n)
+        elif kind == COLD_LOW:
+            lat, vmax, rm = u(8, 30), u(24, 55), u(1.3, 2.2)
+            core = -u(0.8, 3.0)
+            moist, east, north = np.ones(n), u(-5, 2), u(0, 2)
+        else:
+            lat, vmax, rm = u(30, 60), u(20, 45), u(2.0, 3.5)
+            core = -u(1.0, 3.0)
+            moist, east, north = u(0.4, 0.8), u(7, 12), u(0, 2)
+        if core is None:
+            core = 0.12 * vmax  # warm core grows with intensity
+        cols.append((np.full(n, kind), hemi * lat * DEG, rng.uniform(-np.pi, np.pi, n), birth,
+                     life, vmax, rm * DEG, core, moist, east, north))
+    return [np.concatenate(c).astype(np.float32) for c in zip(*cols, strict=True)]
+
+
+def _plumes(rng, rates, length):
+    s = np.linspace(0, 1, 20)
+    cols = []
+    for kind, rate in enumerate(rates):
+        birth, life = _births(rng, rate, 10, 30, length)
+        m = len(birth)
+        hemi = rng.choice([-1.0, 1.0], m)
+        def u(lo, hi, m=m):
+            return rng.uniform(lo, hi, m)
+
+        width, tmq, jet = u(1.8, 2.8), u(18, 32), u(12, 24)
+        if kind == AR:
+            lat0, dlat, dlon = u(14, 28), u(20, 34), u(15, 45)
+        elif kind == SHORT:
+            lat0, dlat, dlon = u(20, 45), u(3, 7), u(2, 8)
+        elif kind == BROAD:
+            lat0, dlat, dlon = u(18, 35), u(14, 24), u(10, 30)
+            width = u(7.0, 10.0)
+        else:
+            lat0, dlat, dlon = u(-4, 12), u(-3, 3), u(30, 60)
+            width = u(3.0, 4.5)
+        lon0, bend = rng.uniform(-180, 180, m), rng.uniform(-7, 7, m)
+        lat = lat0[:, None] + s[None] * dlat[:, None]
+        lon = lon0[:, None] + s[None] * dlon[:, None] + bend[:, None] * np.sin(np.pi * s)[None] / np.cos(lat * DEG)
+        pts = np.stack([hemi[:, None] * lat * DEG, lon * DEG], -1)
+        east = np.where(kind == BELT, -3.0, 9.0) * np.ones(m)
+        cols.append((np.full(m, kind), pts, birth, life, width * DEG, tmq, jet, east))
+    return [np.concatenate(c).astype(np.float32) for c in zip(*cols, strict=True)]
+
+
+def draw_features(
+    rng: np.random.Generator,
+    length: int,
+    n_noise: int,
+    difficulty: str = "realistic",
+    tc_rate: float | None = None,
+    ar_rate: float | None = None,
+) -> Features:
+    """Random episode of ``length`` 3-hourly steps.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    length : int
+        Steps in the episode.
+    n_noise : int
+        Rows in the geometry's noise banks.
+    difficulty : {"realistic", "easy"}
+        Which kinds occur (see :data:`RATES`).
+    tc_rate, ar_rate : float, optional
+        Override the mean number of ``TC`` cyclones / ``AR`` plumes alive per frame.
+    """
+    if difficulty not in RATES:
+        raise ValueError(f"difficulty must be one of {DIFFICULTIES}, got {difficulty!r}.")
+    cy_rates, pl_rates = (list(r) for r in RATES[difficulty])
+    if tc_rate is not None:
+        cy_rates[TC] = float(tc_rate)
+    if ar_rate is not None:
+        pl_rates[AR] = float(ar_rate)
+    k = 4
+    wave_m = rng.integers(3, 8, k).astype(np.float32)
+    wave_a = rng.uniform(0.4, 1.0, k).astype(np.float32)
+    wave_ph = rng.uniform(0, 2 * np.pi, k).astype(np.float32)
+    cy = _cyclones(rng, cy_rates, length)
+    pl = _plumes(rng, pl_rates, length)
+    return Features(
+        *cy,
+        *pl,
+        wave_m,
+        wave_a,
+        wave_ph,
+        rng.integers(0, n_noise, 16),
+        rng.integers(0, n_noise, 16),
+        float(rng.uniform(0.15, 0.35)),
+        rng.integers(0, n_noise, 2),
+        LARGE_SCALE_T[difficulty],
+    )
