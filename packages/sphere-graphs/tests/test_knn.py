@@ -49,7 +49,7 @@ def _check_healpix_exact(nside, k, nest=True):
     ref = np.sort(dist[:, 1 : k + 1] ** 2, axis=1)
     if found is None:  # tiny nside: the k-d tree path is used, nothing to compare
         return
-    nbr, d2, mutual, recheck = found
+    nbr, d2, mutual, recheck, _extras = found
     assert nbr.shape == (s.n_vertices, k)
     assert not np.any(nbr == np.arange(s.n_vertices)[:, None])
     assert np.all(np.sort(nbr, axis=1)[:, 1:] != np.sort(nbr, axis=1)[:, :-1])
@@ -176,3 +176,79 @@ def test_window_radius_contains_k():
     for k in (1, 8, 9, 20, 40, 60, 100):
         r = window_radius(k)
         assert (2 * r - 1) ** 2 - 1 >= k
+
+
+def _brute_ties(coords, k, sigma):
+    """Dense tie-inclusive reference: every vertex within TIE_RTOL of the k-th distance."""
+    n = coords.shape[0]
+    d2 = ((coords[:, None, :] - coords[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    kth = np.sort(d2, axis=1)[:, k - 1]
+    keep = d2 <= kth[:, None] * (1 + sg.TIE_RTOL) ** 2
+    a = np.where(keep, np.exp(-LN2 * d2 / sigma**2), 0.0)
+    return (a + a.T) / 2
+
+
+@pytest.mark.parametrize("nside", [4, 16])
+def test_tie_inclusive_healpix_matches_dense_reference(nside):
+    s = sg.healpix(nside)
+    g = sg.knn_graph(s, 8)
+    assert g.params["ties"] == "distance"
+    ref = _brute_ties(s.coords, 8, g.params["sigma"])
+    np.testing.assert_allclose(g.adjacency.toarray(), ref, rtol=1e-12, atol=0)
+    # Ties exist on HEALPix: rows with more than k neighbours before symmetrisation.
+    assert (np.count_nonzero(ref > 0, axis=1) > 8).any() or nside == 4
+
+
+@pytest.mark.parametrize("nest", [True, False])
+def test_fast_healpix_path_equals_tree_path_with_ties(nest):
+    s = sg.healpix(64, nest=nest)
+    a = sg.knn_graph(s, 8)
+    b = sg.knn_graph(sg.PointSampling(s.coords), 8, sigma=a.params["sigma"])
+    assert (a.adjacency != b.adjacency).nnz == 0
+
+
+def _perm(coords, rotation):
+    dist, perm = cKDTree(coords).query(coords @ rotation)
+    assert dist.max() < 1e-9
+    return perm
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: sg.healpix(16), lambda: sg.healpix(16, nest=False), lambda: sg.icosahedral(3),
+     lambda: sg.equiangular(16, 32)],
+)
+def test_default_graph_is_mapped_onto_itself_by_symmetries(make):
+    s = make()
+    quarter = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])
+    mirror = np.diag([1.0, 1, -1])
+    shift = np.array([[np.cos(np.pi / 16), -np.sin(np.pi / 16), 0], [np.sin(np.pi / 16), np.cos(np.pi / 16), 0], [0, 0, 1]])
+    if s.kind == "icosahedral":
+        from scipy.spatial.transform import Rotation
+
+        # a 5-fold rotation about the first vertex
+        rots = [Rotation.from_rotvec(s.coords[0] * 2 * np.pi / 5).as_matrix()]
+    elif s.kind == "equiangular":
+        rots = [shift, mirror]
+    else:
+        rots = [quarter, mirror]
+    for ties, expect in (("distance", True), ("index", False)):
+        a = sg.knn_graph(s, 8, ties=ties).adjacency
+        mapped_all = True
+        for rot in rots:
+            p = _perm(s.coords, rot)
+            b = a[p][:, p]
+            same_pattern = ((b != 0) != (a != 0)).nnz == 0
+            if same_pattern:
+                np.testing.assert_allclose(b.toarray(), a.toarray(), rtol=1e-12, atol=1e-14)
+            mapped_all &= same_pattern
+        if expect:
+            assert mapped_all
+        elif s.kind == "healpix":
+            assert not mapped_all  # the index tie-break breaks the symmetry
+
+
+def test_ties_keyword_is_validated():
+    with pytest.raises(ValueError, match="ties"):
+        sg.knn_graph(sg.healpix(4), 8, ties="random")

@@ -25,7 +25,7 @@ from ._healpix import (
 from ._hierarchy import coarsen, healpix_closure, hierarchy, max_depth
 from ._hierarchy_types import Coarsening
 from ._icosahedral import icosahedral, icosahedral_n_vertices
-from ._knn import knn_graph, radius_graph
+from ._knn import TIE_RTOL, knn_graph, radius_graph
 from ._laplacian import LAPLACIAN_KINDS, estimate_lmax, laplacian, rescale_laplacian
 from ._mesh import mesh_graph
 from ._resample import resample, resampling_matrix
@@ -56,6 +56,7 @@ __all__ = [
     "PointSampling",
     "Sampling",
     "SphereGraph",
+    "TIE_RTOL",
     "__version__",
     "coarsen",
     "cubed_sphere",

@@ -3,6 +3,14 @@
 Weights are ``w_ij = exp(-ln(2) d_ij**2 / sigma**2)``, ``d_ij`` the chord (Euclidean)
 distance between the unit vectors of vertices ``i`` and ``j``.
 
+Ties (k-NN graphs): by default (``ties="distance"``) every vertex whose distance to
+``i`` is within a relative ``TIE_RTOL`` of the k-th smallest is a neighbour of ``i``
+too, so rows may hold more than ``k`` neighbours and the graph depends on distances
+only: every exact symmetry of the sampling (HEALPix quarter turns and reflections,
+icosahedral rotations, equiangular longitude shifts) maps it onto itself.
+``ties="index"`` keeps exactly ``k`` (the k-d tree's or the window's order decides
+among equidistant candidates), as sphere-graphs 0.1 did.
+
 Symmetrisation (k-NN graphs): the directed k-NN relation ``A`` (``A_ij = w_ij`` when
 ``j`` is among the ``k`` nearest neighbours of ``i``) is made undirected by
 ``"average"`` (default): ``W = (A + A^T) / 2`` — mutual neighbours keep ``w_ij``,
@@ -25,10 +33,16 @@ from ._graph import SphereGraph
 from ._sampling import HealpixSampling, Sampling
 from ._widths import default_kernel_width
 
-__all__ = ["KERNELS", "SYMMETRIZE_RULES", "knn_graph", "radius_graph"]
+__all__ = ["KERNELS", "SYMMETRIZE_RULES", "TIE_RTOL", "TIE_RULES", "knn_graph", "radius_graph"]
 
 KERNELS = ("gaussian",)
 SYMMETRIZE_RULES = ("average", "max")
+TIE_RULES = ("distance", "index")
+#: Relative tolerance on the chord distance within which a candidate is tied with
+#: the k-th neighbour (``d <= d_k * (1 + TIE_RTOL)``): far above float64 rounding of
+#: distances between unit vectors (about 1e-12 relative even at HEALPix nside 8192),
+#: far below the gaps between distinct neighbour distances of the built-in samplings.
+TIE_RTOL = 1e-9
 _LN2 = math.log(2.0)
 
 
@@ -85,24 +99,88 @@ def pair_d2(coords: np.ndarray, rows: np.ndarray, nbr: np.ndarray) -> np.ndarray
     return d
 
 
-def _knn_kdtree(coords: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Neighbours ``(V, k)`` int32/int64 and squared distances ``(V, k)`` by cKDTree."""
+def tree_knn(
+    tree: cKDTree,
+    coords: np.ndarray,
+    queries: np.ndarray,
+    k: int,
+    tie: float | None,
+    candidates: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """k nearest neighbours of ``coords[queries]`` from a k-d tree, with ties.
+
+    Parameters
+    ----------
+    tree : cKDTree
+        Built on ``coords[candidates]`` (all ``coords`` when ``candidates`` is None).
+    coords : ndarray, shape (V, 3)
+    queries : ndarray of int, shape (R,)
+    k : int
+    tie : float or None
+        Factor on the k-th squared distance within which further candidates are
+        tied and returned in ``extras``; None: exactly ``k`` (index tie-break).
+    candidates : ndarray of int, optional
+        Global ids of the tree's points.
+
+    Returns
+    -------
+    nbr : ndarray of int32, shape (R, k)
+    d2 : ndarray of float64, shape (R, k)
+        Squared chord distances (:func:`pair_d2`, symmetric bit for bit).
+    extras : tuple of ndarrays (src, dst, d2), shape (E,) each
+        The tied neighbours beyond the first ``k``.
+
+    Raises
+    ------
+    ValueError
+        Duplicate points (a distinct vertex at distance zero).
+    """
+    n_tree = tree.n
+    queries = np.asarray(queries, dtype=np.int64)
+    extra_cols = 0 if tie is None else 8
+    out_nbr = np.empty((queries.size, k), dtype=np.int32 if coords.shape[0] < 2**31 - 1 else np.int64)
+    out_d2 = np.empty((queries.size, k))
+    ex: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    todo = np.arange(queries.size)
+    while todo.size:
+        m = min(k + 1 + extra_cols, n_tree)
+        q = queries[todo]
+        _, idx = tree.query(coords[q], k=m, workers=-1)
+        found = idx if candidates is None else candidates[idx]
+        is_self = found == q[:, None]
+        if np.any(is_self.sum(axis=1) != 1):
+            raise _duplicate_error(1)
+        found = found[~is_self].reshape(q.size, m - 1)
+        d2 = pair_d2(coords, q, found)
+        if np.any(d2 == 0):
+            raise _duplicate_error(int(np.count_nonzero(d2 == 0)) // 2 or 1)
+        # Order candidates by our own distances (the tree's may differ in the last bit).
+        order = np.argsort(d2, axis=1, kind="stable")
+        found = np.take_along_axis(found, order, axis=1)
+        d2 = np.take_along_axis(d2, order, axis=1)
+        out_nbr[todo] = found[:, :k]
+        out_d2[todo] = d2[:, :k]
+        if tie is None:
+            break
+        thr = d2[:, k - 1] * tie
+        within = d2[:, k:] <= thr[:, None]
+        more = within[:, -1] if within.shape[1] and m < n_tree else np.zeros(q.size, bool)
+        rows, cols = np.nonzero(within & ~more[:, None])
+        ex.append((q[rows], found[rows, k + cols].astype(np.int64), d2[rows, k + cols]))
+        todo = todo[more]
+        extra_cols *= 2
+    if not ex:
+        ex.append((np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)))
+    extras = tuple(np.concatenate([e[i] for e in ex]) for i in range(3))
+    return out_nbr, out_d2, extras  # type: ignore[return-value]
+
+
+def _knn_kdtree(
+    coords: np.ndarray, k: int, tie: float | None
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Neighbours ``(V, k)``, squared distances ``(V, k)`` and tied extras by cKDTree."""
     n = coords.shape[0]
-    tree = cKDTree(coords)
-    dist, idx = tree.query(coords, k=k + 1, workers=-1)
-    self_rows = np.arange(n)
-    # Drop the vertex itself (normally column 0; with ties at distance 0 anywhere).
-    is_self = idx == self_rows[:, None]
-    n_self = is_self.sum(axis=1)
-    if np.any(n_self != 1) or np.any(dist[:, 1] == 0):
-        zero_pairs = int(np.count_nonzero(dist[:, 1:][~is_self[:, 1:]] == 0))
-        zero_pairs = max(zero_pairs, int(np.count_nonzero((dist == 0) & ~is_self)))
-        raise _duplicate_error(max(zero_pairs // 2, 1))
-    keep = ~is_self
-    itype = np.int32 if n < 2**31 - 1 else np.int64
-    nbr = idx[keep].reshape(n, k).astype(itype)
-    del dist
-    return nbr, pair_d2(coords, np.arange(n), nbr)
+    return tree_knn(cKDTree(coords), coords, np.arange(n), k, tie)
 
 
 def _mutual_mask(
@@ -137,7 +215,11 @@ def _mutual_mask(
 
 
 def symmetric_knn_adjacency(
-    nbr: np.ndarray, weights: np.ndarray, rule: str = "average", mutual: np.ndarray | None = None
+    nbr: np.ndarray,
+    weights: np.ndarray,
+    rule: str = "average",
+    mutual: np.ndarray | None = None,
+    tied: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> sp.csr_matrix:
     """Undirected adjacency from directed k-NN lists with symmetric weights.
 
@@ -152,6 +234,10 @@ def symmetric_knn_adjacency(
         See the module docstring.
     mutual : ndarray of bool, shape (V, k), optional
         Precomputed mutuality mask (see ``_mutual_mask``).
+    tied : tuple (src, dst, w) of ndarrays, shape (E,), optional
+        Further directed edges (ties beyond the first ``k``; disjoint from ``nbr``
+        rows), ``rule="average"`` only: added as ``(A_t + A_t^T) / 2``, which is
+        exact because the average rule is linear in the directed weights.
 
     Returns
     -------
@@ -170,6 +256,15 @@ def symmetric_knn_adjacency(
     if rule == "average" and src.size:
         weights[src, slot] *= 0.5
     extra_w = weights[src, slot]
+    if tied is not None and tied[0].size:
+        if rule != "average":
+            raise ValueError("tied edges are merged here for rule='average' only.")
+        t_src, t_dst, t_w = (np.asarray(a) for a in tied)
+        half = 0.5 * t_w
+        # entries (t_src, t_dst) and (t_dst, t_src), appended to rows dst <- col src
+        src = np.concatenate([src, t_dst, t_src])
+        dst = np.concatenate([dst, t_src, t_dst])
+        extra_w = np.concatenate([extra_w, half, half])
     # Reverse edges (dst -> src) appended after the k own entries of row dst.
     order = np.argsort(dst, kind="stable")
     dst, src, extra_w = dst[order], src[order], extra_w[order]
@@ -182,6 +277,19 @@ def symmetric_knn_adjacency(
     if src.size == 0:
         indices = nbr.reshape(-1).astype(itype, copy=False)
         data = weights.reshape(-1)
+    elif np.count_nonzero(extra_count) > 4096:
+        # Many rows with appended entries: two vectorised scatters.
+        starts = indptr[:-1].astype(np.int64)
+        indices = np.empty(nnz, dtype=itype)
+        data = np.empty(nnz, dtype=np.float64)
+        own = (starts[:, None] + np.arange(k)).reshape(-1)
+        indices[own] = nbr.reshape(-1)
+        data[own] = weights.reshape(-1)
+        del own
+        first = np.cumsum(extra_count) - extra_count
+        pos = starts[dst] + k + (np.arange(dst.size) - first[dst])
+        indices[pos] = src
+        data[pos] = extra_w
     else:
         # Interleave contiguous runs of own entries with the (few) reverse edges of
         # each row: one memcpy-like concatenate instead of masked scatters.
@@ -203,6 +311,9 @@ def symmetric_knn_adjacency(
         indices = indices.astype(itype, copy=False)
     adjacency = sp.csr_matrix((data, indices, indptr), shape=(n, n))
     adjacency.has_sorted_indices = False
+    if tied is not None and tied[0].size:
+        adjacency.has_canonical_format = False
+        adjacency.sum_duplicates()  # a tied edge may meet a one-sided reverse edge
     return adjacency
 
 
@@ -219,6 +330,25 @@ def _resolve_k(k, n: int) -> int:
     return k
 
 
+def _tie_adjacency(
+    extras: tuple[np.ndarray, np.ndarray, np.ndarray], n: int, sigma: float, rule: str
+) -> sp.csr_matrix:
+    """Symmetrised adjacency of the tied directed edges beyond the first ``k``."""
+    src, dst, d2 = extras
+    x = sp.csr_matrix((gaussian_weights(d2, sigma), (src, dst)), shape=(n, n))
+    if rule == "average":
+        return sp.csr_matrix((x + x.T) * 0.5)
+    return sp.csr_matrix(x.maximum(x.T))
+
+
+def _check_ties(ties: str) -> None:
+    if ties not in TIE_RULES:
+        raise ValueError(
+            f"unknown ties rule {ties!r}; use 'distance' (keep every vertex tied with the k-th "
+            "neighbour, the default) or 'index' (exactly k, equidistant candidates by index)."
+        )
+
+
 def knn_graph(
     sampling: Sampling,
     k: int = 8,
@@ -226,6 +356,7 @@ def knn_graph(
     kernel: str = "gaussian",
     *,
     symmetrize: str = "average",
+    ties: str = "distance",
 ) -> SphereGraph:
     """k-nearest-neighbour graph with Gaussian weights.
 
@@ -235,8 +366,8 @@ def knn_graph(
         ``V`` vertices; any kind. Full-sphere HEALPix uses a fast exact pixel-window
         search; everything else a ``scipy.spatial.cKDTree`` (all cores).
     k : int
-        Neighbours per vertex before symmetrisation, ``1 <= k < V`` (the vertex
-        itself is not counted).
+        Neighbours per vertex before ties and symmetrisation, ``1 <= k < V`` (the
+        vertex itself is not counted).
     sigma : float, optional
         Kernel width (chord distance at which the weight is 1/2). Default: see
         :func:`sphere_graphs.default_kernel_width` (published HEALPix widths for
@@ -246,22 +377,29 @@ def knn_graph(
         ``w = exp(-ln(2) d**2 / sigma**2)``.
     symmetrize : {"average", "max"}
         ``(A + A^T) / 2`` or ``max(A, A^T)`` of the directed k-NN weights.
+    ties : {"distance", "index"}
+        ``"distance"`` (default): also keep every vertex within a relative
+        ``TIE_RTOL`` (1e-9) of the k-th neighbour's distance, so that the graph is
+        mapped onto itself by every exact symmetry of the sampling. ``"index"``:
+        exactly ``k`` neighbours, equidistant candidates chosen by search order
+        (sphere-graphs 0.1 behaviour).
 
     Returns
     -------
     SphereGraph
-        ``kind="knn"``, ``params={"k", "sigma", "kernel", "symmetrize"}``;
-        adjacency (V, V) CSR float64, symmetric, no self loops, between ``k`` and
-        ``2k`` (typically about ``k``) entries per row.
+        ``kind="knn"``, ``params={"k", "sigma", "kernel", "symmetrize", "ties"}``;
+        adjacency (V, V) CSR float64, exactly symmetric, no self loops, at least
+        ``k`` (typically about ``k``) entries per row.
 
     Raises
     ------
     ValueError
-        ``k < 1``, ``k >= V``, non-positive ``sigma``, unknown ``kernel`` or
-        ``symmetrize``, non-finite coordinates, or duplicate points.
+        ``k < 1``, ``k >= V``, non-positive ``sigma``, unknown ``kernel``,
+        ``symmetrize`` or ``ties``, non-finite coordinates, or duplicate points.
     """
     sampling = _check_sampling(sampling)
     _check_options(kernel, symmetrize)
+    _check_ties(ties)
     coords = sampling.coords
     if not np.all(np.isfinite(coords)):
         raise ValueError("coords contain NaN or infinite values; pass finite unit vectors.")
@@ -269,16 +407,17 @@ def knn_graph(
     k = _resolve_k(k, n)
     if sigma is not None:
         sigma = _check_sigma(sigma)
+    tie = (1.0 + TIE_RTOL) ** 2 if ties == "distance" else None
 
-    nbr = d2 = known = recheck = None
+    nbr = d2 = known = recheck = extras = None
     if isinstance(sampling, HealpixSampling) and sampling.indices is None:
         from ._knn_healpix import healpix_knn
 
-        found = healpix_knn(sampling, k)
+        found = healpix_knn(sampling, k, tie)
         if found is not None:
-            nbr, d2, known, recheck = found
+            nbr, d2, known, recheck, extras = found
     if nbr is None:
-        nbr, d2 = _knn_kdtree(coords, k)
+        nbr, d2, extras = _knn_kdtree(coords, k, tie)
     if sigma is None:
         try:
             sigma = default_kernel_width(sampling, k)
@@ -287,10 +426,18 @@ def knn_graph(
     mutual = _mutual_mask(nbr, known, recheck)
     del known
     weights = gaussian_weights(d2, sigma, out=d2)
-    adjacency = symmetric_knn_adjacency(nbr, weights, symmetrize, mutual)
+    has_ties = extras is not None and extras[0].size > 0
+    tied = None
+    if has_ties and symmetrize == "average":
+        tied = (extras[0], extras[1], gaussian_weights(extras[2], sigma))
+    adjacency = symmetric_knn_adjacency(nbr, weights, symmetrize, mutual, tied)
     del nbr, weights, mutual
+    if has_ties and symmetrize == "max":
+        # max(A, A^T) is the union of both parts, each carrying the same w_ij.
+        adjacency.sort_indices()
+        adjacency = sp.csr_matrix(adjacency.maximum(_tie_adjacency(extras, n, sigma, "max")))
     adjacency.sort_indices()
-    params = {"k": k, "sigma": sigma, "kernel": kernel, "symmetrize": symmetrize}
+    params = {"k": k, "sigma": sigma, "kernel": kernel, "symmetrize": symmetrize, "ties": ties}
     return SphereGraph(sampling, adjacency, "knn", params)
 
 

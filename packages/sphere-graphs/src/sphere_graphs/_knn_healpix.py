@@ -89,8 +89,13 @@ def _ring_min(X, Y, Z, X0, Y0, Z0, x0, y0, block, s, tmp):
     return out
 
 
-def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, block):
+def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, block, tie, extras):
     """k-NN of the pixels of one face from the window; returns NESTED ids of suspects.
+
+    When ``tie`` is set (factor ``>= 1`` on squared distances), window pixels not
+    selected but within ``tie`` times the k-th squared distance are appended to
+    ``extras`` as ``(src, dst, d2)`` arrays (NESTED ids); pixels whose tied set
+    reaches the window's rim become suspects.
 
     Also fills ``out_mutual[i, c]`` (is ``i`` a neighbour of its ``c``-th neighbour?)
     from the per-pixel sets of selected window offsets. Results of pixels within
@@ -196,6 +201,37 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
                     # Border pixels are recomputed by the caller anyway.
                     gx, gy = bad // block + bx, bad % block + by
                     rim &= (gx >= r) & (gx < nside - r) & (gy >= r) & (gy < nside - r)
+            if tie is not None:
+                thr = d2.max(axis=1) * tie
+                tied = (mn.reshape(-1) <= thr) & ok
+                if bad.size:
+                    sub_kp1 = np.partition(sub, k, axis=1)[:, k]
+                    tied[bad] = sub_kp1 <= thr[bad]
+                tpix = np.flatnonzero(tied)
+                if tpix.size:
+                    txs, tys = tpix // block, tpix % block
+                    tsub = np.empty((tpix.size, n_off))
+                    for o in range(n_off):
+                        tsub[:, o] = views[o][txs, tys]
+                    within = tsub <= thr[tpix, None]
+                    np.put_along_axis(within, sel_block[tpix].astype(np.int64), False, axis=1)
+                    reach = (within & on_rim[None, :]).any(axis=1)
+                    if reach.any():
+                        # Tied up to the rim: certified when nothing outside is as close.
+                        outside = _ring_min(X, Y, Z, X0, Y0, Z0, x0, y0, block, r + 1, tmp)
+                        reach[reach] = thr[tpix[reach]] >= outside.reshape(-1)[tpix[reach]]
+                    gx, gy = txs + bx, tys + by
+                    interior = (gx >= r) & (gx < nside - r) & (gy >= r) & (gy < nside - r)
+                    start_t = base + int(
+                        _spread_bits(np.array([bx]))[0] | (_spread_bits(np.array([by]))[0] << 1)
+                    )
+                    if np.any(reach & interior):
+                        suspects.append(start_t + zgrid[tpix[reach & interior]])
+                    rows_t, cols_t = np.nonzero(within & ~reach[:, None] & interior[:, None])
+                    if rows_t.size:
+                        src = start_t + zgrid[tpix[rows_t]]
+                        dst = P[txs[rows_t] + x0 + off[cols_t, 0], tys[rows_t] + y0 + off[cols_t, 1]]
+                        extras.append((src, dst, tsub[rows_t, cols_t]))
             selimg[bx : bx + block, by : by + block] = sel_block.reshape(block, block, k)
             start = base + int(
                 _spread_bits(np.array([bx]))[0] | (_spread_bits(np.array([by]))[0] << 1)
@@ -234,7 +270,7 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
     return np.concatenate(suspects) if suspects else np.zeros(0, np.int64), True
 
 
-def healpix_knn(sampling, k: int):
+def healpix_knn(sampling, k: int, tie: float | None = None):
     """Exact k-NN of a full-sphere HEALPix sampling.
 
     Parameters
@@ -242,14 +278,19 @@ def healpix_knn(sampling, k: int):
     sampling : HealpixSampling
         Full sphere (``indices is None``), NESTED or RING.
     k : int
+    tie : float, optional
+        Tie factor ``>= 1`` on squared distances: also return every pixel within
+        ``tie`` times the k-th squared distance (see ``_knn.tied_candidates``).
 
     Returns
     -------
-    (nbr, d2, mutual, recheck) or None
+    (nbr, d2, mutual, recheck, extras) or None
         ``nbr`` int32 (V, k): neighbour ids (not sorted by distance); ``d2`` float64
         (V, k): squared chord distances; ``mutual`` bool (V, k): ``i`` is among the
         neighbours of ``nbr[i, c]``, valid except in the rows ``recheck`` (int64
-        array, or None for all rows), which the caller must recompute. None when the fast path does not apply (tiny
+        array, or None for all rows), which the caller must recompute; ``extras``:
+        ``(src, dst, d2)`` arrays of the tied pixels beyond the first ``k`` (empty
+        when ``tie`` is None). None when the fast path does not apply (tiny
         ``nside``), so the caller uses a k-d tree.
     """
     nside = int(sampling.nside)
@@ -272,9 +313,12 @@ def healpix_knn(sampling, k: int):
     off = _offsets(r)
     mutual = np.empty((n, k), dtype=bool)
     block = min(nside, 128)
+    face_extras: list[list] = [[] for _ in range(12)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [
-            pool.submit(_face, coords, grid, f, nside, k, r, off, nbr, d2, mutual, block)
+            pool.submit(
+                _face, coords, grid, f, nside, k, r, off, nbr, d2, mutual, block, tie, face_extras[f]
+            )
             for f in range(12)
         ]
         results = [fut.result() for fut in futures]
@@ -295,17 +339,22 @@ def healpix_knn(sampling, k: int):
     else:
         candidates = (faces + band_cells[None, :]).reshape(-1)
         queries = border
-    tree = cKDTree(coords[candidates])
-    dist, idx = tree.query(coords[queries], k=k + 1, workers=-1)
-    found = candidates[idx]
-    is_self = found == queries[:, None]
-    if np.any(is_self.sum(axis=1) != 1):
-        return None  # duplicate points: let the generic path report them
-    nbr[queries] = found[~is_self].reshape(-1, k)
-    del dist
-    from ._knn import pair_d2
+    from ._knn import tree_knn
 
-    d2[queries] = pair_d2(coords, queries, nbr[queries])
+    try:
+        q_nbr, q_d2, q_extra = tree_knn(
+            cKDTree(coords[candidates]), coords, queries, k, tie, candidates
+        )
+    except ValueError:
+        return None  # duplicate points: let the generic path report them
+    nbr[queries] = q_nbr
+    d2[queries] = q_d2
+    pieces = [e for fe in face_extras for e in fe]
+    # Suspects are recomputed by the tree: drop their window extras.
+    if suspects.size and pieces:
+        pieces = [tuple(a[~np.isin(e[0], queries)] for a in e) for e in pieces]
+    pieces.append(q_extra)
+    extras = tuple(np.concatenate([e[i] for e in pieces]) for i in range(3))
     # Rows whose mutuality flags involve tree results: recheck them generically.
     if suspects.size or not mutual_valid:
         recheck = None
@@ -319,4 +368,5 @@ def healpix_knn(sampling, k: int):
         d2 = d2[nest_of_ring]
         mutual = mutual[nest_of_ring]
         recheck = None if recheck is None else ring_of_nest[recheck]
-    return nbr, d2, mutual, recheck
+        extras = (ring_of_nest[extras[0]], ring_of_nest[extras[1]], extras[2])
+    return nbr, d2, mutual, recheck, extras
