@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["as_operator", "estimate_lmax", "from_edge_index", "laplacian", "rescale"]
+__all__ = ["as_operator", "estimate_lmax", "from_edge_index", "is_symmetric", "laplacian", "rescale"]
 
 _SPARSE_LAYOUTS = (
     torch.sparse_coo,
@@ -29,8 +29,21 @@ def _is_scipy_sparse(obj: Any) -> bool:
     return mod.startswith("scipy.sparse") and hasattr(obj, "tocoo")
 
 
+def _is_numpy_array(obj: Any) -> bool:
+    return (type(obj).__module__ or "").startswith("numpy") and hasattr(obj, "__array__")
+
+
 def _to_torch_coo(obj: Any, name: str = "operator") -> torch.Tensor:
     """Any accepted operator type -> coalesced torch sparse COO (a new tensor)."""
+    if _is_numpy_array(obj):
+        import numpy as np  # only reached with numpy input
+
+        arr = np.array(obj, copy=True)  # writable copy: torch.from_numpy warns otherwise
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D matrix, got shape {arr.shape}")
+        if not np.issubdtype(arr.dtype, np.floating):
+            arr = arr.astype(np.float64)
+        obj = torch.from_numpy(arr)
     if isinstance(obj, torch.Tensor):
         if obj.layout == torch.sparse_coo:
             return obj.coalesce() if not obj.is_coalesced() else obj
@@ -46,14 +59,52 @@ def _to_torch_coo(obj: Any, name: str = "operator") -> torch.Tensor:
 
         coo = obj.tocoo()
         indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-        values = torch.from_numpy(np.ascontiguousarray(coo.data))
+        values = torch.from_numpy(np.array(coo.data, copy=True))
         return torch.sparse_coo_tensor(
             indices, values, coo.shape, check_invariants=False
         ).coalesce()
     raise TypeError(
-        f"{name} must be a torch sparse tensor (COO or CSR) or a scipy.sparse matrix, "
-        f"got {type(obj).__name__}"
+        f"{name} must be a torch sparse tensor (COO or CSR), a dense torch/numpy matrix "
+        f"or a scipy.sparse matrix, got {type(obj).__name__}"
     )
+
+
+def is_symmetric(operator: Any, rtol: float | None = None) -> bool:
+    """Whether a square operator equals its transpose (same pattern, values within ``rtol``).
+
+    Parameters
+    ----------
+    operator : torch sparse/dense tensor, numpy array or scipy.sparse matrix, ``(V, V)``
+    rtol : float, optional
+        Tolerance relative to the largest absolute value (default ``8 * eps`` of the dtype).
+
+    Returns
+    -------
+    bool
+    """
+    coo = _to_torch_coo(operator)
+    if coo.dim() != 2 or coo.shape[0] != coo.shape[1]:
+        return False
+    t = coo.t().coalesce()
+    if not torch.equal(coo.indices(), t.indices()):
+        # explicit zeros may differ in pattern: compare the nonzero parts
+        nz, tz = coo.values() != 0, t.values() != 0
+        if not torch.equal(coo.indices()[:, nz], t.indices()[:, tz]):
+            return False
+        va, vt = coo.values()[nz], t.values()[tz]
+    else:
+        va, vt = coo.values(), t.values()
+    if not va.numel():
+        return True
+    dtype = va.dtype if va.dtype.is_floating_point else torch.float64
+    tol = 8 * torch.finfo(dtype).eps if rtol is None else rtol
+    scale = va.abs().max()
+    return bool(((va - vt).abs() <= tol * scale).all())
+
+
+def _check_finite(values: torch.Tensor, name: str) -> None:
+    if values.dtype.is_floating_point and not bool(torch.isfinite(values).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; clean the weights first")
 
 
 def _check_square(op: torch.Tensor, name: str = "operator") -> None:
@@ -70,18 +121,23 @@ def as_operator(
     operator: Any,
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
+    *,
+    square: bool = True,
 ) -> torch.Tensor:
     """Convert an operator once to the format :func:`cheb_conv` works with.
 
     Parameters
     ----------
-    operator : torch sparse tensor (COO, CSR, CSC), dense 2-D tensor or scipy.sparse matrix
-        Square matrix of shape ``(V, V)``. Duplicate entries are summed.
+    operator : torch sparse tensor (COO, CSR, CSC), dense 2-D tensor, numpy array or scipy.sparse matrix
+        Square matrix of shape ``(V, V)`` (any ``(M, N)`` with ``square=False``).
+        Duplicate entries are summed; NaN/inf values are refused.
     dtype : torch.dtype, optional
         Floating dtype of the result (default: the operator's own, float64 and
         float32 kept, anything else becomes the default dtype).
     device : torch.device or str, optional
         Device of the result (default: the operator's own, CPU for scipy).
+    square : bool
+        Require a square matrix (default).
 
     Returns
     -------
@@ -96,10 +152,14 @@ def as_operator(
         and (device is None or operator.device == torch.device(device))
         and operator.crow_indices().dtype == torch.int64
     ):
-        _check_square(operator)
+        if square:
+            _check_square(operator)
+        _check_finite(operator.values(), "operator")
         return operator
     coo = _to_torch_coo(operator)
-    _check_square(coo)
+    if square:
+        _check_square(coo)
+    _check_finite(coo.values(), "operator")
     if dtype is None:
         dtype = coo.dtype if coo.dtype.is_floating_point else torch.get_default_dtype()
     elif not dtype.is_floating_point:
@@ -165,21 +225,32 @@ def from_edge_index(
     return adj.coalesce().to_sparse_csr()
 
 
-def laplacian(adjacency: Any, kind: str = "combinatorial") -> torch.Tensor:
+def laplacian(adjacency: Any, kind: str = "combinatorial", *, directed: bool = False) -> torch.Tensor:
     """Graph Laplacian of a weighted adjacency matrix.
 
     Parameters
     ----------
-    adjacency : torch sparse tensor or scipy.sparse matrix
-        Symmetric non-negative ``(V, V)`` weights.
+    adjacency : torch sparse/dense tensor, numpy array or scipy.sparse matrix
+        Symmetric non-negative finite ``(V, V)`` weights.
     kind : {"combinatorial", "normalized"}
         ``L = D - W`` or ``L = I - D^{-1/2} W D^{-1/2}`` (isolated vertices get
         ``D^{-1/2} = 0``).
+    directed : bool
+        Accept a non-symmetric adjacency (out-degrees ``D_ii = sum_j W_ij``; the
+        result is not symmetric and its spectrum need not be real). By default a
+        non-symmetric adjacency is refused: it is almost always an edge list given
+        in one direction only.
 
     Returns
     -------
     torch.Tensor
         Sparse CSR ``(V, V)`` in the adjacency's floating dtype and device.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``kind``, non-square, NaN/inf or negative weights, or a
+        non-symmetric adjacency without ``directed=True``.
     """
     if kind not in ("combinatorial", "normalized"):
         raise ValueError(f"kind must be 'combinatorial' or 'normalized', got {kind!r}")
@@ -189,6 +260,19 @@ def laplacian(adjacency: Any, kind: str = "combinatorial") -> torch.Tensor:
         w = w.to(torch.get_default_dtype())
     n = w.shape[0]
     idx, val = w.indices(), w.values()
+    _check_finite(val, "adjacency")
+    if val.numel() and bool((val < 0).any()):
+        raise ValueError(
+            "adjacency has negative weights; Laplacians of this package need non-negative "
+            "weights (use e.g. |w| or exp(-d^2/sigma^2) edge weights)"
+        )
+    if not directed and not is_symmetric(w):
+        raise ValueError(
+            "adjacency is not symmetric (an edge list given in one direction only?); "
+            "symmetrise it, e.g. A = (A + A.T) / 2 or A.maximum(A.T) with scipy, or list both "
+            "directions in from_edge_index(torch.cat([ei, ei.flip(0)], 1), ...); "
+            "pass directed=True to build the Laplacian of a directed graph on purpose"
+        )
     degree = torch.zeros(n, dtype=val.dtype, device=val.device).index_add_(0, idx[0], val)
     diag = torch.arange(n, device=val.device)
     if kind == "combinatorial":
@@ -265,6 +349,32 @@ def estimate_lmax(L: Any, *, max_iter: int = 500, tol: float = 1e-5, margin: flo
     return lmax
 
 
+def _lmax_lower_bound(coo: torch.Tensor, n_iter: int = 30) -> float:
+    """A certain lower bound of the largest eigenvalue of a symmetric ``L``.
+
+    The largest diagonal entry and Rayleigh quotients (a few power iterations from
+    a fixed start) never exceed ``lambda_max``.
+    """
+    n = coo.shape[0]
+    if n == 0:
+        return 0.0
+    idx, val = coo.indices(), coo.values().to(torch.float64)
+    diag = val[idx[0] == idx[1]]
+    best = float(diag.max()) if diag.numel() else 0.0
+    op = torch.sparse_coo_tensor(idx, val, coo.shape, is_coalesced=True)
+    gen = torch.Generator(device="cpu").manual_seed(1)
+    v = (torch.rand(n, 1, dtype=torch.float64, generator=gen) - 0.5).to(val.device)
+    for _ in range(n_iter):
+        norm = v.norm()
+        if norm == 0:
+            break
+        v = v / norm
+        w = op @ v
+        best = max(best, float((v * w).sum()))
+        v = w
+    return best
+
+
 def rescale(L: Any, lmax: float | None = None) -> torch.Tensor:
     """Rescale a Laplacian for the Chebyshev recursion: ``L~ = 2 L / lmax - I``.
 
@@ -274,7 +384,9 @@ def rescale(L: Any, lmax: float | None = None) -> torch.Tensor:
     lmax : float, optional
         Largest eigenvalue (or an upper bound). Estimated once with
         :func:`estimate_lmax` when omitted (2 is exact-enough for a normalized
-        Laplacian and avoids the estimate).
+        Laplacian and avoids the estimate). A value below a certain lower bound
+        of the largest eigenvalue (largest diagonal entry, Rayleigh quotients) is
+        refused with a ``ValueError``.
 
     Returns
     -------
@@ -288,9 +400,17 @@ def rescale(L: Any, lmax: float | None = None) -> torch.Tensor:
         raise ValueError(f"lmax must be a positive finite number, got {lmax}")
     coo = _to_torch_coo(L, "L")
     _check_square(coo, "L")
+    _check_finite(coo.values(), "L")
     if not coo.dtype.is_floating_point:
         coo = coo.to(torch.get_default_dtype())
     n = coo.shape[0]
+    low = _lmax_lower_bound(coo)
+    if lmax < low * (1 - 1e-6):
+        raise ValueError(
+            f"lmax={lmax:g} is below the largest eigenvalue of L (at least {low:.6g}): the "
+            "rescaled spectrum would leave [-1, 1] and the Chebyshev terms would blow up; "
+            "pass lmax=None to estimate it, or an upper bound (2 for a normalized Laplacian)"
+        )
     diag = torch.arange(n, device=coo.device)
     ind = torch.cat([coo.indices(), torch.stack([diag, diag])], dim=1)
     values = torch.cat(

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ._functional import cheb_conv
-from ._laplacian import as_operator
+from ._operator import SparseOperator
 
 __all__ = ["ChebConv"]
 
@@ -27,11 +27,13 @@ class ChebConv(nn.Module):
     K : int
         Number of Chebyshev terms (polynomial degree ``K - 1``), ``K >= 1``.
         ``K = 1`` is a per-vertex linear map.
-    operator : torch sparse tensor or scipy.sparse matrix, optional
-        Rescaled Laplacian ``(V, V)``. When given it is converted once to CSR
-        and stored as the non-persistent buffer ``operator``: it follows
-        ``.to(device/dtype)`` and stays out of ``state_dict`` (checkpoints load
-        with ``strict=True``). Otherwise pass it to :meth:`forward`.
+    operator : SparseOperator, torch sparse/dense tensor, numpy array or scipy.sparse matrix, optional
+        Rescaled Laplacian ``(V, V)``. A :class:`SparseOperator` is shared (not
+        copied): give the same instance to every layer on the same graph. Any
+        other matrix is converted once into a new ``SparseOperator``. Stored as
+        the submodule ``operator`` (non-persistent buffers: moved by ``.to()``, out
+        of ``state_dict``; ``deepcopy``/``pickle``/``torch.save`` work). Otherwise
+        pass it to :meth:`forward`.
     bias : bool
         Learn an additive bias ``(C_out,)`` (initialised to zero).
 
@@ -42,10 +44,18 @@ class ChebConv(nn.Module):
     DeepSphere.
 
     Shapes: ``x`` is ``(B, V, C_in)`` or ``(V, C_in)``; output ``(B, V, C_out)``
-    or ``(V, C_out)``.
+    or ``(V, C_out)``. The fastest evaluation order is picked by
+    :func:`cheb_conv.cheb_conv` (power basis for ``K <= 4``, mixing first when
+    the layer does not widen, Clenshaw beyond).
+
+    TorchScript is not supported (``torch.jit.script`` fails): the operator is
+    resolved and cached in Python (dtype conversions, block expansions) and the
+    sparse product is a ``torch.library`` custom op with a Python
+    implementation. Use ``torch.compile`` (``fullgraph=True`` works) or
+    ``torch.export`` instead.
     """
 
-    operator: torch.Tensor | None
+    operator: SparseOperator | None
 
     def __init__(
         self,
@@ -73,13 +83,15 @@ class ChebConv(nn.Module):
             self.bias = nn.Parameter(torch.empty(out_channels))
         else:
             self.register_parameter("bias", None)
-        if operator is not None:
-            op = as_operator(operator, dtype=self.weight.dtype)
-            if op is operator:  # never share (or later mutate) the caller's tensor
-                op = op.clone()
-            self.register_buffer("operator", op, persistent=False)
+        if operator is None or isinstance(operator, SparseOperator):
+            self.operator = operator
         else:
-            self.operator = None
+            self.operator = SparseOperator(operator)
+        if self.operator is not None and self.operator.shape[0] != self.operator.shape[1]:
+            raise ValueError(
+                f"operator must be square (V, V), got shape {self.operator.shape}; pass the "
+                "(rescaled) Laplacian of the graph"
+            )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -118,7 +130,7 @@ class ChebConv(nn.Module):
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, K={self.K}"
         if self.operator is not None:
-            s += f", V={self.operator.shape[0]}, nnz={self.operator._nnz()}"
+            s += f", V={self.operator.shape[0]}, nnz={self.operator.nnz}"
         if self.bias is None:
             s += ", bias=False"
         return s

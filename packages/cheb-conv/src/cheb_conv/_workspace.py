@@ -133,7 +133,12 @@ def work_buffer(
     numel = 1
     for s in shape:
         numel *= s
-    if not _enabled or like.device.type != "cpu" or numel * like.element_size() < _MIN_BYTES:
+    if (
+        not _enabled
+        or like.device.type != "cpu"
+        or numel * like.element_size() < _MIN_BYTES
+        or torch.compiler.is_compiling()
+    ):
         return like.new_empty(shape)
     key = (tuple(shape), like.dtype)
     pool = _thread_pool()
@@ -174,7 +179,7 @@ def pooled_empty(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         Uninitialised, contiguous, of ``shape``.
     """
     buf = work_buffer(shape, like)
-    if not any(b is buf for b in _thread_pool().get((tuple(shape), like.dtype), ())):
+    if torch.compiler.is_compiling() or not any(b is buf for b in _thread_pool().get((tuple(shape), like.dtype), ())):
         return buf  # not pooled (small, disabled, full bucket or not CPU): already fresh
     alias = like.new_empty((0,))
     with torch.no_grad():

@@ -1,0 +1,131 @@
+"""The sparse product primitive: one differentiable custom op, ``out = alpha * A @ X``.
+
+``X`` is a ``(N * G, C)`` row matrix whose rows are grouped ``G`` at a time
+(vertex-major ``(N, G, C)`` data seen as the ``(N, G * C)`` matrix the sparse BLAS
+wants); the result is ``(M * G, C)``. ``A`` is given by its CSR arrays
+``(crow, col, val)`` and its transpose by a second triple (the same tensors for a
+symmetric operator).
+
+Why a ``torch.library`` custom op: it is opaque to ``torch.compile`` (no graph
+break, ``fullgraph=True`` works: the fake implementation gives the shapes), its
+backward is the same op with the transposed operator, so gradients of any order
+are exact (``A`` is a constant), and vmap (``torch.func.jacrev``) is registered.
+Forward-mode AD is not available for custom ops in PyTorch: ``torch.func.jvp``
+and ``torch.autograd.forward_ad`` raise a ``RuntimeError``; the double-backward
+based ``torch.autograd.functional.jvp`` / ``hvp`` / ``vhp`` work.
+
+Precision: the product runs in float64 for float64 inputs and in float32
+otherwise (half-precision inputs are widened and the result rounded back), with
+autocast disabled inside: sparse kernels do not exist for every half type on
+every backend, and float32 accumulation is the accurate choice anyway.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from ._workspace import pooled_empty
+
+__all__ = ["compute_dtype", "spmm_rows"]
+
+# TORCH_WARN_ONCE: "Sparse CSR tensor support is in beta state" is emitted by the first
+# CSR construction of the process; consume it here so that ordinary use is quiet.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    torch.sparse_csr_tensor(
+        torch.tensor([0, 1]), torch.tensor([0]), torch.tensor([1.0]), (1, 1)
+    )
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Dtype the sparse products use for inputs of ``dtype`` (float64 or float32)."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+@torch.library.custom_op("cheb_conv::spmm", mutates_args=())
+def _spmm(
+    crow: torch.Tensor,
+    col: torch.Tensor,
+    val: torch.Tensor,
+    tcrow: torch.Tensor,
+    tcol: torch.Tensor,
+    tval: torch.Tensor,
+    x: torch.Tensor,
+    n_cols: int,
+    groups: int,
+    alpha: float,
+) -> torch.Tensor:
+    n_rows = crow.shape[0] - 1
+    c = x.shape[1]
+    ct = compute_dtype(x.dtype)
+    with torch.autocast(x.device.type, enabled=False):
+        xin = x if x.dtype == ct else x.to(ct)
+        xin = xin.contiguous()
+        a = torch.sparse_csr_tensor(
+            crow, col, val.to(ct), (n_rows, n_cols), check_invariants=False
+        )
+        out = pooled_empty((n_rows * groups, c), xin)
+        wide = out.view(n_rows, groups * c)
+        # addmm(beta=0, out=) writes straight into ``out`` (sparse.mm copies a temporary)
+        torch.addmm(wide, a, xin.view(n_cols, groups * c), beta=0.0, alpha=alpha, out=wide)
+    return out if out.dtype == x.dtype else out.to(x.dtype)
+
+
+@_spmm.register_fake
+def _spmm_fake(crow, col, val, tcrow, tcol, tval, x, n_cols, groups, alpha):  # type: ignore[no-untyped-def]
+    return x.new_empty(((crow.shape[0] - 1) * groups, x.shape[1]))
+
+
+def _setup_context(ctx, inputs, output):  # type: ignore[no-untyped-def]
+    crow, col, val, tcrow, tcol, tval, x, n_cols, groups, alpha = inputs
+    ctx.ops = (crow, col, val, tcrow, tcol, tval)
+    ctx.n_rows = crow.shape[0] - 1
+    ctx.groups, ctx.alpha = groups, alpha
+
+
+def _backward(ctx, grad):  # type: ignore[no-untyped-def]
+    crow, col, val, tcrow, tcol, tval = ctx.ops
+    gx = _spmm(tcrow, tcol, tval, crow, col, val, grad.contiguous(), ctx.n_rows, ctx.groups, ctx.alpha)
+    return None, None, None, None, None, None, gx, None, None, None
+
+
+_spmm.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _vmap(info, in_dims, crow, col, val, tcrow, tcol, tval, x, n_cols, groups, alpha):  # type: ignore[no-untyped-def]
+    if any(d is not None for d in in_dims[:6]):
+        raise NotImplementedError("cheb_conv: vmap over the operator is not supported")
+    bd = in_dims[6]
+    if bd is None:
+        return _spmm(crow, col, val, tcrow, tcol, tval, x, n_cols, groups, alpha), None
+    xb = x.movedim(bd, -1)  # (N*G, C, nb): the vmapped dim joins the channels
+    rows, c, nb = xb.shape
+    y = _spmm(crow, col, val, tcrow, tcol, tval, xb.reshape(rows, c * nb), n_cols, groups, alpha)
+    return y.view(-1, c, nb), 2
+
+
+torch.library.register_vmap("cheb_conv::spmm", _vmap)
+
+
+def spmm_rows(
+    arrays: tuple[torch.Tensor, ...], x: torch.Tensor, n_cols: int, groups: int, alpha: float = 1.0
+) -> torch.Tensor:
+    """``alpha * A @ X`` on grouped rows (see the module docstring), differentiable.
+
+    Parameters
+    ----------
+    arrays : (crow, col, val, tcrow, tcol, tval)
+        CSR arrays of ``A`` ``(M, N)`` and of its transpose ``(N, M)``.
+    x : torch.Tensor, shape (N * groups, C)
+    n_cols : int
+        ``N``.
+    groups : int
+    alpha : float
+
+    Returns
+    -------
+    torch.Tensor, shape (M * groups, C), in ``x``'s dtype
+    """
+    return _spmm(*arrays, x, n_cols, groups, alpha)
