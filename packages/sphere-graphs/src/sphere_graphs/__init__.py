@@ -26,7 +26,15 @@ from ._hierarchy import coarsen, healpix_closure, hierarchy, max_depth
 from ._hierarchy_types import Coarsening
 from ._icosahedral import icosahedral, icosahedral_n_vertices
 from ._knn import TIE_RTOL, knn_graph, radius_graph
-from ._laplacian import LAPLACIAN_KINDS, estimate_lmax, laplacian, rescale_laplacian
+from ._laplacian import (
+    LAPLACIAN_KINDS,
+    estimate_lmax,
+    laplacian,
+    laplacian_bound,
+    rescale_laplacian,
+    rescaled_laplacian,
+)
+from ._multiscale import GraphHierarchy, GraphLevel, graph_hierarchy
 from ._mesh import mesh_graph
 from ._resample import resample, resampling_matrix
 from ._sampling import (
@@ -51,6 +59,8 @@ __all__ = [
     "EquiangularSampling",
     "EquivarianceProbe",
     "GaussLegendreSampling",
+    "GraphHierarchy",
+    "GraphLevel",
     "HealpixSampling",
     "IcosahedralSampling",
     "PointSampling",
@@ -66,6 +76,7 @@ __all__ = [
     "equivariance_error",
     "estimate_lmax",
     "gauss_legendre",
+    "graph_hierarchy",
     "healpix",
     "healpix_closure",
     "healpix_kernel_width",
@@ -74,6 +85,7 @@ __all__ = [
     "icosahedral_n_vertices",
     "knn_graph",
     "laplacian",
+    "laplacian_bound",
     "latlon_grid",
     "lonlat_to_xyz",
     "max_depth",
@@ -90,6 +102,7 @@ __all__ = [
     "resample",
     "resampling_matrix",
     "rescale_laplacian",
+    "rescaled_laplacian",
     "ring2nest",
     "xyf2pix",
     "xyz_to_lonlat",
