@@ -1,0 +1,1 @@
+"""Offline DeepSphere cosmology experiment: lognormal map generator, patches, methods, runs."""

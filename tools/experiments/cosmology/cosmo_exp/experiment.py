@@ -1,0 +1,212 @@
+"""The classification experiment: every method on the same patches, splits and noise.
+
+Results are appended to ``results.json`` after every (method, k, order, noise) cell,
+and cells already present are skipped, so a run can be split into parts
+(``--orders``, ``--methods``) or resumed after an interruption.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from . import baselines, data, maps, models
+
+__all__ = ["METHODS", "Config", "figure", "markdown_table", "run"]
+
+METHODS = ("deepsphere_fcn", "deepsphere_cnn", "cnn2d", "svm_histogram", "svm_psd")
+
+
+@dataclass
+class Config:
+    """Experiment settings (``quick()`` / ``default()``)."""
+
+    nside: int = 32
+    n_maps: int = 30
+    seed: int = 0
+    shape: float = 0.6
+    orders: tuple[int, ...] = (1, 2, 4)
+    noise: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
+    ks: tuple[int, ...] = (8, 20, 40)
+    methods: tuple[str, ...] = METHODS
+    epochs: int = 8
+    width: int = 16
+    kernel_size: int = 5
+    batch: int = 32
+    test_fraction: float = 0.3
+    pixels_per_epoch: int = field(default=0)  # 0: every training patch each epoch
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(nside=16, n_maps=8, orders=(1, 2, 4), noise=(0.0, 2.0), epochs=3, width=8,
+                   kernel_size=3)
+
+
+def _cells(cfg: Config) -> list[tuple[str, int | None, int, float]]:
+    cells = []
+    for order in cfg.orders:
+        for noise in cfg.noise:
+            for m in cfg.methods:
+                if m.startswith("deepsphere"):
+                    cells += [(m, k, order, noise) for k in cfg.ks]
+                else:
+                    cells.append((m, None, order, noise))
+    return cells
+
+
+def _key(r: dict) -> tuple:
+    return (r["method"], r["k"], r["order"], float(r["noise"]))
+
+
+def _load(path: Path, cfg: Config) -> list[dict]:
+    if not path.exists():
+        return []
+    saved = json.loads(path.read_text())
+    if saved.get("config", {}).get("nside") != cfg.nside or saved["config"]["n_maps"] != cfg.n_maps:
+        raise ValueError(f"{path} was written with another configuration; use a fresh --out.")
+    return saved["results"]
+
+
+def _save(path: Path, cfg: Config, results: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"config": asdict(cfg), "results": results}, indent=1))
+    tmp.replace(path)
+
+
+def run(cfg: Config, out: str | Path, log=print) -> list[dict]:
+    """Run every missing cell of ``cfg`` and write ``results.json``, ``results.md``, ``accuracy.png``.
+
+    Returns
+    -------
+    list of dict
+        ``{method, k, order, noise, accuracy, n_test, seconds, infer_ms}`` (``seconds``:
+        training or fitting time; ``infer_ms``: prediction time per test patch).
+    """
+    unknown = set(cfg.methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {METHODS}.")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.json"
+    results = _load(path, cfg)
+    done = {_key(r) for r in results}
+    todo = [c for c in _cells(cfg) if (c[0], c[1], c[2], float(c[3])) not in done]
+    if todo:
+        all_maps = maps.generate_maps(cfg.nside, cfg.n_maps, cfg.seed, cfg.shape)
+        sigma = float(np.mean([m.std() for m in all_maps.values()]))
+    splits: dict[int, data.Split] = {}
+    for method, k, order, noise in todo:
+        if order not in splits:
+            splits[order] = data.make_split(all_maps, cfg.nside, order, cfg.test_fraction)
+        r = _cell(cfg, splits[order], method, k, order, noise, sigma)
+        log(f"{method:15s} k={k!s:4s} order={order} noise={noise:.1f}: "
+            f"accuracy {100 * r['accuracy']:.1f} % ({r['seconds']:.1f} s)")
+        results.append(r)
+        _save(path, cfg, results)
+    _save(path, cfg, results)
+    (out / "results.md").write_text(markdown_table(results))
+    figure(results, out / "accuracy.png")
+    return results
+
+
+def _test_noise(x: NDArray, noise: float, sigma: float, seed: int) -> NDArray:
+    return data.add_noise(x, noise, sigma, np.random.default_rng([seed, 99, int(10 * noise)]))
+
+
+def _cell(cfg: Config, split: data.Split, method: str, k: int | None, order: int, noise: float,
+          sigma: float) -> dict:
+    torch.set_num_threads(1)
+    x_test = _test_noise(split.x_test, noise, sigma, cfg.seed) / sigma
+    x_train = split.x_train
+    t0 = time.perf_counter()
+    if method.startswith("svm"):
+        rng = np.random.default_rng([cfg.seed, 5, int(10 * noise)])
+        xtr = data.add_noise(x_train, noise, sigma, rng) / sigma
+        if method == "svm_histogram":
+            lim = 5.0 * math.sqrt(1 + noise**2)
+            edges = np.linspace(-lim, lim, 41)
+            ftr, fte = baselines.histogram_features(xtr, edges), baselines.histogram_features(x_test, edges)
+        else:
+            ftr = baselines.psd_features(xtr, cfg.nside, order)
+            fte = baselines.psd_features(x_test, cfg.nside, order)
+        acc = baselines.svm_accuracy(ftr, split.y_train, fte, split.y_test, cfg.seed)
+        seconds, infer_ms = time.perf_counter() - t0, float("nan")
+    else:
+        n_pix = x_train.shape[1]
+        depth = models.depth_for(n_pix)
+        if method == "cnn2d":
+            model = models.Image2dCNN(math.isqrt(n_pix), data.zorder_permutation(cfg.nside, order),
+                                      depth, cfg.width)
+        else:
+            torch.manual_seed(cfg.seed)
+            model = models.deepsphere(method.split("_")[1], data.patch_sampling(cfg.nside, order), k,
+                                      depth, cfg.width, cfg.kernel_size)
+        rng = np.random.default_rng([cfg.seed, 6, int(10 * noise)])
+
+        def augment(xb: NDArray) -> NDArray:
+            return data.add_noise(xb, noise, sigma, rng) / sigma
+
+        seconds = models.train(model, x_train, split.y_train, epochs=cfg.epochs, batch=cfg.batch,
+                               augment=augment, seed=cfg.seed)
+        t1 = time.perf_counter()
+        pred = models.predict(model, x_test).argmax(1)
+        infer_ms = 1000 * (time.perf_counter() - t1) / len(x_test)
+        acc = float(np.mean(pred == split.y_test))
+    return {"method": method, "k": k, "order": order, "noise": float(noise), "accuracy": acc,
+            "n_test": len(split.y_test), "seconds": round(seconds, 2),
+            "infer_ms": None if math.isnan(infer_ms) else round(infer_ms, 4)}
+
+
+def _label(r: dict) -> str:
+    return r["method"] + (f" k={r['k']}" if r["k"] is not None else "")
+
+
+def markdown_table(results: list[dict]) -> str:
+    """Accuracy (%) per method (rows) and (order, noise) (columns), plus mean training seconds."""
+    cols = sorted({(r["order"], r["noise"]) for r in results})
+    labels = list(dict.fromkeys(_label(r) for r in sorted(
+        results, key=lambda r: (METHODS.index(r["method"]), r["k"] or 0))))
+    acc = {(_label(r), r["order"], r["noise"]): r for r in results}
+    head = "| method | " + " | ".join(f"o{o} n{n:g}" for o, n in cols) + " | train s (mean) |"
+    lines = [head, "|---" * (len(cols) + 2) + "|"]
+    for lab in labels:
+        cells = [acc.get((lab, o, n)) for o, n in cols]
+        secs = [c["seconds"] for c in cells if c]
+        lines.append(f"| {lab} | " + " | ".join(
+            f"{100 * c['accuracy']:.1f}" if c else "" for c in cells) + f" | {np.mean(secs):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(results: list[dict], path: str | Path) -> None:
+    """Accuracy against noise level, one panel per order, one line per method (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    orders = sorted({r["order"] for r in results})
+    fig, axes = plt.subplots(1, len(orders), figsize=(4.2 * len(orders), 3.6), squeeze=False,
+                             sharey=True)
+    labels = list(dict.fromkeys(_label(r) for r in sorted(
+        results, key=lambda r: (METHODS.index(r["method"]), r["k"] or 0))))
+    for ax, order in zip(axes[0], orders, strict=True):
+        for lab in labels:
+            rs = sorted((r for r in results if r["order"] == order and _label(r) == lab),
+                        key=lambda r: r["noise"])
+            if rs:
+                ax.plot([r["noise"] for r in rs], [100 * r["accuracy"] for r in rs], "o-",
+                        label=lab, ms=3)
+        ax.axhline(50, color="grey", lw=0.5)
+        ax.set(title=f"order {order} ({12 * order**2} patches / map)", xlabel="relative noise level")
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
