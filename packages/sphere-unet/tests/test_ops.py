@@ -1,16 +1,20 @@
-"""The fused Chebyshev kernel and the layers against straightforward references."""
+"""ChebBlock (a composition of cheb_conv kernels) and GraphPool against straightforward references.
+
+The Chebyshev kernels themselves are tested in cheb-conv against its dense reference.
+"""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import sphere_graphs as sg
 import torch
-from sphere_unet import ChebBlock, GraphOperator, GraphPool, cheb_polynomial
+from cheb_conv import SparseOperator
+from cheb_conv.testing import dense_reference
+from sphere_unet import ChebBlock, GraphPool
 from sphere_unet._levels import build_levels
 
 
 def _lap(V=40, seed=0):
-    np.random.default_rng(seed)
     A = sp.random(V, V, density=0.1, random_state=seed, dtype=np.float64)
     A = A + A.T
     L = sp.diags(np.asarray(A.sum(1)).ravel()) - A
@@ -18,114 +22,70 @@ def _lap(V=40, seed=0):
     return sp.csr_matrix(L)
 
 
-def _reference(L, x, W, b):  # x (V, B, Cin), W (K, Cin, Cout)
-    Ld = torch.tensor(L.toarray(), dtype=torch.float64)
-    T = [x, torch.einsum("uv,vbc->ubc", Ld, x)]
-    for _ in range(2, W.shape[0]):
-        T.append(2 * torch.einsum("uv,vbc->ubc", Ld, T[-1]) - T[-2])
-    return sum(torch.einsum("vbc,cd->vbd", t, w) for t, w in zip(T, W, strict=False)) + b
+def _ref_vbc(L, x, W, b=None):
+    """Dense float64 reference in the (V, B, C) layout."""
+    y = dense_reference(x.transpose(0, 1), L, W, b)
+    return torch.from_numpy(y).transpose(0, 1)
 
 
-@pytest.mark.parametrize("K", [1, 2, 3, 4, 5, 6])
-@pytest.mark.parametrize("cin,cout", [(3, 7), (7, 3)])
-def test_cheb_polynomial_matches_reference(K, cin, cout):
+@pytest.mark.parametrize("K", [1, 3, 5])
+@pytest.mark.parametrize("parts", [(5,), (3, 2)])
+def test_chebblock_matches_dense_reference(K, parts):
+    """Train mode (batch statistics) and eval mode (folded batch norm), one or two parts."""
     L = _lap()
-    op = GraphOperator(L)
-    x = torch.randn(40, 2, cin, dtype=torch.float64)
-    W = torch.randn(K, cin, cout, dtype=torch.float64)
-    b = torch.randn(cout, dtype=torch.float64)
-    y = cheb_polynomial(op.matrix(torch.float64), [x], [W], b)
-    torch.testing.assert_close(y, _reference(L, x, W, b), rtol=1e-5, atol=1e-5)
-    # implicit concatenation of two parts
-    y2 = cheb_polynomial(op.matrix(torch.float64), [x[..., :2], x[..., 2:]], [W[:, :2], W[:, 2:]], b)
-    torch.testing.assert_close(y2, _reference(L, x, W, b), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("K", [1, 3, 4, 6])
-def test_cheb_polynomial_lift_mixes_on_coarse_rows(K):
-    """``lift`` (nearest unpooling) before the convolution == mixing on coarse rows."""
-    L = _lap()
-    op = GraphOperator(L)
-    parent = torch.from_numpy(np.random.default_rng(3).integers(0, 11, 40))
-    lift = lambda z: z.index_select(0, parent)  # noqa: E731
-    xc = torch.randn(11, 2, 5, dtype=torch.float64, requires_grad=True)
-    W = torch.randn(K, 5, 4, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
-    y = cheb_polynomial(op.matrix(torch.float64), [xc], [W], b, lift=lift)
-    L_stored = sp.csr_matrix(op.matrix(torch.float64).to_dense().numpy())  # float32-rounded
-    torch.testing.assert_close(y, _reference(L_stored, lift(xc), W, b), rtol=1e-10, atol=1e-10)
-    f = lambda xc, W, b: cheb_polynomial(op.matrix(torch.float64), [xc], [W], b, lift=lift)  # noqa: E731
-    assert torch.autograd.gradcheck(f, (xc, W, b))
-
-
-@pytest.mark.parametrize("K", [2, 3, 5])
-@pytest.mark.parametrize("cin,cout", [(3, 5), (5, 3)])
-def test_cheb_polynomial_gradcheck(K, cin, cout):
-    """float64 gradcheck of every evaluation order (basis first, mix first, parts, Clenshaw)."""
-    mat = GraphOperator(_lap(V=12, seed=2)).matrix(torch.float64)
-    x = torch.randn(12, 2, cin, dtype=torch.float64, requires_grad=True)
-    W = torch.randn(K, cin, cout, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(cout, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x, W, b: cheb_polynomial(mat, [x], [W], b), (x, W, b))
-    two = lambda x, W, b: cheb_polynomial(mat, [x[..., :1], x[..., 1:]], [W[:, :1], W[:, 1:]], b)  # noqa: E731
-    assert torch.autograd.gradcheck(two, (x, W, b))
-
-
-def test_cheb_gradients_match_reference():
-    L = _lap()
-    op = GraphOperator(L)
-    x = torch.randn(40, 2, 4, dtype=torch.float64, requires_grad=True)
-    W = torch.randn(3, 4, 6, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(6, dtype=torch.float64)
-    for cin_first in (True, False):
-        w_used = W if cin_first else W.transpose(1, 2).transpose(1, 2)
-        g1 = torch.autograd.grad(cheb_polynomial(op.matrix(torch.float64), [x], [w_used], b).square().sum(), (x, W))
-        g2 = torch.autograd.grad(_reference(L, x, W, b).square().sum(), (x, W))
-        for a, r in zip(g1, g2, strict=False):
-            torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-5)
-
-
-def test_matches_cheb_conv_package():
-    cheb_conv = pytest.importorskip("cheb_conv")
-    L = _lap()
-    x = torch.randn(2, 40, 5)
-    W = torch.randn(3, 5, 4)
-    b = torch.randn(4)
-    ref = cheb_conv.cheb_conv(x, L, W, b)
-    ours = cheb_polynomial(GraphOperator(L).matrix(), [x.transpose(0, 1).contiguous()], [W], b).transpose(0, 1)
-    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-4)
-
-
-def test_eval_folds_batch_norm_exactly():
-    op = GraphOperator(_lap())
-    blk = ChebBlock(5, 4, 3)
-    blk.bn.running_mean.normal_()
-    blk.bn.running_var.uniform_(0.5, 2)
-    blk.bn.weight.data.normal_()
-    blk.bn.bias.data.normal_()
+    op = SparseOperator(L)
+    blk = ChebBlock(parts if len(parts) > 1 else parts[0], 4, K).double()
+    with torch.no_grad():
+        blk.bias.normal_()
+        blk.bn.running_mean.normal_()
+        blk.bn.running_var.uniform_(0.5, 2)
+        blk.bn.weight.normal_()
+        blk.bn.bias.normal_()
+    x = torch.randn(40, 3, sum(parts), dtype=torch.float64)
+    xs = list(x.split(parts, dim=-1))
+    z = _ref_vbc(L, x, blk.weight, blk.bias)
     blk.eval()
-    x = torch.randn(40, 3, 5)
-    y = blk(op.matrix(), x)
-    z = cheb_polynomial(op.matrix(), [x], [blk.weight], blk.bias)
-    ref = torch.relu(blk.bn(z.view(-1, 4)).view_as(z))
-    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
+    ref = torch.relu(blk.bn(z.reshape(-1, 4)).view_as(z))
+    torch.testing.assert_close(blk(op, *xs), ref, rtol=1e-10, atol=1e-10)
+    blk.train()
+    mean, var = z.reshape(-1, 4).mean(0), z.reshape(-1, 4).var(0, unbiased=False)
+    ref = torch.relu((z - mean) / (var + blk.bn.eps).sqrt() * blk.bn.weight + blk.bn.bias)
+    torch.testing.assert_close(blk(op, *xs), ref, rtol=1e-9, atol=1e-9)
+
+
+def test_chebblock_gradcheck_with_lift():
+    """The decoder form (mixing before a nearest unpooling) against the lifted input."""
+    L = _lap(V=12, seed=2)
+    op = SparseOperator(L)
+    parent = torch.from_numpy(np.random.default_rng(3).integers(0, 5, 12))
+    blk = ChebBlock(3, 2, 3, norm=False, relu=False).double()
+    xc = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    lift = lambda z: z.index_select(0, parent)  # noqa: E731
+    torch.testing.assert_close(blk(op, xc, lift=lift), _ref_vbc(L, lift(xc).detach(), blk.weight, blk.bias))
+    assert torch.autograd.gradcheck(lambda t: blk(op, t, lift=lift), (xc,))
+
+
+def test_kernel_size_alias():
+    assert ChebBlock(3, 4, kernel_size=4).K == 4 == ChebBlock(3, 4, 4).kernel_size
+    with pytest.raises(ValueError, match="disagree"):
+        ChebBlock(3, 4, 3, kernel_size=4)
 
 
 def test_eval_weight_cache_follows_every_change():
     """Inference caches the folded kernel weights; any in-place change refreshes them."""
-    op = GraphOperator(_lap())
+    op = SparseOperator(_lap())
     blk = ChebBlock((3, 2), 4, 3).eval()
     x1, x2 = torch.randn(40, 3, 3), torch.randn(40, 3, 2)
 
     def fresh():
         blk._eval_cache = None
         with torch.enable_grad():  # uncached path
-            return blk(op.matrix(), x1, x2).detach()
+            return blk(op, x1, x2).detach()
 
     with torch.no_grad():
-        first = blk(op.matrix(), x1, x2)
+        first = blk(op, x1, x2)
         assert blk._eval_cache is not None
-        torch.testing.assert_close(blk(op.matrix(), x1, x2), first, rtol=0, atol=0)
+        torch.testing.assert_close(blk(op, x1, x2), first, rtol=0, atol=0)
         changes = [
             lambda: blk.weight.add_(0.1),
             lambda: blk.bias.add_(0.2),
@@ -136,13 +96,13 @@ def test_eval_weight_cache_follows_every_change():
                                          if v.is_floating_point()}, strict=False),
         ]
         for change in changes:
-            before = blk(op.matrix(), x1, x2)
+            before = blk(op, x1, x2)
             change()
-            after = blk(op.matrix(), x1, x2)
+            after = blk(op, x1, x2)
             assert not torch.allclose(after, before)
             torch.testing.assert_close(after, fresh(), rtol=1e-6, atol=1e-6)
     blk.train()  # training never uses the cache
-    y = blk(op.matrix(), x1, x2)
+    y = blk(op, x1, x2)
     assert y.requires_grad and blk._eval_cache is None
 
 
@@ -194,7 +154,7 @@ def test_nearest_unpool_matches_sphere_pool_and_gradcheck(kind):
     c = build_levels(s, 1)[0].coarsening
     gp = GraphPool(c, "avg").double()
     y = torch.randn(c.coarse.n_vertices, 2, 3, dtype=torch.float64, requires_grad=True)
-    ref = sphere_pool.unpool_nearest(y.detach().transpose(0, 1), torch.as_tensor(c.parent))
+    ref = sphere_pool.unpool_nearest(y.detach().transpose(0, 1), torch.as_tensor(np.array(c.parent)))
     torch.testing.assert_close(gp.unpool(y).transpose(0, 1), ref, rtol=0, atol=0)
     assert torch.autograd.gradcheck(lambda t: gp.unpool(t), (y,))
     x = torch.randn(c.fine.n_vertices, 2, 3, dtype=torch.float64, requires_grad=True)

@@ -6,9 +6,8 @@ their graphs and pooling maps once from a ``sphere_graphs`` sampling.
 
 from ._classifier import SphericalClassifier
 from ._encoder import LevelStack
-from ._layers import ChebBlock, GraphPool
+from ._layers import ChebBlock, GraphPool, resolve_order
 from ._levels import Level, build_levels
-from ._ops import GraphOperator, cheb_polynomial
 from ._presets import (
     ARTC_DECODER,
     ARTC_ENCODER,
@@ -19,7 +18,7 @@ from ._presets import (
 from ._temporal import ConvLSTMUNet, FrameStackUNet, GraphConvLSTMCell
 from ._unet import SphericalUNet, default_channels
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ARTC_DECODER",
@@ -28,7 +27,6 @@ __all__ = [
     "ConvLSTMUNet",
     "FrameStackUNet",
     "GraphConvLSTMCell",
-    "GraphOperator",
     "GraphPool",
     "Level",
     "LevelStack",
@@ -37,8 +35,8 @@ __all__ = [
     "__version__",
     "artc_sampling",
     "build_levels",
-    "cheb_polynomial",
     "deepsphere_artc",
     "deepsphere_artc_temporal",
     "default_channels",
+    "resolve_order",
 ]

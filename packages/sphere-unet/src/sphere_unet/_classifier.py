@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from ._encoder import LevelStack, check_input
-from ._layers import ChebBlock
+from ._layers import ChebBlock, resolve_order
 
 __all__ = ["SphericalClassifier"]
 
@@ -31,7 +31,7 @@ class SphericalClassifier(nn.Module):
         Number of poolings.
     channels : sequence of sequence of int, optional
         Widths per level, length ``depth + 1``; default ``((16,), (32,), (64,), ...)``.
-    kernel_size, graph, k, sigma, laplacian, pool, coarsenings
+    K (alias kernel_size), graph, k, sigma, laplacian, pool, coarsenings
         As :class:`SphericalUNet`.
     dropout : float
         Dropout before the linear head.
@@ -49,7 +49,8 @@ class SphericalClassifier(nn.Module):
         depth: int = 3,
         *,
         channels: Sequence[Sequence[int]] | None = None,
-        kernel_size: int = 3,
+        K: int | None = None,
+        kernel_size: int | None = None,
         graph: str = "knn",
         k: int = 8,
         sigma: float | None = None,
@@ -59,6 +60,7 @@ class SphericalClassifier(nn.Module):
         coarsenings: Sequence[Any] | None = None,
     ) -> None:
         super().__init__()
+        K = resolve_order(K, kernel_size)
         channels = [list(c) for c in (channels or [[16 * 2**i] for i in range(depth + 1)])]
         if len(channels) != depth + 1 or any(len(c) == 0 for c in channels):
             raise ValueError(f"channels needs depth + 1 = {depth + 1} non-empty entries; got {channels}.")
@@ -71,7 +73,7 @@ class SphericalClassifier(nn.Module):
         for widths in channels:
             level = nn.ModuleList()
             for w in widths:
-                level.append(ChebBlock(c, w, kernel_size))
+                level.append(ChebBlock(c, w, K))
                 c = w
             self.blocks.append(level)
         self.dropout = nn.Dropout(dropout)

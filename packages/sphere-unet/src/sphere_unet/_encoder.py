@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from cheb_conv import SparseOperator
 from torch import Tensor, nn
 
 from ._layers import GraphPool
 from ._levels import build_levels
-from ._ops import GraphOperator
 
 __all__ = ["LevelStack", "check_input"]
 
@@ -49,7 +49,7 @@ class LevelStack(nn.Module):
 
     Attributes
     ----------
-    operators : nn.ModuleList of GraphOperator, length depth + 1
+    operators : nn.ModuleList of cheb_conv.SparseOperator, length depth + 1
     pools : nn.ModuleList of GraphPool, length depth
     n_vertices : int
         Vertices of the finest level.
@@ -80,12 +80,16 @@ class LevelStack(nn.Module):
         self.vertices = [lv.n_vertices for lv in levels]
         self.n_vertices = self.vertices[0]
         self.kind = getattr(levels[0].sampling, "kind", "points")
-        self.operators = nn.ModuleList(GraphOperator(lv.laplacian) for lv in levels)
+        self.operators = nn.ModuleList(SparseOperator(lv.laplacian, symmetric=True) for lv in levels)
         self.pools = nn.ModuleList(GraphPool(lv.coarsening, pool) for lv in levels[:-1])
 
-    def laplacian(self, level: int, dtype: torch.dtype | None = None) -> Tensor:
-        """Sparse CSR rescaled Laplacian of ``level`` (0 = finest), shape ``(V_l, V_l)``."""
-        return self.operators[level].matrix(dtype)
+    def laplacian(self, level: int, dtype: torch.dtype | None = None) -> SparseOperator:
+        """Rescaled Laplacian of ``level`` (0 = finest), shape ``(V_l, V_l)``.
+
+        The shared :class:`cheb_conv.SparseOperator` (``dtype`` is accepted for
+        compatibility and ignored: the kernels pick the product precision).
+        """
+        return self.operators[level]
 
     def extra_repr(self) -> str:
         return f"kind={self.kind}, vertices={self.vertices}"

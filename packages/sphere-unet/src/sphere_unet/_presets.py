@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._layers import resolve_order
+
 __all__ = ["ARTC_DECODER", "ARTC_ENCODER", "artc_sampling", "deepsphere_artc", "deepsphere_artc_temporal"]
 
 #: Encoder widths per level, finest (icosahedral level 5) first; the last entry is the
@@ -58,11 +60,11 @@ def artc_sampling(sampling: str | Any = "icosahedral", resolution: int | None = 
     )
 
 
-def _artc_kwargs(kernel_size: int, kwargs: dict) -> dict:
+def _artc_kwargs(K: int, kwargs: dict) -> dict:
     out = dict(
         encoder_channels=ARTC_ENCODER,
         decoder_channels=ARTC_DECODER,
-        kernel_size=kernel_size,
+        K=K,
         bottleneck_norm=False,
         skip_finest=False,
     )
@@ -72,11 +74,12 @@ def _artc_kwargs(kernel_size: int, kwargs: dict) -> dict:
 
 def deepsphere_artc(
     sampling: str | Any = "icosahedral",
-    kernel_size: int = 3,
+    K: int | None = None,
     in_channels: int = 16,
     n_classes: int = 3,
     *,
     resolution: int | None = None,
+    kernel_size: int | None = None,
     **kwargs: Any,
 ):
     """The DeepSphere U-Net for atmospheric-river / tropical-cyclone segmentation.
@@ -94,8 +97,8 @@ def deepsphere_artc(
         See :func:`artc_sampling` (icosahedral level 5: V = 10242; HEALPix nside 32:
         V = 12288; equiangular 64 x 128: V = 8192). A sampling object must allow 5
         poolings.
-    kernel_size : int
-        Chebyshev ``K``.
+    K : int
+        Chebyshev order (default 3); ``kernel_size`` is an alias.
     in_channels, n_classes : int
     resolution : int, optional
         Level / nside / nlat override (see :func:`artc_sampling`).
@@ -111,18 +114,20 @@ def deepsphere_artc(
     from ._unet import SphericalUNet
 
     s = artc_sampling(sampling, resolution)
-    return SphericalUNet(s, in_channels, n_classes, ARTC_DEPTH, **_artc_kwargs(kernel_size, kwargs))
+    K = resolve_order(K, kernel_size)
+    return SphericalUNet(s, in_channels, n_classes, ARTC_DEPTH, **_artc_kwargs(K, kwargs))
 
 
 def deepsphere_artc_temporal(
     sampling: str | Any = "icosahedral",
     n_frames: int = 3,
     mode: str = "lstm",
-    kernel_size: int = 3,
+    K: int | None = None,
     in_channels: int = 16,
     n_classes: int = 3,
     *,
     resolution: int | None = None,
+    kernel_size: int | None = None,
     **kwargs: Any,
 ):
     """Temporal AR/TC U-Net for input ``(B, T, V, in_channels)``.
@@ -134,6 +139,8 @@ def deepsphere_artc_temporal(
         ``"lstm"``: graph ConvLSTM over the bottleneck (:class:`ConvLSTMUNet`).
     n_frames : int
         ``T`` (only used by ``"stack"``; ``"lstm"`` accepts any ``T``).
+    K : int
+        Chebyshev order (default 3); ``kernel_size`` is an alias.
 
     Returns
     -------
@@ -142,7 +149,7 @@ def deepsphere_artc_temporal(
     from ._temporal import ConvLSTMUNet, FrameStackUNet
 
     s = artc_sampling(sampling, resolution)
-    kw = _artc_kwargs(kernel_size, kwargs)
+    kw = _artc_kwargs(resolve_order(K, kernel_size), kwargs)
     if mode == "stack":
         return FrameStackUNet(s, in_channels, n_classes, ARTC_DEPTH, n_frames=n_frames, **kw)
     if mode == "lstm":

@@ -18,10 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from cheb_conv import SparseOperator
 from torch import Tensor, nn
 
 from ._encoder import check_input
-from ._layers import ChebBlock
+from ._layers import ChebBlock, resolve_order
 from ._unet import SphericalUNet
 
 __all__ = ["ConvLSTMUNet", "FrameStackUNet", "GraphConvLSTMCell"]
@@ -72,19 +73,20 @@ class GraphConvLSTMCell(nn.Module):
     Parameters
     ----------
     in_channels, hidden_channels : int
-    kernel_size : int
-        Chebyshev ``K``.
+    K : int
+        Chebyshev order; ``kernel_size`` is an alias.
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3) -> None:
+    def __init__(self, in_channels: int, hidden_channels: int, K: int | None = None, *,
+                 kernel_size: int | None = None) -> None:
         super().__init__()
         self.hidden_channels = int(hidden_channels)
-        self.gates = ChebBlock((in_channels, hidden_channels), 4 * hidden_channels, kernel_size,
+        self.gates = ChebBlock((in_channels, hidden_channels), 4 * hidden_channels, resolve_order(K, kernel_size),
                                norm=False, relu=False)
         with torch.no_grad():  # forget-gate bias 1: remember by default
             self.gates.bias[hidden_channels : 2 * hidden_channels].fill_(1.0)
 
-    def forward(self, lap: Tensor, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, lap: SparseOperator, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """One step; ``x`` ``(V, B, C_in)``, state ``(h, c)`` each ``(V, B, H)``; returns ``(h, c)``."""
         if state is None:
             h = x.new_zeros(x.shape[0], x.shape[1], self.hidden_channels)
@@ -113,7 +115,7 @@ class ConvLSTMUNet(SphericalUNet):
     def __init__(self, sampling: Any, in_channels: int, out_channels: int, depth: int = 3, **kwargs: Any) -> None:
         super().__init__(sampling, in_channels, out_channels, depth, **kwargs)
         width = self.encoder[-1][-1].out_channels
-        self.lstm = GraphConvLSTMCell(width, width, self.encoder[-1][-1].kernel_size)
+        self.lstm = GraphConvLSTMCell(width, width, self.encoder[-1][-1].K)
 
     def forward(self, x: Tensor) -> Tensor:
         """Segment the last frame of a sequence.

@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from ._encoder import LevelStack, check_input
-from ._layers import ChebBlock
+from ._layers import ChebBlock, resolve_order
 
 __all__ = ["SphericalUNet", "default_channels"]
 
@@ -51,8 +51,8 @@ class SphericalUNet(nn.Module):
         Widths per level, length ``depth + 1``; default :func:`default_channels`.
     decoder_channels : sequence of int, optional
         Widths of the decoder levels ``depth - 1, ..., 0``, length ``depth``.
-    kernel_size : int
-        Chebyshev ``K``.
+    K : int
+        Chebyshev order (number of terms); ``kernel_size`` is an alias.
     graph : {"knn", "knn_strict", "mesh"}
         Graph on every level; ``k``, ``sigma`` for k-NN.
     laplacian : {"combinatorial", "normalized"}
@@ -85,7 +85,8 @@ class SphericalUNet(nn.Module):
         encoder_channels: Sequence[Sequence[int]] | None = None,
         decoder_channels: Sequence[int] | None = None,
         width: int = 16,
-        kernel_size: int = 3,
+        K: int | None = None,
+        kernel_size: int | None = None,
         graph: str = "knn",
         k: int = 8,
         sigma: float | None = None,
@@ -113,7 +114,7 @@ class SphericalUNet(nn.Module):
         )
         self.in_channels, self.out_channels, self.depth = int(in_channels), int(out_channels), int(depth)
         self.n_vertices = self.stack.n_vertices
-        K = kernel_size
+        K = resolve_order(K, kernel_size)
         self.encoder = nn.ModuleList()
         c = self.in_channels
         for i, widths in enumerate(encoder_channels):
