@@ -115,14 +115,11 @@ def build(which, device):
     import sphere_unet
 
     torch.manual_seed(0)
-    ours = sphere_unet.deepsphere_artc("icosahedral", kernel_size=3)
-    if which == "ours":
+    ours = sphere_unet.deepsphere_artc("icosahedral", K=3)
+    if which in ("ours", "ours_bf16"):
         return ours.to(device)
     laps = [
-        torch.sparse_coo_tensor(
-            torch.stack([torch.repeat_interleave(torch.arange(op.n_vertices), op.crow.long().diff()), op.col.long()]),
-            op.val, (op.n_vertices, op.n_vertices),
-        ).coalesce().to(device)
+        op.to_sparse_csr(torch.float32).to_sparse_coo().coalesce().to(device)
         for op in ours.stack.operators
     ]
     base = BaselineUNet(laps, ours.stack.vertices).to(device)
@@ -161,8 +158,10 @@ def _step_fn(model, which, mode, x, y, device):
             opt.step()
     else:
         model.eval()
+        bf16 = which == "ours_bf16"
+
         def step():  # same context for both models
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
                 model(x)
     return step
 
@@ -174,11 +173,15 @@ def _inputs(batch, device):
     return x, y
 
 
-def timings(mode, batch, reps, warmup, device_name):
-    """Median / min seconds per step of baseline and ours, steps interleaved (fair under load)."""
+def timings(mode, batch, reps, warmup, device_name, which=("baseline", "ours")):
+    """Median / min seconds per step of each model, steps interleaved (fair under load).
+
+    Also returns, per model, the median over repetitions of ``t_baseline / t_model``
+    (the speed-up as a median of paired ratios) under the key ``(model, "ratio")``.
+    """
     device = torch.device(device_name)
     x, y = _inputs(batch, device)
-    models = {w: build(w, device) for w in ("baseline", "ours")}
+    models = {w: build(w, device) for w in which}
     steps = {w: _step_fn(m, w, mode, x, y, device) for w, m in models.items()}
     times = {w: [] for w in steps}
     for i in range(warmup + reps):
@@ -189,7 +192,10 @@ def timings(mode, batch, reps, warmup, device_name):
             _sync(device)
             if i >= warmup:
                 times[w].append(time.perf_counter() - t)
-    return {w: (statistics.median(t), min(t)) for w, t in times.items()}
+    out = {w: (statistics.median(t), min(t)) for w, t in times.items()}
+    for w, t in times.items():
+        out[(w, "ratio")] = statistics.median(b / o for b, o in zip(times["baseline"], t, strict=True))
+    return out
 
 
 def peak_memory(which, mode, batch, device_name, threads, queue):
@@ -235,16 +241,18 @@ def main():
     for device in devices:
         for mode in ("train", "infer"):
             reps = args.reps if device == "cpu" else 20
-            t = timings(mode, args.batch, reps, args.warmup, device)
-            speedup = t["baseline"][0] / t["ours"][0]
-            for w in ("baseline", "ours"):
+            which = ("baseline", "ours") if mode == "train" else ("baseline", "ours", "ours_bf16")
+            t = timings(mode, args.batch, reps, args.warmup, device, which)
+            for w in which:
                 peak, params = run_memory(w, mode, args, device) if not args.no_memory else (float("nan"), 0)
                 rows.append(dict(which=w, mode=mode, device=device, median_s=t[w][0], min_s=t[w][1],
                                  samples_per_s=args.batch / t[w][0], peak_mib=peak,
                                  params=params or sum(p.numel() for p in build(w, torch.device("cpu")).parameters()),
-                                 speedup=speedup if w == "ours" else 1.0))
+                                 speedup=t[(w, "ratio")]))
     print(f"DeepSphere AR/TC U-Net, icosahedral level 5 (V=10242), B={args.batch}, C_in=16, K=3, "
           f"threads={args.threads}, params={rows[0]['params']:,}")
+    print("speedup: median over interleaved repetitions of t_baseline / t_model; ours_bf16: "
+          "torch.autocast(bfloat16) inference")
     print(f"{'device':6} {'mode':5} {'model':9} {'median s':>9} {'min s':>8} {'samples/s':>10} "
           f"{'peak MiB':>9} {'speedup':>8}")
     for r in rows:
