@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--nside", type=int, default=32)
     m.add_argument("--n-maps", type=int, default=30)
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--shape", type=float, default=0.6, help="sigma_kappa / shift of model1")
+    m.add_argument("--shape", type=float, default=0.7, help="sigma_kappa / shift of model1")
     r = sub.add_parser("run", help="classification experiment")
     r.add_argument("--out", required=True, type=Path)
     r.add_argument("--quick", action="store_true", help="small maps and few epochs (< 2 min)")

@@ -31,12 +31,12 @@ class Config:
     nside: int = 32
     n_maps: int = 30
     seed: int = 0
-    shape: float = 0.6
+    shape: float = 0.7
     orders: tuple[int, ...] = (1, 2, 4)
     noise: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
     ks: tuple[int, ...] = (8, 20, 40)
     methods: tuple[str, ...] = METHODS
-    epochs: int = 8
+    epochs: int = 20
     width: int = 16
     kernel_size: int = 5
     batch: int = 32
@@ -45,7 +45,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(nside=16, n_maps=8, orders=(1, 2, 4), noise=(0.0, 2.0), epochs=3, width=8,
+        return cls(nside=16, n_maps=10, orders=(1, 2, 4), noise=(0.0, 1.0), epochs=4, width=8,
                    kernel_size=3)
 
 

@@ -30,7 +30,7 @@ which is nearly equal for the paper's two models (0.31, 0.82) and (0.26, 0.91)
 smoothing, here by construction). The lower-``Omega_m``, higher-``sigma_8`` model has
 the smaller shift and is the more skewed one, as in N-body simulations. The shift
 of the reference model (0.31, 0.82) is ``sigma_kappa / shape``; ``shape`` (default
-0.6) sets how non-Gaussian the maps are and thus how hard the task is. The
+0.7) sets how non-Gaussian the maps are and thus how hard the task is. The
 continuous family used for regression (:func:`family_params`) scales the spectrum
 by ``(sigma_8 * sqrt(Omega_m) / S_REF)**2`` and the shift by ``Omega_m / 0.31``.
 
@@ -77,7 +77,7 @@ class Cosmology:
     omega_m: float
     sigma_8: float
 
-    def shift(self, shape: float = 0.6, sigma_kappa: float = SIGMA_KAPPA) -> float:
+    def shift(self, shape: float = 0.7, sigma_kappa: float = SIGMA_KAPPA) -> float:
         """Lognormal shift ``lam = sigma_kappa / shape * Omega_m / 0.31``."""
         return sigma_kappa / shape * self.omega_m / 0.31
 
@@ -204,7 +204,7 @@ def lognormal_map(
 
 
 def generate_maps(
-    nside: int, n_maps: int, seed: int, shape: float = 0.6,
+    nside: int, n_maps: int, seed: int, shape: float = 0.7,
     classes: tuple[Cosmology, ...] = CLASSES,
 ) -> dict[str, NDArray[np.float32]]:
     """Maps of every class, map ``i`` of each class from the same Gaussian seed.
@@ -248,7 +248,7 @@ def family_params(n: int, seed: int) -> NDArray[np.float64]:
     return np.column_stack([rng.uniform(0.22, 0.36, n), rng.uniform(0.72, 0.96, n)])
 
 
-def write_maps(out: str | Path, nside: int, n_maps: int, seed: int, shape: float = 0.6) -> Path:
+def write_maps(out: str | Path, nside: int, n_maps: int, seed: int, shape: float = 0.7) -> Path:
     """Write ``meta.json`` and ``<class>/map-XXXX.npy`` under ``out``; returns ``out``."""
     out = Path(out)
     maps = generate_maps(nside, n_maps, seed, shape)

@@ -41,7 +41,7 @@ class RegressionConfig:
     n_train: int = 400
     n_test: int = 100
     n_channels: int = 2
-    shape: float = 0.6
+    shape: float = 0.5
     epochs: int = 30
     width: int = 16
     k: int = 8
