@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+import sphere_graphs as sg
 from sphere_graphs._grids import cubed_sphere, equiangular, gauss_legendre, points
 from sphere_graphs._healpix import healpix
 from sphere_graphs._hierarchy import coarsen, healpix_closure, hierarchy, max_depth
@@ -63,18 +64,33 @@ def test_healpix_subset_consistent_with_full():
     rng = np.random.default_rng(0)
     nside = 16
     full = coarsen(healpix(nside))
-    idx = np.sort(rng.choice(12 * nside**2, 500, replace=False))
+    raw = np.sort(rng.choice(12 * nside**2, 500, replace=False))
+    idx = healpix_closure(nside, raw, 1)
     c = coarsen(healpix(nside, indices=idx))
     _check_common(c)
+    assert c.complete
     np.testing.assert_array_equal(c.coarse.indices, np.unique(idx // 4))
     np.testing.assert_allclose(c.coarse.coords, full.coarse.coords[c.coarse.indices])
-    # children are positions in the fine subset; missing siblings are -1
-    want = full.children[c.coarse.indices]
-    got = np.where(c.children >= 0, idx[np.maximum(c.children, 0)], -1)
-    np.testing.assert_array_equal(got[got >= 0], want[got >= 0])
-    assert set(want[got < 0].tolist()).isdisjoint(idx.tolist())
+    # children are positions in the fine subset, in the full sphere's order
+    np.testing.assert_array_equal(idx[c.children], full.children[c.coarse.indices])
     np.testing.assert_array_equal(c.coarse.indices[c.parent], idx // 4)
-    assert not c.complete
+
+
+def test_incomplete_healpix_subset_is_refused_with_one_message():
+    nside = 16
+    idx = np.array([0, 1, 2, 5, 700])  # pixel 0's group is complete only at level 0
+    s = healpix(nside, indices=idx)
+    messages = []
+    for call in (lambda: coarsen(s), lambda: hierarchy(s, 1), lambda: hierarchy(s, 2),
+                 lambda: sg.require_closed(s, 1), lambda: sg.graph_hierarchy(s, 1, k=2)):
+        with pytest.raises(ValueError, match="healpix_closure") as err:
+            call()
+        messages.append(str(err.value).split(" under ")[0])
+    assert len(set(messages)) == 1  # the same rule and wording everywhere
+    closed = sg.graph_hierarchy(s, 2, k=1, close=True)
+    np.testing.assert_array_equal(closed.levels[0].sampling.indices, healpix_closure(nside, idx, 2))
+    assert all(c.complete for c in closed.coarsenings)
+    sg.require_closed(healpix(nside, indices=healpix_closure(nside, idx, 2)), 2)  # passes
 
 
 def test_healpix_closure():
@@ -206,3 +222,37 @@ def test_points_have_no_hierarchy():
         coarsen(points([0, 1], [0, 0]))
     with pytest.raises(ValueError, match="resample"):
         hierarchy(points([0, 1], [0, 0]), 1)
+
+
+@pytest.mark.parametrize("kind", ["combinatorial", "normalized"])
+def test_graph_hierarchy_levels_match_separate_calls(kind):
+    s = healpix(8)
+    h = sg.graph_hierarchy(s, 2, laplacian=kind, dtype=np.float32)
+    assert isinstance(h, sg.GraphHierarchy) and h.depth == 2 and len(h) == 3
+    assert [lv.n_vertices for lv in h] == [768, 192, 48]
+    assert h.levels[-1].coarsening is None
+    for lv, c in zip(h.levels, hierarchy(s, 2)):
+        np.testing.assert_array_equal(lv.coarsening.children, c.children)
+    for lv in h:
+        g = sg.knn_graph(lv.sampling, 8)
+        assert (g.adjacency != lv.graph.adjacency).nnz == 0
+        lap = sg.laplacian(g.adjacency, kind).toarray()
+        ev = np.linalg.eigvalsh(lap)
+        assert ev[-1] <= lv.lmax * (1 + 1e-12)  # a valid bound of the spectrum
+        ref = 2 * lap / lv.lmax - np.eye(lv.n_vertices)
+        assert lv.laplacian.dtype == np.float32
+        np.testing.assert_allclose(lv.laplacian.toarray(), ref, atol=1e-6)
+        assert (lv.laplacian != lv.laplacian.T).nnz == 0
+
+
+def test_graph_hierarchy_input_errors():
+    with pytest.raises(ValueError, match="k=12"):
+        sg.graph_hierarchy(healpix(2), 1, k=12)  # level 1 has 12 vertices
+    with pytest.raises(ValueError, match="depth"):
+        sg.graph_hierarchy(healpix(4), 3)
+    with pytest.raises(ValueError, match="graph"):
+        sg.graph_hierarchy(healpix(4), 1, graph="ring")
+    with pytest.raises(ValueError, match="nest=True"):
+        sg.graph_hierarchy(healpix(4, nest=False), 1)
+    with pytest.raises(TypeError, match="Sampling"):
+        sg.graph_hierarchy(np.zeros((10, 3)), 1)

@@ -22,7 +22,7 @@ from ._healpix import (
     ring2nest,
     xyf2pix,
 )
-from ._hierarchy import coarsen, healpix_closure, hierarchy, max_depth
+from ._hierarchy import coarsen, healpix_closure, hierarchy, max_depth, require_closed
 from ._hierarchy_types import Coarsening
 from ._icosahedral import icosahedral, icosahedral_n_vertices
 from ._knn import TIE_RTOL, knn_graph, radius_graph
@@ -99,6 +99,7 @@ __all__ = [
     "radius_graph",
     "random_rotation",
     "real_spherical_harmonics",
+    "require_closed",
     "resample",
     "resampling_matrix",
     "rescale_laplacian",

@@ -39,7 +39,7 @@ from ._sampling import (
     Sampling,
 )
 
-__all__ = ["coarsen", "healpix_closure", "hierarchy", "max_depth"]
+__all__ = ["coarsen", "healpix_closure", "hierarchy", "max_depth", "require_closed"]
 
 
 def _csr(rows, cols, vals, shape) -> sp.csr_matrix:
@@ -73,6 +73,7 @@ def _coarsen_healpix(s: HealpixSampling) -> Coarsening:
         children = np.arange(4 * n_c, dtype=np.int64).reshape(n_c, 4)
         parent = np.arange(4 * n_c, dtype=np.int64) // 4
     else:
+        require_closed(s, 1)
         fine_pix = s.indices
         coarse_pix = np.unique(fine_pix // 4)
         coarse = healpix(nside_c, nest=True, indices=coarse_pix)
@@ -82,6 +83,48 @@ def _coarsen_healpix(s: HealpixSampling) -> Coarsening:
         children = np.where(fine_pix[pos_c] == want, pos_c, -1).astype(np.int64)
         parent = np.searchsorted(coarse_pix, fine_pix // 4).astype(np.int64)
     return Coarsening(s, coarse, children, parent, _nearest(parent, coarse.n_vertices))
+
+
+def require_closed(sampling: Sampling, levels: int) -> None:
+    """Refuse a partial HEALPix subset that is not closed under ``levels`` coarsenings.
+
+    The one rule for partial skies, shared by :func:`coarsen`, :func:`hierarchy`,
+    :func:`graph_hierarchy` (which can close the subset with ``close=True``) and
+    every package that pools through them: a subset is accepted when, for every
+    coarse pixel at ``nside / 2**levels`` it touches, it holds all
+    ``4**levels`` NESTED descendants.
+
+    Parameters
+    ----------
+    sampling : Sampling
+        Anything; only partial HEALPix subsets are checked.
+    levels : int
+        Number of coarsenings.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing pixels and the fix,
+        ``healpix_closure(nside, indices, levels)``.
+    """
+    if not isinstance(sampling, HealpixSampling) or sampling.indices is None or levels < 1:
+        return
+    g = 4 ** int(levels)
+    pix = sampling.indices if sampling.nest else None
+    if pix is None:
+        return  # RING: refused by coarsen with its own message
+    ancestors, counts = np.unique(pix // g, return_counts=True)
+    short = counts != g
+    if short.any():
+        missing = int(short.sum() * g - counts[short].sum())
+        raise ValueError(
+            f"this partial-sky HEALPix subset ({pix.size} pixels at nside={sampling.nside}) is not closed "
+            f"under {levels} coarsening(s): {int(short.sum())} coarse pixel(s) at "
+            f"nside={sampling.nside >> int(levels)} (e.g. {ancestors[short][:3].tolist()}) miss "
+            f"{missing} of their NESTED children. Extend it with "
+            f"indices = sphere_graphs.healpix_closure({sampling.nside}, indices, levels={levels}) and pad "
+            "the data at the added pixels (graph_hierarchy(..., close=True) does this for you)."
+        )
 
 
 def healpix_closure(nside: int, indices: ArrayLike, levels: int) -> NDArray[np.int64]:
@@ -339,6 +382,7 @@ def hierarchy(sampling: Sampling, depth: int) -> list[Coarsening]:
             ),
         ) or (isinstance(sampling, HealpixSampling) and not sampling.nest):
             coarsen(sampling)  # raises the kind-specific message
+        require_closed(sampling, int(min(depth, max_depth(sampling))))
         limit = max_depth(sampling)
         if depth > limit:
             raise ValueError(

@@ -277,19 +277,6 @@ def symmetric_knn_adjacency(
     if src.size == 0:
         indices = nbr.reshape(-1).astype(itype, copy=False)
         data = weights.reshape(-1)
-    elif np.count_nonzero(extra_count) > 4096:
-        # Many rows with appended entries: two vectorised scatters.
-        starts = indptr[:-1].astype(np.int64)
-        indices = np.empty(nnz, dtype=itype)
-        data = np.empty(nnz, dtype=np.float64)
-        own = (starts[:, None] + np.arange(k)).reshape(-1)
-        indices[own] = nbr.reshape(-1)
-        data[own] = weights.reshape(-1)
-        del own
-        first = np.cumsum(extra_count) - extra_count
-        pos = starts[dst] + k + (np.arange(dst.size) - first[dst])
-        indices[pos] = src
-        data[pos] = extra_w
     else:
         # Interleave contiguous runs of own entries with the (few) reverse edges of
         # each row: one memcpy-like concatenate instead of masked scatters.
