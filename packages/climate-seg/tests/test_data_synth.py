@@ -16,7 +16,7 @@ from climate_seg.data import (
     read_sample,
     synthesize,
 )
-from climate_seg.data._physics import draw_features
+from climate_seg.data._features import TC, draw_features
 
 HERE = Path(__file__).resolve()
 REF_CANDIDATES = [
@@ -106,25 +106,30 @@ def test_physical_consistency(loaded, coords):
     assert np.corrcoef(z1000, psl.ravel()[sea])[0, 1] > 0.8
 
 
-@pytest.mark.parametrize("hemi", [1.0, -1.0])
-def test_tc_rotation_and_structure(gen, coords, hemi):
-    feats = draw_features(np.random.default_rng(0), 4, gen.geometry.noise.shape[0], 0.0, 0.0)
-    lat0, lon0 = hemi * np.deg2rad(15.0), np.deg2rad(140.0)
+def one_cyclone(gen, lat_deg, lon_deg, core=6.3, vmax=45.0, length=4, birth=-10.0, life=40.0):
+    """An episode holding a single cyclone (no plumes); ``core`` > 0: warm core."""
+    feats = draw_features(np.random.default_rng(0), length, gen.geometry.noise.shape[0], "easy", 0.0, 0.0)
     for name, val in dict(
-        tc_lat0=[lat0],
-        tc_lon0=[lon0],
-        tc_birth=[-10.0],
-        tc_life=[40.0],
-        tc_vmax=[45.0],
-        tc_rm=[np.deg2rad(1.8)],
+        cy_kind=[TC], cy_lat0=[np.deg2rad(lat_deg)], cy_lon0=[np.deg2rad(lon_deg)], cy_birth=[birth],
+        cy_life=[life], cy_vmax=[vmax], cy_rm=[np.deg2rad(1.8)], cy_core=[core], cy_moist=[1.0],
+        cy_east=[-4.5], cy_north=[2.0],
     ).items():
         setattr(feats, name, np.asarray(val, np.float32))
-    data, labels = gen.frame(feats, 0.0)
+    return feats
+
+
+def centre_of(lat_deg, lon_deg, tt, east=-4.5, north=2.0):
+    lat0 = np.deg2rad(lat_deg)
+    clat = lat0 + np.sign(lat0) * north * 10800 / 6.371e6 * tt
+    clon = np.deg2rad(lon_deg) + east * 10800 / (6.371e6 * np.cos(clat)) * tt
+    return np.array([np.cos(clat) * np.cos(clon), np.cos(clat) * np.sin(clon), np.sin(clat)])
+
+
+@pytest.mark.parametrize("hemi", [1.0, -1.0])
+def test_tc_rotation_and_structure(gen, coords, hemi):
+    data, labels = gen.frame(one_cyclone(gen, hemi * 15.0, 140.0), 0.0)
     g = gen.geometry
-    tt = 10.0
-    clat = lat0 + np.sign(lat0) * 2.0 * 10800 / 6.371e6 * tt
-    clon = lon0 - 4.5 * 10800 / (6.371e6 * np.cos(clat)) * tt
-    c = np.array([np.cos(clat) * np.cos(clon), np.cos(clat) * np.sin(clon), np.sin(clat)])
+    c = centre_of(hemi * 15.0, 140.0, 10.0)
     r = np.arccos(np.clip(coords @ c, -1, 1))
     ring = (r > np.deg2rad(1.0)) & (r < np.deg2rad(5.0))
     u, v = data[CHANNELS.index("U850")], data[CHANNELS.index("V850")]
@@ -138,12 +143,35 @@ def test_tc_rotation_and_structure(gen, coords, hemi):
         psl[r < np.deg2rad(2)].mean()
         < psl[(r > np.deg2rad(10)) & (r < np.deg2rad(15))].mean() - 2000
     )
-    for name in ("TMQ", "PRECT", "T500"):
+    for name in ("TMQ", "PRECT", "T500", "T200"):
         x = data[CHANNELS.index(name)]
         assert (
             x[r < np.deg2rad(2)].mean() > x[(r > np.deg2rad(10)) & (r < np.deg2rad(15))].mean()
         ), name
-    assert np.all(labels[r < np.deg2rad(2.0)] == 1) and not np.any(labels[r > np.deg2rad(12)] == 1)
+    assert np.all(labels[r < np.deg2rad(2.0)] == 1) and not np.any(labels[r > np.deg2rad(6)] == 1)
+
+
+def test_cold_core_twin_is_not_labelled(gen, coords):
+    """The same cyclone with a cold core: identical pressure, winds and moisture, no TC label."""
+    warm, lw = gen.frame(one_cyclone(gen, 18.0, 60.0, core=6.3), 0.0)
+    cold, lc = gen.frame(one_cyclone(gen, 18.0, 60.0, core=-2.0), 0.0)
+    same = [CHANNELS.index(k) for k in ("PSL", "U850", "V850", "UBOT", "VBOT", "TMQ", "PRECT")]
+    np.testing.assert_array_equal(warm[same], cold[same])
+    assert np.sum(lw == 1) >= 7 and not np.any(lc == 1)
+
+
+def test_cyclone_lives_for_days_and_moves(gen, coords):
+    """A mature storm is labelled in every 3-hourly frame for 3 days and travels."""
+    feats = one_cyclone(gen, 12.0, -40.0, length=24, birth=-12.0, life=48.0)
+    centres = []
+    for t in range(24):
+        _, labels = gen.frame(feats, float(t))
+        assert 7 <= np.sum(labels == 1) <= 40, t
+        centres.append(coords[labels == 1].mean(0))
+    centres = np.asarray(centres) / np.linalg.norm(centres, axis=1, keepdims=True)
+    steps = np.degrees(np.arccos(np.clip((centres[1:] * centres[:-1]).sum(1), -1, 1)))
+    assert steps.max() < 3.0  # coherent from frame to frame
+    assert np.degrees(np.arccos(np.clip(centres[0] @ centres[-1], -1, 1))) > 4.0  # but moving
 
 
 def test_class_fractions_plausible(loaded):
@@ -233,3 +261,35 @@ def test_default_mesh_is_sphere_graphs_icosahedral(tmp_path):
         np.testing.assert_allclose(np.asarray(sg.icosahedral(5).coords), np.load(ref), atol=1e-9)
     (path,) = synthesize(tmp_path, 1, seed=0)
     assert read_sample(path)[0].shape == (16, 10242)
+
+
+def pixelwise_ap(files, n_train):
+    """AP (TC, AR) of a per-pixel logistic regression on the normalised 16 channels, trained on
+    ``files[:n_train]`` and tested on the rest: what a model without spatial context reaches."""
+    sklearn = pytest.importorskip("sklearn", reason="scikit-learn is in climate-seg's test extra")
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import average_precision_score
+
+    del sklearn
+    pairs = [read_sample(f) for f in files]
+    x = np.stack([p[0].T for p in pairs])  # (F, V, 16)
+    y = np.stack([p[1] for p in pairs])
+    mean, std = x[:n_train].reshape(-1, 16).mean(0), x[:n_train].reshape(-1, 16).std(0)
+    x = (x - mean) / std
+    fit = LogisticRegression(max_iter=500).fit(x[:n_train].reshape(-1, 16), y[:n_train].ravel())
+    prob = fit.predict_proba(x[n_train:].reshape(-1, 16))
+    yt = y[n_train:].ravel()
+    return tuple(float(average_precision_score(yt == c, prob[:, c])) for c in (1, 2))
+
+
+def test_no_pixel_decides_its_class(tmp_path, coords):
+    """Realistic set: a per-pixel classifier stays below the bounds of the benchmark (AP <= 0.5
+    TC, <= 0.6 AR); without the look-alikes (easy) the same classifier finds the cyclones."""
+    real = sorted(synthesize(tmp_path / "r", 64, seed=1, episode_length=4, coords=coords))
+    easy = sorted(synthesize(tmp_path / "e", 64, seed=1, episode_length=4, coords=coords,
+                             difficulty="easy"))
+    tc, ar = pixelwise_ap(real, 40)
+    tc_easy, ar_easy = pixelwise_ap(easy, 40)
+    print(f"per-pixel AP realistic TC {tc:.3f} AR {ar:.3f}; easy TC {tc_easy:.3f} AR {ar_easy:.3f}")
+    assert tc <= 0.5 and ar <= 0.6
+    assert tc_easy > tc + 0.2 and ar_easy > ar

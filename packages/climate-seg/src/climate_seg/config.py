@@ -44,6 +44,10 @@ class TrainConfig:
         Multiplies every layer width of the preset.
     kernel_size : int
         Chebyshev polynomial order of the graph convolutions.
+    depth : int or None
+        Poolings of the ``small`` U-Net (None: 3, or fewer when the grid allows fewer).
+    neighbours : int
+        k of the k-nearest-neighbour graphs of the ``small`` U-Net (8 by default).
     epochs, batch_size, lr, weight_decay : training loop settings.
     warmup_epochs : int
         Linear learning-rate warm-up length (epochs).
@@ -80,6 +84,8 @@ class TrainConfig:
     preset: str = "small"
     width_scale: float = 1.0
     kernel_size: int = 3
+    depth: int | None = None
+    neighbours: int = 8
     epochs: int = 10
     batch_size: int = 8
     lr: float = 1e-3
@@ -110,9 +116,11 @@ class TrainConfig:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; choose plateau or cosine.")
         if self.temporal not in (None, "stack", "lstm"):
             raise ValueError(f"unknown temporal mode {self.temporal!r}; choose stack or lstm.")
-        for name in ("epochs", "batch_size", "nproc", "kernel_size", "sequence_length"):
+        for name in ("epochs", "batch_size", "nproc", "kernel_size", "sequence_length", "neighbours"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}.")
+        if self.depth is not None and int(self.depth) < 1:
+            raise ValueError(f"--depth must be at least 1 (or unset for the preset's); got {self.depth}.")
         if self.width_scale <= 0 or self.lr <= 0:
             raise ValueError("--width-scale and --lr must be positive.")
         if self.temporal is not None and self.sequence_length < 2:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +45,26 @@ def synth(
     out: Path = typer.Option(..., "--out", help="Folder to write data-*-mesh.npz files into (created)."),
     samples: int = typer.Option(300, "--samples", min=1, help="Number of files (3-hourly frames)."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the same files."),
+    difficulty: str = typer.Option(
+        "realistic", "--difficulty",
+        help="realistic: TCs and ARs among look-alikes that fail a detection rule; easy: no look-alikes."),
+    workers: int = typer.Option(0, "--workers", min=0,
+                                help="Processes (0: one per CPU core, at most 4); the files do not depend on it."),
 ) -> None:
     """Write a synthetic CAM5-like data set (same file format as the real archive)."""
+    from ..data import DIFFICULTIES
+
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"--difficulty must be one of {', '.join(DIFFICULTIES)}, got {difficulty!r}.")
     if out.exists() and any(out.glob("data-*-mesh.npz")):
         raise ValueError(f"{out} already holds data files; choose an empty --out so nothing is overwritten.")
+    n_workers = workers or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    start = time.perf_counter()
     with console.status(f"synthesising {samples} files ..."):
-        files = synthesize(out, samples, seed)
-    console.print(f"wrote [bold]{len(files)}[/] files to {out}")
+        files = synthesize(out, samples, seed, difficulty=difficulty, workers=n_workers)
+    took = time.perf_counter() - start
+    console.print(f"wrote [bold]{len(files)}[/] files to {out} in {took:.1f} s ({len(files) / took:.0f} files/s, "
+                  f"{n_workers} process{'es' if n_workers > 1 else ''}, difficulty {difficulty})")
 
 
 @data_app.command("stats")

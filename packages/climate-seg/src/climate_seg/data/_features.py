@@ -31,10 +31,10 @@ AR, SHORT, BROAD, BELT = range(4)
 #: With the detection rules they give class fractions near the published 0.1 % TC and
 #: 2.2 % AR (shared/reference/cam5.json); see the tests for the measured values.
 #: Amplitude (K) of large-scale upper-air temperature anomalies, by difficulty.
-LARGE_SCALE_T = {"realistic": 3.0, "easy": 0.0}
+LARGE_SCALE_T = {"realistic": 5.0, "easy": 0.0}
 RATES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "realistic": ((2.0, 0.8, 3.0, 2.5), (9.0, 5.0, 1.6, 1.5)),
-    "easy": ((2.0, 0.0, 0.0, 0.0), (9.0, 0.0, 0.0, 0.0)),
+    "realistic": ((1.3, 0.8, 6.0, 2.5), (11.5, 6.0, 2.0, 1.5)),
+    "easy": ((1.3, 0.0, 0.0, 0.0), (11.5, 0.0, 0.0, 0.0)),
 }
 DIFFICULTIES = tuple(RATES)
 
@@ -108,21 +108,21 @@ def _cyclones(rng, rates, length):
             moist, east, north = np.ones(n), -4.5 * np.ones(n), 2.0 * np.ones(n)
         elif kind == COLD_LOW:
             lat, vmax, rm = u(8, 30), u(24, 55), u(1.3, 2.2)
-            core = -u(0.8, 3.0)
+            core = u(-1.5, 0.3)  # cold to neutral: below the warm-core threshold
             moist, east, north = np.ones(n), u(-5, 2), u(0, 2)
         else:
             lat, vmax, rm = u(30, 60), u(20, 45), u(2.0, 3.5)
             core = -u(1.0, 3.0)
             moist, east, north = u(0.4, 0.8), u(7, 12), u(0, 2)
         if core is None:
-            core = 0.12 * vmax  # warm core grows with intensity
+            core = 0.10 * vmax  # warm core grows with intensity
         cols.append((np.full(n, kind), hemi * lat * DEG, rng.uniform(-np.pi, np.pi, n), birth,
                      life, vmax, rm * DEG, core, moist, east, north))
     return [np.concatenate(c).astype(np.float32) for c in zip(*cols, strict=True)]
 
 
 def _plumes(rng, rates, length):
-    s = np.linspace(0, 1, 20)
+    s = np.linspace(0, 1, 10)
     cols = []
     for kind, rate in enumerate(rates):
         birth, life = _births(rng, rate, 10, 30, length)
@@ -131,14 +131,14 @@ def _plumes(rng, rates, length):
         def u(lo, hi, m=m):
             return rng.uniform(lo, hi, m)
 
-        width, tmq, jet = u(1.8, 2.8), u(18, 32), u(12, 24)
+        width, tmq, jet = u(2.2, 3.2), u(18, 32), u(12, 24)
         if kind == AR:
             lat0, dlat, dlon = u(14, 28), u(20, 34), u(15, 45)
         elif kind == SHORT:
             lat0, dlat, dlon = u(20, 45), u(3, 7), u(2, 8)
         elif kind == BROAD:
             lat0, dlat, dlon = u(18, 35), u(14, 24), u(10, 30)
-            width = u(7.0, 10.0)
+            width = u(8.0, 11.0)
         else:
             lat0, dlat, dlon = u(-4, 12), u(-3, 3), u(30, 60)
             width = u(3.0, 4.5)

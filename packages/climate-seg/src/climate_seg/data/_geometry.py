@@ -54,6 +54,17 @@ class Geometry:
         self.cos_m = _f32(np.cos(m * lon[None]))  # (8, V): cos(m lon) for wavenumbers m < 8
         self.sin_m = _f32(np.sin(m * lon[None]))
         self.pixel_area = 4 * np.pi / self.n_vertices  # steradians
+        # coarse cells (vertices grouped by their nearest of the first V/16 vertices: the
+        # level-3 mesh for a hierarchical icosahedral order) to find vertices near a curve fast
+        n_cells = max(12, self.n_vertices // 16)
+        centres = xyz[:n_cells]
+        _, owner = cKDTree(centres).query(xyz)
+        order = np.argsort(owner, kind="stable")
+        bounds = np.searchsorted(owner[order], np.arange(n_cells + 1))
+        self.cell_members = [order[bounds[c] : bounds[c + 1]] for c in range(n_cells)]
+        self.cell_xyz_t = _f32(centres.T)  # (3, C)
+        cosang = np.clip((xyz * centres[owner]).sum(1), -1, 1)
+        self.cell_radius = float(np.arccos(cosang).max()) + 1e-6  # radians
 
     def _climatology(self) -> dict[str, NDArray[np.float32]]:
         """Static zonal climatology and factors, each (V,) float32."""

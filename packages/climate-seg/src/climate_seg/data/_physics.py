@@ -66,8 +66,8 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     vg = scale * env * q_lam * cl["inv_cos"] / cl["fcor"]
     w = f.noise_w * t
     nz = (
-        np.float32(np.cos(w)) * g.noise[f.noise_a] + np.float32(np.sin(w)) * g.noise[f.noise_b]
-    )  # (16, V) unit variance
+        np.float32(np.cos(w)) * g.noise[f.noise_a[:13]] + np.float32(np.sin(w)) * g.noise[f.noise_b[:13]]
+    )  # (13, V) unit variance
     tanom = 4.0 * env * q_quad
 
     t_sea = cl["t_sea"] + tanom + 1.2 * nz[0]
@@ -124,20 +124,25 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
         n_s = xyz.shape[1]
         tangent = np.gradient(xyz, axis=1)
         tangent /= np.linalg.norm(tangent, axis=2, keepdims=True)
-        mid = xyz.mean(1)
-        mid /= np.linalg.norm(mid, axis=1, keepdims=True)
         cut = 2.2 * f.pl_width[alive]  # influence radius about the axis (smoothly tapered)
-        reach = np.arccos(np.clip((xyz * mid[:, None]).sum(2), -1, 1)).max(1) + cut
-        # (plume, vertex) pairs within each plume's cap; nearest axis sample of each pair
-        caps = _dots(g, mid) > np.cos(reach)[:, None]
+        # coarse cells that may hold a vertex within ``cut`` of an axis sample
+        cx = g.cell_xyz_t
+        near_cell = (xyz[..., 0, None] * cx[0] + xyz[..., 1, None] * cx[1] + xyz[..., 2, None] * cx[2]).max(1)
+        near_cell = near_cell > np.cos(cut + g.cell_radius + 0.01)[:, None]  # (M, C)
         ks, js, vs, r2s = [], [], [], []
         for k in range(m):
-            v = np.nonzero(caps[k])[0]
+            v = np.concatenate([g.cell_members[c] for c in np.nonzero(near_cell[k])[0]])
             x = g.xyz_t[:, v]
             c = xyz[k]
             dot = c[:, 0, None] * x[0] + c[:, 1, None] * x[1] + c[:, 2, None] * x[2]  # (S, n)
             jk = dot.argmax(0)
-            r2k = np.maximum(2 * (1 - dot[jk, np.arange(len(v))]), 0)
+            col = np.arange(len(v))
+            d0 = dot[jk, col]
+            # refine the closest approach between samples by a parabola through three samples
+            dm, dp = dot[np.maximum(jk - 1, 0), col], dot[np.minimum(jk + 1, n_s - 1), col]
+            curv = np.maximum(2 * d0 - dm - dp, 1e-12)
+            peak = d0 + np.where((jk > 0) & (jk < n_s - 1), (dp - dm) ** 2 / (8 * curv), 0)
+            r2k = np.maximum(2 * (1 - np.minimum(peak, 1)), 0)
             near = r2k < cut[k] ** 2
             ks.append(np.full(int(near.sum()), k))
             js.append(jk[near])
@@ -164,8 +169,8 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     w_ls = 0.5 * w
     tls = f.ls_amp * (np.float32(np.cos(w_ls)) * g.noise_ls[f.noise_ls[0]]
                       + np.float32(np.sin(w_ls)) * g.noise_ls[f.noise_ls[1]])
-    t500 = 252.5 + 0.62 * (t_sea - 288) + 0.6 * tanom + tcore_add + tls + 0.6 * nz[5]
-    t200 = cl["t200"] - 0.5 * tanom + tcore_add + tls + 1.0 * nz[6]
+    t500 = 252.5 + 0.62 * (t_sea - 288) + 0.6 * tanom + tcore_add + tls + 0.3 * nz[5]
+    t200 = cl["t200"] - 0.5 * tanom + tcore_add + tls + 0.5 * nz[6]
     trefht = ts - 0.7 + 0.4 * nz[7]
     ps = (psl - psl_terrain) * np.exp(cl["ps_ratio_h"] / (ts + 0.00325 * g.topo))
     es = 611.2 * np.exp(17.67 * (trefht - 273.15) / (trefht - 29.65))

@@ -124,6 +124,8 @@ class MeshNeighbourhoods:
         adj = csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
         self.adjacency = ((adj + adj.T) > 0).astype(np.int8).tocsr()
         self.ring1 = idx  # (V, 7): the vertex and its six nearest (local-minimum pre-filter)
+        edges = np.stack(self.adjacency.nonzero(), 1)
+        self.edges = edges[edges[:, 0] < edges[:, 1]]  # (E, 2) mesh edges, each once
         self.max_edge = float(2 * np.arcsin(dist[:, 1:][near].max() / 2))
         self.pixel_area_km2 = 4 * np.pi * EARTH_RADIUS_KM**2 / n
         chord = 2 * np.sin(reach * _DEG / 2)
@@ -179,7 +181,9 @@ def tc_centres(
     psl = data[_CH["PSL"]].astype(np.float64)
     tlay = 0.5 * (data[_CH["T500"]].astype(np.float64) + data[_CH["T200"]])
     speed = np.hypot(data[_CH["UBOT"]], data[_CH["VBOT"]])
-    cand = np.nonzero((psl <= psl[nbh.ring1].min(1)) & (np.abs(nbh.lat_deg) <= rules.tc_max_lat))[0]
+    cand = np.nonzero(np.abs(nbh.lat_deg) <= rules.tc_max_lat)[0]
+    for j in range(1, nbh.ring1.shape[1]):  # local minima among the nearest vertices
+        cand = cand[psl[cand] <= psl[nbh.ring1[cand, j]]]
     idx, d = nbh.table[cand], nbh.table_deg[cand]  # (N, K)
     p, pc = psl[idx], psl[cand][:, None]
     keep = ~np.any((d <= rules.tc_search) & (p < pc), axis=1)  # minimum of its search disk
@@ -218,7 +222,11 @@ def ar_mask(
     sel = np.nonzero(above)[0]
     if len(sel) == 0:
         return out
-    n_comp, comp = connected_components(nbh.adjacency[sel][:, sel], directed=False)
+    e = nbh.edges[above[nbh.edges[:, 0]] & above[nbh.edges[:, 1]]]
+    graph = csr_matrix((np.ones(len(e), np.int8), (e[:, 0], e[:, 1])), shape=(nbh.n_vertices,) * 2)
+    _, comp_all = connected_components(graph, directed=False)
+    _, comp = np.unique(comp_all[sel], return_inverse=True)
+    n_comp = int(comp.max()) + 1
     # a region spanning ar_min_length needs at least this many vertices (edges <= max_edge)
     min_count = rules.ar_min_length / (nbh.max_edge * EARTH_RADIUS_KM) + 1
     counts = np.bincount(comp, minlength=n_comp)

@@ -26,7 +26,7 @@ __all__ = ["DIFFICULTIES", "SyntheticGenerator", "synthesize"]
 
 _POSITIVE = ("TMQ", "QREFHT", "PRECT")  # calibrated by a power law to stay positive
 #: AR rule threshold: IVT above this percentile of its latitude band's climatology ...
-AR_PERCENTILE = 90.0
+AR_PERCENTILE = 85.0
 #: ... and above this floor (kg m-1 s-1).
 AR_IVT_FLOOR = 250.0
 
@@ -74,7 +74,7 @@ class SyntheticGenerator:
         self._calibrate()
 
     # -- calibration ---------------------------------------------------------
-    def _calibrate(self, n_episodes: int = 96, length: int = 4) -> None:
+    def _calibrate(self, n_episodes: int = 64, length: int = 4) -> None:
         rng = np.random.default_rng(12345)
         acc = {k: [] for k in (*CHANNELS, "PSL_env", "PSL_terrain")}
         for _ in range(n_episodes):
@@ -93,10 +93,11 @@ class SyntheticGenerator:
                 continue
             if k in _POSITIVE:
                 x = np.maximum(x, 1e-30) / x.mean()
+                xs = x[::7]  # the exponent's bisection on a subsample (a fixed stride)
                 lo, hi = 0.05, 4.0
                 for _ in range(40):  # bisection: coefficient of variation of x**b grows with b
                     b = 0.5 * (lo + hi)
-                    y = x**b
+                    y = xs**b
                     lo, hi = (b, hi) if y.std() / y.mean() < s / m else (lo, b)
                 y = x**b
                 self._transforms[k] = (

@@ -64,8 +64,9 @@ def build_model(config: TrainConfig, sampling: Any) -> torch.nn.Module:
     """The U-Net for ``config`` on ``sampling``: ``(B, V, 16)`` (temporal ``(B, T, V, 16)``) to logits ``(B, V, 3)``.
 
     ``preset="deepsphere"`` is ``sphere_unet.deepsphere_artc`` (5 poolings);
-    ``preset="small"`` is a ``SphericalUNet`` (or its temporal variants) of depth up to 3
-    and base width ``16 * width_scale``. Initialisation is seeded with ``config.seed``.
+    ``preset="small"`` is a ``SphericalUNet`` (or its temporal variants) of depth
+    ``config.depth`` (default: up to 3), base width ``16 * width_scale`` and k-NN graphs of
+    ``config.neighbours`` neighbours. Initialisation is seeded with ``config.seed``.
     """
     torch.manual_seed(config.seed)
     T = config.sequence_length
@@ -73,8 +74,16 @@ def build_model(config: TrainConfig, sampling: Any) -> torch.nn.Module:
         if config.temporal:
             return su.deepsphere_artc_temporal(sampling, n_frames=T, mode=config.temporal, kernel_size=config.kernel_size)
         return su.deepsphere_artc(sampling, kernel_size=config.kernel_size)
-    depth = max(1, min(SMALL_DEPTH, sg.max_depth(sampling)))
+    if config.depth is None:
+        depth = max(1, min(SMALL_DEPTH, sg.max_depth(sampling)))
+    elif int(config.depth) > sg.max_depth(sampling):
+        raise ValueError(f"depth {config.depth} needs more poolings than this grid allows "
+                         f"({sg.max_depth(sampling)}); use --depth {sg.max_depth(sampling)} or a finer grid.")
+    else:
+        depth = int(config.depth)
     kw = dict(width=max(2, round(SMALL_WIDTH * config.width_scale)), kernel_size=config.kernel_size)
+    if config.neighbours != 8:
+        kw["k"] = int(config.neighbours)
     if config.temporal == "stack":
         return su.FrameStackUNet(sampling, N_CHANNELS, N_CLASSES, depth, n_frames=T, **kw)
     if config.temporal == "lstm":
