@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 import sphere_graphs as sg
 from scipy.sparse.linalg import LinearOperator
-from sphere_graphs._equivariance import (
+from sphere_graphs import (
     EquivarianceProbe,
     equivariance_curve,
     equivariance_error,

@@ -6,9 +6,9 @@ from ._equivariance import (
     EquivarianceProbe,
     equivariance_curve,
     equivariance_error,
-    random_rotation,
     real_spherical_harmonics,
 )
+from .testing import random_rotation
 from ._graph import SphereGraph
 from ._grids import cubed_sphere, equiangular, gauss_legendre, latlon_grid, points
 from ._healpix import (

@@ -18,7 +18,8 @@ for random band-limited signals ``f`` and uniformly random rotations ``R``. Here
 An operator that commutes with rotations maps the degree-``l`` space onto itself as a
 multiple of the identity (Schur's lemma), so ``E = 0`` exactly for it; anything a
 graph Laplacian leaks out of degree ``l`` or does anisotropically within it counts as
-error. Absolute values differ from the paper's harness (which rotated through a
+error. For exact symmetries of a sampling (a permutation of its vertices) use
+:func:`sphere_graphs.testing.assert_equivariant` instead. Absolute values differ from the paper's harness (which rotated through a
 full harmonic transform up to ``3 nside - 1``); orderings between graphs agree.
 """
 
@@ -32,6 +33,7 @@ import scipy.special as sps
 from numpy.typing import NDArray
 
 from ._laplacian import laplacian
+from .testing import random_rotation
 
 __all__ = [
     "EquivarianceProbe",
@@ -85,31 +87,6 @@ def _sph_harm(deg: int, m: int, theta: NDArray, phi: NDArray) -> NDArray[np.comp
     if hasattr(sps, "sph_harm_y"):
         return sps.sph_harm_y(deg, m, theta, phi)
     return sps.sph_harm(m, deg, phi, theta)  # pragma: no cover - scipy < 1.15
-
-
-def random_rotation(rng: np.random.Generator | int | None = None) -> NDArray[np.float64]:
-    """A rotation matrix drawn uniformly (Haar measure) from SO(3).
-
-    Parameters
-    ----------
-    rng : numpy Generator, int seed or None
-
-    Returns
-    -------
-    ndarray, shape (3, 3)
-        Orthogonal with determinant +1 (from a normalised Gaussian quaternion).
-    """
-    rng = np.random.default_rng(rng)
-    w, x, y, z = rng.standard_normal(4)
-    n = np.sqrt(w * w + x * x + y * y + z * z)
-    w, x, y, z = w / n, x / n, y / n, z / n
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:

@@ -224,10 +224,13 @@ def laplacian_bound(adjacency, kind: str = "combinatorial") -> float:
     if kind == "normalized":
         return 2.0
     w = _as_square_csr(adjacency, "adjacency")
-    if w.nnz == 0:
-        return 1.0  # L = 0: any positive bound rescales it to -I
-    degree = _degree(w)
-    return float(2.0 * degree.max()) if degree.max() > 0 else 1.0
+    return _gershgorin(_degree(w), w.nnz)
+
+
+def _gershgorin(degree: np.ndarray, nnz: int) -> float:
+    """``2 max_i d_i``; 1.0 for an empty graph (L = 0: any positive bound rescales it to -I)."""
+    top = float(degree.max()) if nnz and degree.size else 0.0
+    return 2.0 * top if top > 0 else 1.0
 
 
 def rescaled_laplacian(
@@ -260,24 +263,27 @@ def rescaled_laplacian(
             f"adjacency has {int(np.count_nonzero(w.data < 0))} negative weight(s); graph "
             "Laplacians here need non-negative weights."
         )
+    degree = _degree(w)
     if lmax is None:
-        lmax = laplacian_bound(w, kind)
+        lmax = 2.0 if kind == "normalized" else _gershgorin(degree, w.nnz)
     lmax = float(lmax)
     if not np.isfinite(lmax) or lmax <= 0:
         raise ValueError(f"lmax must be a positive finite number; got {lmax}.")
-    degree = _degree(w)
+    dtype = np.dtype(dtype)
     c = 2.0 / lmax
     if kind == "combinatorial":
-        data = w.data * c
+        data = np.multiply(w.data, c, dtype=dtype, casting="same_kind")
         diagonal = degree * c - 1.0
     else:
         with np.errstate(divide="ignore"):
             s = np.where(degree > 0, 1.0 / np.sqrt(np.where(degree > 0, degree, 1.0)), 0.0)
-        rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
-        data = w.data * (s[rows] * s[w.indices]) * c
-        del rows
+        s_rows = np.repeat(s, np.diff(w.indptr))
+        s_rows *= s[w.indices]  # s_i s_j: one commutative product, symmetric bit for bit
+        s_rows *= w.data
+        data = np.multiply(s_rows, c, dtype=dtype, casting="same_kind")
+        del s_rows
         diagonal = (degree > 0) * c - 1.0
     off = sp.csr_matrix((data, w.indices, w.indptr), shape=w.shape)
-    out = sp.csr_matrix(sp.diags(diagonal, format="csr", dtype=np.float64) - off)
+    out = sp.csr_matrix(sp.diags(diagonal.astype(dtype), format="csr", dtype=dtype) - off)
     out.sort_indices()
     return out.astype(dtype, copy=False)
