@@ -25,7 +25,7 @@ import matplotlib
 matplotlib.use("Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cosmo_exp import experiment, maps, regression  # noqa: E402
+from cosmo_exp import experiment, maps, regression
 
 
 def _parser() -> argparse.ArgumentParser:

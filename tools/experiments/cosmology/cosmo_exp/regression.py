@@ -22,11 +22,11 @@ import healpy as hp
 import numpy as np
 import sphere_graphs as sg
 import torch
-from sphere_unet import SphericalClassifier
 from numpy.typing import NDArray
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+from sphere_unet import SphericalClassifier
 
 from . import maps, models
 
