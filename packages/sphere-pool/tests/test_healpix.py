@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sphere_graphs
 import torch
 from sphere_pool import HealpixPool, HealpixUnpool, for_sampling
 
@@ -76,6 +77,10 @@ def test_incomplete_subset_error_mentions_closure(samplings):
     with pytest.raises(ValueError, match="healpix_closure") as err:
         HealpixPool(samplings.healpix(4, indices), "max")
     assert "2 coarse pixel" in str(err.value)
+    # the same rule and wording as sphere_graphs.coarsen
+    with pytest.raises(ValueError) as ref:
+        sphere_graphs.coarsen(samplings.healpix(4, indices))
+    assert str(err.value) == str(ref.value)
     with pytest.raises(ValueError, match="healpix_closure"):
         for_sampling(samplings.healpix(8, np.arange(8)), "avg", levels=2)
 
@@ -135,10 +140,6 @@ def test_generic_pool_from_sphere_graphs_coarsen(samplings):
 
 @pytest.mark.parametrize("levels", [1, 2])
 def test_subset_extended_with_healpix_closure_pools(samplings, levels):
-    import sphere_graphs
-
-    if not hasattr(sphere_graphs, "healpix_closure"):
-        pytest.skip("sphere_graphs.healpix_closure not available yet")
     rng = np.random.default_rng(levels)
     indices = np.unique(rng.choice(768, size=40, replace=False))
     with pytest.raises(ValueError, match="healpix_closure"):

@@ -1,6 +1,6 @@
 """Sampling graphs for spherical CNNs: HEALPix, icosahedral, equiangular and more; k-NN and mesh graphs, Laplacians, pooling hierarchies, resampling."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ._equivariance import (
     EquivarianceProbe,

@@ -18,6 +18,7 @@ from ._functional import (
 )
 from ._generic import POOL_MODES, UNPOOL_MODES, Pool, Unpool
 from ._healpix import HealpixPool, HealpixUnpool
+from ._vertex_major import VertexPool, gather_rows, sparse_rows
 from ._icosahedral import IcosahedralPool, IcosahedralUnpool
 from ._maps import (
     PoolingMaps,
@@ -27,7 +28,7 @@ from ._maps import (
     maps_from_coarsening,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "POOL_MODES",
@@ -41,15 +42,18 @@ __all__ = [
     "Pool",
     "PoolingMaps",
     "Unpool",
+    "VertexPool",
     "__version__",
     "decimate",
     "equiangular_maps",
     "for_sampling",
+    "gather_rows",
     "healpix_maps",
     "icosahedral_maps",
     "maps_from_coarsening",
     "pool_avg",
     "pool_max",
+    "sparse_rows",
     "unpool_fill",
     "unpool_interpolate",
     "unpool_max",

@@ -252,16 +252,11 @@ def healpix_maps(
         coarse_indices, parent, counts = np.unique(
             pix // g, return_inverse=True, return_counts=True
         )
-        bad = coarse_indices[counts != g]
-        if bad.size:
-            missing = int(bad.size * g - counts[counts != g].sum())
-            raise ValueError(
-                f"partial-sky HEALPix subset ({pix.size} pixels at nside={nside}) is not closed under "
-                f"{levels} coarsening level(s): {bad.size} coarse pixel(s) at nside={nside // 2**levels} "
-                f"(e.g. {bad[:5].tolist()}) miss {missing} of their {g} NESTED children. Extend the subset "
-                f"with indices = sphere_graphs.healpix_closure({nside}, indices, levels={levels}) and pad "
-                "the data at the added pixels."
-            )
+        if np.any(counts != g):
+            import sphere_graphs
+
+            # sphere-graphs' one partial-sky rule and message (names healpix_closure)
+            sphere_graphs.require_closed(sphere_graphs.healpix(nside, indices=pix), levels)
         n_fine = int(pix.size)
         parent = parent.astype(np.int64).ravel()
     children = np.arange(n_fine, dtype=np.int64).reshape(-1, g)
