@@ -231,7 +231,7 @@ def test_graph_hierarchy_levels_match_separate_calls(kind):
     assert isinstance(h, sg.GraphHierarchy) and h.depth == 2 and len(h) == 3
     assert [lv.n_vertices for lv in h] == [768, 192, 48]
     assert h.levels[-1].coarsening is None
-    for lv, c in zip(h.levels, hierarchy(s, 2)):
+    for lv, c in zip(h.levels, hierarchy(s, 2), strict=False):
         np.testing.assert_array_equal(lv.coarsening.children, c.children)
     for lv in h:
         g = sg.knn_graph(lv.sampling, 8)

@@ -180,7 +180,7 @@ def test_window_radius_contains_k():
 
 def _brute_ties(coords, k, sigma):
     """Dense tie-inclusive reference: every vertex within TIE_RTOL of the k-th distance."""
-    n = coords.shape[0]
+    coords.shape[0]
     d2 = ((coords[:, None, :] - coords[None, :, :]) ** 2).sum(-1)
     np.fill_diagonal(d2, np.inf)
     kth = np.sort(d2, axis=1)[:, k - 1]

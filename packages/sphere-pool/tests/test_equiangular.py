@@ -74,8 +74,6 @@ def test_gradcheck(mode):
 def test_interpolate_unpool_uses_sphere_graphs_weights(samplings):
     import sphere_graphs
 
-    if not hasattr(sphere_graphs, "coarsen"):
-        pytest.skip("sphere_graphs.coarsen not available yet")
     s = samplings.equiangular(8, 16)
     c = sphere_graphs.coarsen(s)
     _, unpool = for_sampling(s, "avg", unpool_mode="interpolate")

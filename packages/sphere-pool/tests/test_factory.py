@@ -40,20 +40,16 @@ def test_contract(samplings, case, mode):
 
 
 def test_coarse_sampling(samplings):
-    import sphere_graphs
 
     s = samplings.icosahedral(2)
     pool, _ = for_sampling(s, "avg")
     assert pool.coarse.n_vertices == 42 and pool.coarse.level == 1
-    if not hasattr(sphere_graphs, "healpix"):
-        pytest.skip("sphere_graphs.healpix not available yet")
     pool, _ = for_sampling(samplings.healpix(8, np.arange(64, 128)), "max")
     assert pool.coarse.nside == 4 and np.array_equal(pool.coarse.pixels, np.arange(16, 32))
     pool, _ = for_sampling(samplings.healpix(8), "max", levels=2)
     assert pool.coarse.nside == 2 and pool.coarse.n_vertices == 48
-    if hasattr(sphere_graphs, "equiangular"):
-        pool, _ = for_sampling(samplings.equiangular(8, 16), "max")
-        assert pool.coarse.n_vertices == 32
+    pool, _ = for_sampling(samplings.equiangular(8, 16), "max")
+    assert pool.coarse.n_vertices == 32
 
 
 def test_unpool_mode_override_and_errors(samplings):
@@ -91,8 +87,6 @@ def test_modules_pickle_and_deepcopy(samplings, case):
 def test_other_samplings_through_sphere_graphs_hierarchy():
     import sphere_graphs
 
-    if not hasattr(sphere_graphs, "hierarchy"):
-        pytest.skip("sphere_graphs.hierarchy not available yet")
     for s in (sphere_graphs.gauss_legendre(8, 16), sphere_graphs.cubed_sphere(4)):
         pool, unpool = for_sampling(s, "max")
         x = torch.randn(2, s.n_vertices, 3)

@@ -5,13 +5,14 @@ import pytest
 import scipy.sparse as sp
 import sphere_pool
 import torch
-from sphere_graphs._hierarchy_types import Coarsening
-from sphere_graphs._sampling import PointSampling
+from sphere_graphs import Coarsening, PointSampling
 from sphere_pool import Pool, PoolingMaps, Unpool
 
 
 def _pts(n):
-    return PointSampling(coords=np.tile([[1.0, 0.0, 0.0]], (n, 1)))
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((n, 3))
+    return PointSampling(coords=x / np.linalg.norm(x, axis=1, keepdims=True))
 
 
 def overlapping():

@@ -121,9 +121,6 @@ def test_gradcheck(samplings, mode):
 
 def test_generic_pool_from_sphere_graphs_coarsen(samplings):
     import sphere_graphs
-
-    if not hasattr(sphere_graphs, "coarsen"):
-        pytest.skip("sphere_graphs.coarsen not available yet")
     from sphere_pool import Pool, Unpool
 
     for s in (samplings.healpix(8), samplings.healpix(8, np.arange(64, 128))):

@@ -32,8 +32,6 @@ def test_maps_from_faces_follow_the_spec(samplings):
 def test_maps_match_sphere_graphs_coarsen(samplings):
     import sphere_graphs
 
-    if not hasattr(sphere_graphs, "coarsen"):
-        pytest.skip("sphere_graphs.coarsen not available yet")
     s = samplings.icosahedral(3)
     c = sphere_graphs.coarsen(s)
     m = icosahedral_maps(s.faces, nv(2))

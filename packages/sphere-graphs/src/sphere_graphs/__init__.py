@@ -8,7 +8,6 @@ from ._equivariance import (
     equivariance_error,
     real_spherical_harmonics,
 )
-from .testing import random_rotation
 from ._graph import SphereGraph
 from ._grids import cubed_sphere, equiangular, gauss_legendre, latlon_grid, points
 from ._healpix import (
@@ -34,8 +33,8 @@ from ._laplacian import (
     rescale_laplacian,
     rescaled_laplacian,
 )
-from ._multiscale import GraphHierarchy, GraphLevel, graph_hierarchy
 from ._mesh import mesh_graph
+from ._multiscale import GraphHierarchy, GraphLevel, graph_hierarchy
 from ._resample import resample, resampling_matrix
 from ._sampling import (
     CubedSphereSampling,
@@ -49,11 +48,13 @@ from ._sampling import (
     xyz_to_lonlat,
 )
 from ._widths import HEALPIX_KERNEL_WIDTHS, default_kernel_width, healpix_kernel_width
+from .testing import random_rotation
 
 __all__ = [
     "HEALPIX_KERNEL_WIDTHS",
     "LAPLACIAN_KINDS",
     "MAX_NSIDE",
+    "TIE_RTOL",
     "Coarsening",
     "CubedSphereSampling",
     "EquiangularSampling",
@@ -66,7 +67,6 @@ __all__ = [
     "PointSampling",
     "Sampling",
     "SphereGraph",
-    "TIE_RTOL",
     "__version__",
     "coarsen",
     "cubed_sphere",

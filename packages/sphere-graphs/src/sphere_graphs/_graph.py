@@ -75,8 +75,37 @@ class SphereGraph:
             raise ValueError(
                 f"adjacency has shape {adjacency.shape} but the sampling has {n} vertices."
             )
+        if not np.all(np.isfinite(adjacency.data)):
+            raise ValueError("adjacency holds NaN or infinite weights; pass finite weights.")
+        if adjacency.nnz and adjacency.data.min() < 0:
+            raise ValueError(
+                f"adjacency holds {int(np.count_nonzero(adjacency.data < 0))} negative weight(s); "
+                "SphereGraph weights must be non-negative."
+            )
+        if adjacency.diagonal().any():
+            raise ValueError(
+                "adjacency has self loops (non-zero diagonal); remove them with "
+                "W = W - scipy.sparse.diags(W.diagonal())."
+            )
+        diff = abs(adjacency - adjacency.T)
+        if diff.nnz and diff.max() > 1e-12 * max(1.0, float(abs(adjacency).max())):
+            raise ValueError("adjacency is not symmetric; symmetrise it first, e.g. (W + W.T) / 2.")
         object.__setattr__(self, "adjacency", adjacency)
         object.__setattr__(self, "params", dict(self.params))
+
+    @classmethod
+    def _trusted(
+        cls, sampling: Sampling, adjacency: sp.csr_matrix, kind: str, params: dict[str, Any]
+    ) -> SphereGraph:
+        """Build without re-checking the invariants (for this package's graph builders,
+        whose adjacency is symmetric, finite, non-negative, loop-free CSR float64 by
+        construction; avoids a transpose of the largest graphs)."""
+        graph = object.__new__(cls)
+        object.__setattr__(graph, "sampling", sampling)
+        object.__setattr__(graph, "adjacency", adjacency)
+        object.__setattr__(graph, "kind", kind)
+        object.__setattr__(graph, "params", dict(params))
+        return graph
 
     @property
     def coords(self) -> np.ndarray:
@@ -124,8 +153,9 @@ class SphereGraph:
         Parameters
         ----------
         path : str or os.PathLike
-            File name; numpy appends ``.npz`` when missing.
+            File name; ``.npz`` is appended when missing (as :meth:`load` expects).
         """
+        path = _npz_path(path)
         s = self.sampling
         meta: dict[str, Any] = {}
         arrays: dict[str, np.ndarray] = {}
@@ -171,7 +201,20 @@ class SphereGraph:
         -------
         SphereGraph
         """
-        with np.load(path, allow_pickle=False) as f:
+        path = _npz_path(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no SphereGraph file {str(path)!r}.")
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path} is not a SphereGraph file (written by SphereGraph.save).")
+        with loaded as f:
+            missing = [key for key in ("header", "indptr", "indices", "data", "shape", "coords")
+                       if key not in getattr(f, "files", [])]
+            if missing:
+                raise ValueError(
+                    f"{path} is not a SphereGraph file (written by SphereGraph.save): it lacks "
+                    f"{', '.join(missing)}."
+                )
             header = json.loads(str(f["header"]))
             if header.get("format") != _FORMAT_VERSION:
                 raise ValueError(
@@ -205,6 +248,12 @@ class SphereGraph:
                 "`pip install pygsp` or use .adjacency / .laplacian() directly."
             ) from exc
         return graphs.Graph(self.adjacency, coords=self.coords)
+
+
+def _npz_path(path: str | os.PathLike) -> str:
+    """``path`` with the ``.npz`` suffix that numpy adds on save."""
+    path = os.fspath(path)
+    return path if path.endswith(".npz") else path + ".npz"
 
 
 def _json_default(value):

@@ -425,7 +425,7 @@ def knn_graph(
         adjacency = sp.csr_matrix(adjacency.maximum(_tie_adjacency(extras, n, sigma, "max")))
     adjacency.sort_indices()
     params = {"k": k, "sigma": sigma, "kernel": kernel, "symmetrize": symmetrize, "ties": ties}
-    return SphereGraph(sampling, adjacency, "knn", params)
+    return SphereGraph._trusted(sampling, adjacency, "knn", params)
 
 
 def radius_graph(

@@ -40,6 +40,11 @@ def lonlat_to_xyz(lon: NDArray[np.floating], lat: NDArray[np.floating]) -> NDArr
     """
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
+    if lon.shape != lat.shape:
+        raise ValueError(
+            f"lon and lat must have the same shape; got {lon.shape} and {lat.shape}. "
+            "Pass one longitude and one latitude per point (np.meshgrid for a grid)."
+        )
     cos_lat = np.cos(lat)
     return np.stack([cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)], axis=-1)
 
@@ -47,6 +52,11 @@ def lonlat_to_xyz(lon: NDArray[np.floating], lat: NDArray[np.floating]) -> NDArr
 def xyz_to_lonlat(coords: NDArray[np.floating]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Longitude in [0, 2 pi) and latitude in [-pi/2, pi/2] (radians) of vectors ``(V, 3)``."""
     coords = np.asarray(coords, dtype=np.float64)
+    if coords.ndim < 1 or coords.shape[-1] != 3:
+        raise ValueError(
+            f"coords must have shape (..., 3) (x, y, z in the last axis); got {coords.shape}. "
+            "Transpose a (3, V) array with coords.T."
+        )
     x, y, z = coords[..., 0], coords[..., 1], coords[..., 2]
     lon = np.mod(np.arctan2(y, x), 2 * np.pi)
     lat = np.arctan2(z, np.hypot(x, y))
@@ -72,6 +82,18 @@ class Sampling:
             raise ValueError(f"coords must have shape (V, 3); got {coords.shape}.")
         if not np.all(np.isfinite(coords)):
             raise ValueError("coords contain NaN or infinite values; pass finite unit vectors.")
+        norms = np.sqrt(np.einsum("ij,ij->i", coords, coords))
+        if coords.shape[0] and np.any(np.abs(norms - 1.0) > 1e-9):
+            zero = int(np.count_nonzero(norms == 0))
+            if zero:
+                raise ValueError(
+                    f"coords hold {zero} zero vector(s), which are not points of the sphere; remove them."
+                )
+            worst = float(np.max(np.abs(norms - 1.0)))
+            raise ValueError(
+                f"coords must be unit vectors (norms differ from 1 by up to {worst:.2e}); normalise "
+                "them first: coords / np.linalg.norm(coords, axis=1, keepdims=True)."
+            )
         coords.setflags(write=False)
         object.__setattr__(self, "coords", coords)
 

@@ -18,7 +18,6 @@ from ._functional import (
 )
 from ._generic import POOL_MODES, UNPOOL_MODES, Pool, Unpool
 from ._healpix import HealpixPool, HealpixUnpool
-from ._vertex_major import VertexPool, gather_rows, sparse_rows
 from ._icosahedral import IcosahedralPool, IcosahedralUnpool
 from ._maps import (
     PoolingMaps,
@@ -27,6 +26,7 @@ from ._maps import (
     icosahedral_maps,
     maps_from_coarsening,
 )
+from ._vertex_major import VertexPool, gather_rows, sparse_rows
 
 __version__ = "0.2.0"
 

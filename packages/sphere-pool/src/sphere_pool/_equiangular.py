@@ -18,7 +18,7 @@ __all__ = ["EquiangularPool", "EquiangularUnpool", "equiangular_setup"]
 def _coarse_equiangular(sampling: Any, nlat: int, nlon: int, levels: int) -> Any:
     import sphere_graphs
 
-    if sampling is not None and hasattr(sphere_graphs, "hierarchy"):
+    if sampling is not None:
         return sphere_graphs.hierarchy(sampling, levels)[-1].coarse
     f = 2**levels
     return sphere_graphs.equiangular(nlat // f, nlon // f, poles=getattr(sampling, "poles", 0))
@@ -27,9 +27,9 @@ def _coarse_equiangular(sampling: Any, nlat: int, nlon: int, levels: int) -> Any
 def _interpolation_maps(sampling: Any, levels: int) -> list[PoolingMaps]:
     import sphere_graphs
 
-    if sampling is None or not hasattr(sphere_graphs, "hierarchy"):
+    if sampling is None:
         raise ValueError(
-            "mode='interpolate' needs an EquiangularSampling (and sphere_graphs.hierarchy) for "
+            "mode='interpolate' needs an EquiangularSampling for "
             "its bilinear weights; pass the sampling or use mode='nearest'."
         )
     return [maps_from_coarsening(c) for c in sphere_graphs.hierarchy(sampling, levels)]

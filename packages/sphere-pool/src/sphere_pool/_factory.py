@@ -69,12 +69,8 @@ def for_sampling(
     if kind is not None:
         import sphere_graphs
 
-        if hasattr(sphere_graphs, "hierarchy"):
-            steps = sphere_graphs.hierarchy(sampling, levels)
-            return Pool(steps, mode), Unpool(steps, umode)
-        raise ValueError(
-            f"no pooling for {kind!r} samplings yet: sphere_graphs.hierarchy is not available."
-        )
+        steps = sphere_graphs.hierarchy(sampling, levels)
+        return Pool(steps, mode), Unpool(steps, umode)
     raise TypeError(
         f"for_sampling expects a sphere-graphs sampling; got {type(sampling).__name__}."
     )

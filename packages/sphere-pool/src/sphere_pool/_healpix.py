@@ -17,10 +17,6 @@ __all__ = ["HealpixPool", "HealpixUnpool", "healpix_setup"]
 def _coarse_healpix(nside: int, indices: NDArray[np.int64] | None) -> Any:
     import sphere_graphs
 
-    if not hasattr(sphere_graphs, "healpix"):
-        raise RuntimeError(
-            "sphere_graphs.healpix is not available in this version of sphere-graphs."
-        )
     return sphere_graphs.healpix(nside, nest=True, indices=indices)
 
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
 from ._generic import Pool, Unpool
-from ._maps import PoolingMaps, icosahedral_maps, maps_from_coarsening
+from ._maps import PoolingMaps, maps_from_coarsening
 
 __all__ = ["IcosahedralPool", "IcosahedralUnpool", "icosahedral_setup"]
 
@@ -18,49 +14,12 @@ def _n_vertices(level: int) -> int:
     return 10 * 4**level + 2
 
 
-def _roll_rows(a: NDArray[np.int64], start: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Rotate every row of ``a (N, 3)`` to begin at column ``start[i]``."""
-    cols = (np.arange(3)[None, :] + start[:, None]) % 3
-    return np.take_along_axis(a, cols, axis=1)
-
-
-def _coarse_faces(faces: NDArray[np.int64], maps: PoolingMaps) -> NDArray[np.int64]:
-    """Faces of the coarse mesh, recovered from the corner triangles of the fine one.
-
-    A fine corner triangle ``(a, m1, m2)`` (one coarse vertex ``a``, CCW) lies in the
-    coarse triangle ``(a, b, c)`` where ``b``, ``c`` are the other endpoints of the
-    edges split by ``m1``, ``m2``; every coarse triangle is found three times.
-    """
-    is_coarse = faces < maps.n_coarse
-    corner = faces[is_coarse.sum(1) == 1]
-    shift = np.argmax(corner < maps.n_coarse, axis=1)
-    rolled = _roll_rows(corner, shift)
-    a, m1, m2 = rolled.T
-    ends = maps.interp_index
-    tri = np.stack([a, ends[m1].sum(1) - a, ends[m2].sum(1) - a], axis=1)
-    first = np.argmin(tri, axis=1)
-    tri = _roll_rows(tri, first)
-    return np.unique(tri, axis=0)
-
-
-def _coarse_icosahedral(
-    sampling: Any, level: int, faces: NDArray[np.int64], maps: PoolingMaps
-) -> Any:
-    import sphere_graphs
-
-    if hasattr(sphere_graphs, "icosahedral"):
-        return sphere_graphs.icosahedral(level)
-    n = _n_vertices(level)
-    return type(sampling)(coords=sampling.coords[:n], level=level, faces=_coarse_faces(faces, maps))
-
-
 def icosahedral_setup(
     sampling: Any = None, *, level: int | None = None, levels: int = 1
 ) -> tuple[list[PoolingMaps], Any, Any]:
     """Maps (finest first), fine sampling and lazy coarse sampling of an icosahedral pooling.
 
-    Uses ``sphere_graphs.hierarchy`` when sphere-graphs provides it, else derives the
-    maps from the faces of the fine mesh (coarser faces recovered level by level).
+    The maps are those of ``sphere_graphs.hierarchy`` (one home for coarsenings).
 
     Parameters
     ----------
@@ -92,17 +51,8 @@ def icosahedral_setup(
             f"cannot coarsen an icosahedral mesh of level {level} by {levels} level(s); "
             f"levels must lie in [1, {level}]."
         )
-    if hasattr(sphere_graphs, "hierarchy"):
-        steps = sphere_graphs.hierarchy(sampling, levels)
-        return [maps_from_coarsening(s) for s in steps], sampling, steps[-1].coarse
-    maps, faces = [], np.asarray(sampling.faces, dtype=np.int64)
-    for lvl in range(level, level - levels, -1):
-        if maps:
-            faces = _coarse_faces(faces, maps[-1])
-        maps.append(icosahedral_maps(faces, _n_vertices(lvl - 1)))
-
-    coarse = partial(_coarse_icosahedral, sampling, level - levels, faces, maps[-1])
-    return maps, sampling, coarse
+    steps = sphere_graphs.hierarchy(sampling, levels)
+    return [maps_from_coarsening(s) for s in steps], sampling, steps[-1].coarse
 
 
 class IcosahedralPool(Pool):
