@@ -21,6 +21,7 @@ from ._healpix import (
     ring2nest,
     xyf2pix,
 )
+from ._healpy_compat import ang2pix, npix2nside, vec2pix
 from ._hierarchy import coarsen, healpix_closure, hierarchy, max_depth, require_closed
 from ._hierarchy_types import Coarsening
 from ._icosahedral import icosahedral, icosahedral_n_vertices
@@ -68,6 +69,7 @@ __all__ = [
     "Sampling",
     "SphereGraph",
     "__version__",
+    "ang2pix",
     "coarsen",
     "cubed_sphere",
     "default_kernel_width",
@@ -92,6 +94,7 @@ __all__ = [
     "mesh_graph",
     "neighbours",
     "nest2ring",
+    "npix2nside",
     "nside2npix",
     "pix2vec",
     "pix2xyf",
@@ -105,6 +108,7 @@ __all__ = [
     "rescale_laplacian",
     "rescaled_laplacian",
     "ring2nest",
+    "vec2pix",
     "xyf2pix",
     "xyz_to_lonlat",
 ]
