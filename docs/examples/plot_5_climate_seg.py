@@ -80,10 +80,10 @@ lon = np.mod(mesh.lon + np.pi, 2 * np.pi) - np.pi
 colours = np.array([[0.92, 0.92, 0.92], [0.85, 0.1, 0.1], [0.1, 0.3, 0.85]])
 fig, axes = plt.subplots(1, 3, figsize=(11, 2.8), subplot_kw={"projection": "mollweide"})
 tmq = data[CHANNELS.index("TMQ")]
-axes[0].scatter(lon, mesh.lat, c=tmq, s=1, cmap="viridis", linewidths=0)
+axes[0].scatter(lon, mesh.lat, c=tmq, s=3, cmap="viridis", linewidths=0)
 axes[0].set_title("TMQ (integrated water vapour)", fontsize=9)
 for ax, labels, title in ((axes[1], truth, "labels"), (axes[2], predicted, "prediction")):
-    ax.scatter(lon, mesh.lat, c=colours[labels], s=1, linewidths=0)
+    ax.scatter(lon, mesh.lat, c=colours[labels], s=3, linewidths=0)
     ax.set_title(f"{title}: TC red, AR blue", fontsize=9)
 for ax in axes:
     ax.set_xticklabels([])
