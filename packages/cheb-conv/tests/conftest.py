@@ -1,9 +1,4 @@
-import warnings
-
 import pytest
-
-warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
-warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
 
 
 @pytest.fixture

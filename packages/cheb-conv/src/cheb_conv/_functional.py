@@ -48,7 +48,7 @@ def resolve_operator(operator: Any, device: torch.device | None = None) -> Spars
         key = (id(operator), operator._version, operator.device)
         hit = _CACHE.get(key)
         if hit is None:
-            hit = SparseOperator(operator.detach())
+            hit = SparseOperator(operator.detach() if operator.requires_grad else operator)
             _CACHE[key] = hit
             weakref.finalize(operator, _CACHE.pop, key, None)
         op = hit

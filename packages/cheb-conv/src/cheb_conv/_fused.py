@@ -8,12 +8,12 @@ sparse products on the output channels) and ``U`` the optional lift,
 * ``grad x_i = sum_j (U^T G_j) M_ij^T`` and ``grad M_ij = x_i^T (U^T G_j)``,
 * ``grad b = sum_rows gy``.
 
-When the backward itself is differentiated (``create_graph=True``: double
-backward, ``torch.autograd.functional.jvp/hvp/vhp``), it recomputes the forward
-with differentiable operations and lets autograd differentiate that, so every
-order is exact. Forward-mode AD (``jvp``) is implemented (the map is bilinear in
-``x`` and ``M``). vmap (``torch.func.vmap/jacrev/jacfwd``) is not supported and
-raises PyTorch's error naming the missing vmap rule.
+These formulas are differentiable operations (the sparse product is linear and
+differentiable to any order), so when the backward itself is differentiated
+(``create_graph=True``: double backward, ``torch.autograd.functional.jvp/hvp/vhp``)
+or vmapped (``torch.func.jacrev``) they run without the pooled ``out=`` buffers
+and every order is exact. Forward-mode AD (``jvp``) is implemented (the map is
+bilinear in ``x`` and ``M``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._kernels import POWER_MAX_K, polynomial
+from ._kernels import POWER_MAX_K, plain, polynomial
 from ._sparse import spmm_rows
 from ._workspace import pooled_empty
 
@@ -58,9 +58,10 @@ class Spec:
 def _lift_adjoint(lift: Callable[[Tensor], Tensor], coarse: Tensor, g: Tensor) -> Tensor:
     """``U^T g`` for the linear row map ``U = lift`` (by autograd of ``lift``)."""
     z = torch.zeros((coarse.shape[0], g.shape[1]), dtype=g.dtype, device=g.device, requires_grad=True)
+    create = torch.is_grad_enabled()  # double backward: U^T g must stay differentiable in g
     with torch.enable_grad():
         up = lift(z)
-    (out,) = torch.autograd.grad(up, z, g)
+        (out,) = torch.autograd.grad(up, z, g, create_graph=create)
     return out
 
 
@@ -84,39 +85,46 @@ class _ChebFunction(torch.autograd.Function):
         n = spec.nparts
         saved = ctx.saved_tensors
         parts, Ms = list(saved[:n]), list(saved[n : 2 * n])
-        bias = saved[2 * n] if ctx.has_bias else None
         needs = ctx.needs_input_grad[2:]
-        if torch.is_grad_enabled():
-            return (None, *_differentiable_backward(spec, parts, Ms, bias, gy, ctx.needs_input_grad))
+        # pooled out= buffers only for a plain first-order backward; with create_graph
+        # (double backward) or under a torch.func transform (vmap of the backward) the
+        # same formulas run as ordinary differentiable operations
+        fast = not torch.is_grad_enabled() and all(plain(t) for t in (gy, *saved))
         gy = gy.contiguous()
-        K, _, c_out = Ms[0].shape
+        K = Ms[0].shape[0]
         # G_j = P_j(L^T) gy, each (R, C_out)
         G = [gy]
         for j in range(1, K):
             if K <= POWER_MAX_K or j == 1:
                 G.append(spec.apply_t(G[-1], 1.0))
             else:
-                G.append(spec.apply_t(G[-1], 2.0).sub_(G[-2]))
+                t = spec.apply_t(G[-1], 2.0)
+                G.append(t.sub_(G[-2]) if fast else t - G[-2])
         if spec.lift is not None:
             G = [_lift_adjoint(spec.lift, parts[0], g) for g in G]
         grads: list[Tensor | None] = []
-        for i, x in enumerate(parts):  # grad of x_i
+        for i in range(n):  # grad of x_i = sum_j G_j M_ij^T
             if not needs[i]:
                 grads.append(None)
                 continue
             M = Ms[i]
-            gx = torch.mm(G[0], M[0].t(), out=pooled_empty((G[0].shape[0], M.shape[1]), G[0]))
-            for j in range(1, K):
-                gx.addmm_(G[j], M[j].t())
+            if fast:
+                gx = torch.mm(G[0], M[0].t(), out=pooled_empty((G[0].shape[0], M.shape[1]), G[0]))
+                for j in range(1, K):
+                    gx.addmm_(G[j], M[j].t())
+            else:
+                gx = sum(G[j] @ M[j].t() for j in range(K))
             grads.append(gx)
-        for i, x in enumerate(parts):  # grad of M_i
+        for i, x in enumerate(parts):  # grad of M_i: x_i^T G_j
             if not needs[n + i]:
                 grads.append(None)
-                continue
-            gM = x.new_empty(Ms[i].shape)
-            for j in range(K):
-                torch.mm(x.t(), G[j], out=gM[j])
-            grads.append(gM)
+            elif fast:
+                gM = x.new_empty(Ms[i].shape)
+                for j in range(K):
+                    torch.mm(x.t(), G[j], out=gM[j])
+                grads.append(gM)
+            else:
+                grads.append(torch.stack([x.t() @ g for g in G]))
         gb = gy.sum(0) if ctx.has_bias and ctx.needs_input_grad[1] else None
         return (None, gb, *grads)
 
@@ -130,23 +138,6 @@ class _ChebFunction(torch.autograd.Function):
         M_t = [t if t is not None else torch.zeros_like(m) for t, m in zip(tangents[n:], Ms, strict=True)]
         y = polynomial(spec.apply, x_t, Ms, bias_t, spec.lift)
         return y.add_(polynomial(spec.apply, parts, M_t, None, spec.lift))
-
-
-def _differentiable_backward(
-    spec: Spec, parts: list[Tensor], Ms: list[Tensor], bias: Tensor | None, gy: Tensor, needs: tuple
-) -> tuple:
-    """Gradients as differentiable functions of the inputs and ``gy`` (for double backward)."""
-    with torch.enable_grad():
-        y = polynomial(spec.apply, parts, Ms, bias, spec.lift)
-        inputs = [bias, *parts, *Ms]
-        wanted = [i for i, t in enumerate(inputs) if t is not None and needs[1 + i]]
-        got = torch.autograd.grad(
-            y, [inputs[i] for i in wanted], gy, create_graph=True, allow_unused=True
-        )
-    out: list[Tensor | None] = [None] * len(inputs)
-    for i, g in zip(wanted, got, strict=True):
-        out[i] = g if g is not None else torch.zeros_like(inputs[i])
-    return tuple(out)
 
 
 def fused_polynomial(

@@ -111,13 +111,23 @@ def fold_batch_norm(
     return weight * scale, shift
 
 
-def _fast() -> bool:
-    """Pooled ``out=`` buffers are used outside autograd and outside ``torch.compile``."""
-    return not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+def plain(t: Tensor) -> bool:
+    """``t`` is an ordinary tensor (not wrapped by a ``torch.func`` transform such as vmap)."""
+    return not torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
+def _fast(t: Tensor) -> bool:
+    """Pooled ``out=`` buffers: outside autograd, ``torch.compile``, autocast and ``torch.func``."""
+    return (
+        not torch.is_grad_enabled()
+        and not torch.compiler.is_compiling()
+        and not torch.is_autocast_enabled(t.device.type)
+        and plain(t)
+    )
 
 
 def _mm(a: Tensor, b: Tensor) -> Tensor:
-    if _fast() and not torch.is_autocast_enabled(a.device.type):
+    if _fast(a) and plain(b):
         return torch.mm(a, b, out=pooled_empty((a.shape[0], b.shape[1]), a))
     return a @ b
 

@@ -10,9 +10,10 @@ Why a ``torch.library`` custom op: it is opaque to ``torch.compile`` (no graph
 break, ``fullgraph=True`` works: the fake implementation gives the shapes), its
 backward is the same op with the transposed operator, so gradients of any order
 are exact (``A`` is a constant), and vmap (``torch.func.jacrev``) is registered.
-Forward-mode AD is not available for custom ops in PyTorch: ``torch.func.jvp``
-and ``torch.autograd.forward_ad`` raise a ``RuntimeError``; the double-backward
-based ``torch.autograd.functional.jvp`` / ``hvp`` / ``vhp`` work.
+Custom ops cannot carry a forward-mode (jvp) formula, so in eager mode the op is
+called through a small ``autograd.Function`` that adds the jvp (the op is linear:
+the tangent is ``A @ t``) and a vmap rule; under ``torch.compile`` the op is
+called directly (Dynamo does not trace a Function with a custom jvp).
 
 Precision: the product runs in float64 for float64 inputs and in float32
 otherwise (half-precision inputs are widened and the result rounded back), with
@@ -109,6 +110,39 @@ def _vmap(info, in_dims, crow, col, val, tcrow, tcol, tval, x, n_cols, groups, a
 torch.library.register_vmap("cheb_conv::spmm", _vmap)
 
 
+class _SpmmFunction(torch.autograd.Function):
+    """The custom op with forward-mode AD (custom ops cannot register a jvp) and vmap."""
+
+    @staticmethod
+    def forward(arrays: tuple, x: torch.Tensor, n_cols: int, groups: int, alpha: float) -> torch.Tensor:  # type: ignore[override]
+        return _spmm(*arrays, x, n_cols, groups, alpha)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):  # type: ignore[no-untyped-def]
+        arrays, x, n_cols, groups, alpha = inputs
+        ctx.arrays, ctx.n_cols, ctx.groups, ctx.alpha = arrays, n_cols, groups, alpha
+        ctx.n_rows = arrays[0].shape[0] - 1
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[no-untyped-def, override]
+        a = ctx.arrays
+        return None, spmm_rows((*a[3:], *a[:3]), grad.contiguous(), ctx.n_rows, ctx.groups, ctx.alpha), None, None, None
+
+    @staticmethod
+    def jvp(ctx, arrays_t, x_t, *_):  # type: ignore[no-untyped-def, override]
+        return spmm_rows(ctx.arrays, x_t.contiguous(), ctx.n_cols, ctx.groups, ctx.alpha)
+
+    @staticmethod
+    def vmap(info, in_dims, arrays, x, n_cols, groups, alpha):  # type: ignore[no-untyped-def, override]
+        bd = in_dims[1]
+        if bd is None:
+            return spmm_rows(arrays, x, n_cols, groups, alpha), None
+        xb = x.movedim(bd, -1)  # (N*G, C, nb): the vmapped dim joins the channels
+        rows, c, nb = xb.shape
+        y = spmm_rows(arrays, xb.reshape(rows, c * nb), n_cols, groups, alpha)
+        return y.view(-1, c, nb), 2
+
+
 def spmm_rows(
     arrays: tuple[torch.Tensor, ...], x: torch.Tensor, n_cols: int, groups: int, alpha: float = 1.0
 ) -> torch.Tensor:
@@ -128,4 +162,6 @@ def spmm_rows(
     -------
     torch.Tensor, shape (M * groups, C), in ``x``'s dtype
     """
-    return _spmm(*arrays, x, n_cols, groups, alpha)
+    if torch.compiler.is_compiling():  # Dynamo cannot trace a Function with a jvp: the op itself
+        return _spmm(*arrays, x, n_cols, groups, alpha)
+    return _SpmmFunction.apply(tuple(arrays), x, n_cols, groups, alpha)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["dense_reference", "random_graph", "to_dense_numpy"]
+__all__ = ["dense_reference", "dense_reference_torch", "random_graph", "to_dense_numpy"]
 
 
 def to_dense_numpy(operator: Any):
@@ -84,3 +84,35 @@ def random_graph(V, n_edges, seed=0, dtype=None):
     w = torch.rand(src.numel(), generator=g, dtype=dtype) + 0.1
     ei = torch.cat([torch.stack([src, dst]), torch.stack([dst, src])], 1)
     return cheb_conv.from_edge_index(ei, torch.cat([w, w]), num_nodes=V)
+
+
+def dense_reference_torch(x: Any, operator: Any, weight: Any, bias: Any = None):
+    """The Chebyshev convolution with a dense torch operator, differentiable (autograd, forward AD).
+
+    Straightforward three-term recursion in the dtype of ``x`` (use float64), for
+    comparing gradients of any order and forward-mode derivatives.
+
+    Parameters
+    ----------
+    x : torch.Tensor ``(B, V, C_in)`` or ``(V, C_in)``
+    operator : torch / scipy / numpy ``(V, V)``
+    weight : torch.Tensor ``(K, C_in, C_out)``
+    bias : torch.Tensor ``(C_out,)``, optional
+
+    Returns
+    -------
+    torch.Tensor ``(B, V, C_out)`` or ``(V, C_out)``
+    """
+    import torch
+
+    if isinstance(operator, torch.Tensor) and operator.layout == torch.strided:
+        L = operator.to(dtype=x.dtype, device=x.device)
+    else:
+        L = torch.as_tensor(to_dense_numpy(operator), dtype=x.dtype, device=x.device)
+    terms = [x]
+    if weight.shape[0] > 1:
+        terms.append(L @ x)
+    for _ in range(2, weight.shape[0]):
+        terms.append(2 * (L @ terms[-1]) - terms[-2])
+    y = sum(t @ weight[k] for k, t in enumerate(terms))
+    return y if bias is None else y + bias

@@ -1,0 +1,67 @@
+"""Mixed precision: autocast (CPU bfloat16 tested; CUDA skipped without a GPU), half inputs."""
+
+import cheb_conv
+import pytest
+import torch
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+
+
+def _setup(graph, device="cpu"):
+    torch.manual_seed(0)
+    m = cheb_conv.ChebConv(16, 8, 3, operator=graph.float()).to(device)
+    x = torch.randn(4, 40, 16, device=device)
+    return m, x
+
+
+def _rel(a, b):
+    return float((a.float() - b.float()).norm() / b.float().norm())
+
+
+@pytest.mark.parametrize("device,dtype", [
+    ("cpu", torch.bfloat16),
+    pytest.param("cuda", torch.float16, marks=cuda),
+    pytest.param("cuda", torch.bfloat16, marks=cuda),
+])
+def test_autocast_train_and_inference(graph, device, dtype):
+    """Within 2 % (relative L2) of float32 for the output and every gradient."""
+    m, x = _setup(graph, device)
+    x.requires_grad_()
+    y32 = m(x)
+    g32 = torch.autograd.grad(y32.square().sum(), [x, m.weight, m.bias])
+    with torch.autocast(device, dtype):
+        y = m(x)
+        g = torch.autograd.grad(y.float().square().sum(), [x, m.weight, m.bias])
+    assert y.dtype == dtype
+    assert _rel(y, y32) < 2e-2
+    for a, b in zip(g, g32, strict=True):
+        assert a.dtype == torch.float32 and _rel(a, b) < 3e-2
+    with torch.no_grad(), torch.autocast(device, dtype):
+        assert _rel(m(x), y32) < 2e-2
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_without_autocast(graph, dtype):
+    """Half modules and inputs work (sparse products accumulate in float32)."""
+    m, x = _setup(graph)
+    y32 = m(x)
+    mh = m.to(dtype)
+    y = mh(x.to(dtype))
+    assert y.dtype == dtype and _rel(y, y32) < 2e-2
+    y.float().sum().backward()
+    assert mh.weight.grad.dtype == dtype
+
+
+def test_wrong_dtypes_name_the_fix(graph):
+    m, x = _setup(graph)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        m(x.to(torch.int32))
+    with pytest.raises(TypeError, match="float32.*float64.*autocast"):
+        m(x.double())
+
+
+@cuda
+def test_cuda_half_without_autocast(graph):
+    m, x = _setup(graph, "cuda")
+    y = m.half()(x.half())
+    assert y.dtype == torch.float16 and torch.isfinite(y).all()
