@@ -206,5 +206,5 @@ def polynomial(
             p = apply(p, 1.0)
             h = addmm(h, p, M[0][j])
     if bias is not None:
-        h = h.add_(bias) if inplace and h._base is None else h + bias
+        h = h.add_(bias) if inplace and h._base is None else h + bias.to(h.dtype)
     return h

@@ -229,7 +229,7 @@ def ddp_ignore_operators(model: nn.Module) -> list[str]:
         The fully qualified buffer names now ignored by DDP.
     """
     names = []
-    for prefix, mod in model.named_modules(remove_duplicate=False):
+    for prefix, mod in model.named_modules():  # the names DDP sees (shared modules once)
         if isinstance(mod, SparseOperator):
             names += [f"{prefix}.{n}" if prefix else n for n, _ in mod.named_buffers(recurse=False)]
     names = sorted(set(names))
