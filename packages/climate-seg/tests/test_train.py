@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 from climate_seg.cli import app
@@ -204,3 +205,29 @@ def test_other_samplings_report_grid_and_mesh_metrics(toy, tmp_path, sampling, r
     assert result.exit_code == 0, result.output
     report = json.loads((out / "test_metrics.json").read_text())["test"]
     assert set(report) == {"grid", "mesh"}
+
+
+def test_pipeline_learns_what_no_pixel_shows(tmp_path):
+    """On frames whose classes only neighbourhoods decide, the trained U-Net beats the best
+    per-pixel classifier by far (it learns something spatial)."""
+    from climate_seg.data import read_sample, split_files
+    from climate_seg.training._toy import write_spatial_toy_set
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import average_precision_score
+
+    data = tmp_path / "data"
+    files = write_spatial_toy_set(data, n_files=40, level=3, seed=0)
+    out = tmp_path / "run"
+    result = run(["train", "--data", data, "--out", out, "--epochs", "15", "--resolution", "3", "--batch-size", "4",
+                  "--lr", "3e-3", "--class-weights", "1,3,2", "--patience", "0", "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    unet = json.loads((out / "test_metrics.json").read_text())["test"]["grid"]
+    split = split_files(sorted(files), seed=0)
+    xs, ys = zip(*(read_sample(f, n_vertices=642) for f in split.train), strict=True)
+    fit = LogisticRegression(max_iter=500).fit(np.concatenate([x.T for x in xs]), np.concatenate(ys))
+    xt, yt = zip(*(read_sample(f, n_vertices=642) for f in split.test), strict=True)
+    prob, yt = fit.predict_proba(np.concatenate([x.T for x in xt])), np.concatenate(yt)
+    pixel = [average_precision_score(yt == c, prob[:, c]) for c in (1, 2)]
+    print(f"U-Net AP TC {unet['ap_tc']:.3f} AR {unet['ap_ar']:.3f}; per-pixel AP TC {pixel[0]:.3f} AR {pixel[1]:.3f}")
+    assert max(pixel) < 0.75
+    assert unet["ap_tc"] > pixel[0] + 0.2 and unet["ap_ar"] > pixel[1] + 0.2

@@ -115,7 +115,7 @@ def _cyclones(rng, rates, length):
             core = -u(1.0, 3.0)
             moist, east, north = u(0.4, 0.8), u(7, 12), u(0, 2)
         if core is None:
-            core = 0.10 * vmax  # warm core grows with intensity
+            core = 0.13 * vmax  # warm core grows with intensity
         cols.append((np.full(n, kind), hemi * lat * DEG, rng.uniform(-np.pi, np.pi, n), birth,
                      life, vmax, rm * DEG, core, moist, east, north))
     return [np.concatenate(c).astype(np.float32) for c in zip(*cols, strict=True)]

@@ -74,7 +74,7 @@ class SyntheticGenerator:
         self._calibrate()
 
     # -- calibration ---------------------------------------------------------
-    def _calibrate(self, n_episodes: int = 64, length: int = 4) -> None:
+    def _calibrate(self, n_episodes: int = 40, length: int = 4) -> None:
         rng = np.random.default_rng(12345)
         acc = {k: [] for k in (*CHANNELS, "PSL_env", "PSL_terrain")}
         for _ in range(n_episodes):
