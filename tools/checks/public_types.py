@@ -46,7 +46,11 @@ def exported(package_src: Path) -> set[str]:
                 and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
                 and isinstance(node.value, ast.List | ast.Tuple)
             ):
-                names |= {e.value for e in node.value.elts if isinstance(e, ast.Constant)}
+                names |= {
+                    e.value
+                    for e in node.value.elts
+                    if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                }
     return names
 
 
