@@ -88,7 +88,7 @@ def ang2pix(
     n = _check_nside(nside, nest)
     theta, phi = np.broadcast_arrays(np.asarray(theta, np.float64), np.asarray(phi, np.float64))
     if lonlat:
-        theta, phi = np.radians(90.0 - phi), np.radians(theta)
+        theta, phi = np.pi / 2.0 - np.radians(phi), np.radians(theta)  # as healpy
     if theta.size and (not np.all(np.isfinite(theta)) or theta.min() < 0 or theta.max() > np.pi):
         raise ValueError("theta (colatitude) must lie in [0, pi]; pass lonlat=True for degrees.")
     if not np.all(np.isfinite(phi)):
