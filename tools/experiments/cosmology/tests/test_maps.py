@@ -11,7 +11,7 @@ import pytest
 from cosmo_exp import maps
 from scipy.stats import skew
 
-NSIDE = 16
+NSIDE = 32  # the experiment's resolution
 N_MAPS = 24
 RUN = Path(__file__).resolve().parents[1] / "run.py"
 
