@@ -296,9 +296,11 @@ def synthesize(
     Notes
     -----
     Each file holds ``data`` float32 (16, V) in raw physical units (channel order
-    ``CHANNELS``) and one-hot ``labels`` float32 (3, V). Over many files the
+    ``CHANNELS``) and one-hot ``labels`` float32 (3, V) computed from ``data`` by the
+    detection rules (:func:`climate_seg.data.label_fields`). Over many files the
     per-channel mean and std approach the published ones and class fractions are
-    close to 0.1 % TC and 2.2 % AR.
+    close to 0.1 % TC and 2.2 % AR (a few hundred files vary: one episode of 16 frames
+    holds only a few cyclones).
     """
     if int(n_samples) < 0 or int(episode_length) < 1:
         raise ValueError("n_samples must be >= 0 and episode_length >= 1.")
