@@ -10,7 +10,7 @@ from cheb_conv.testing import random_graph
 def test_one_directional_edge_list_is_refused_unless_directed():
     ei = torch.tensor([[0, 1, 2], [1, 2, 0]])  # a cycle listed in one direction only
     A = cheb_conv.from_edge_index(ei, num_nodes=3)
-    with pytest.raises(ValueError, match="not symmetric.*symmetrise.*directed=True"):
+    with pytest.raises(ValueError, match=r"not symmetric.*symmetrise.*directed=True"):
         cheb_conv.laplacian(A)
     L = cheb_conv.laplacian(A, directed=True).to_dense()
     Ad = A.to_dense()

@@ -26,7 +26,7 @@ __all__ = ["cheb_conv", "cheb_conv_vertex_major", "resolve_operator"]
 _CACHE: dict[tuple, SparseOperator] = {}
 
 
-def resolve_operator(operator: Any, device: torch.device | None = None) -> SparseOperator:  # noqa: C901
+def resolve_operator(operator: Any, device: torch.device | None = None) -> SparseOperator:
     """A :class:`SparseOperator` for any accepted operator.
 
     Parameters

@@ -80,7 +80,7 @@ def _spmm_fake(crow, col, val, tcrow, tcol, tval, x, n_cols, groups, alpha):  # 
 
 
 def _setup_context(ctx, inputs, output):  # type: ignore[no-untyped-def]
-    crow, col, val, tcrow, tcol, tval, x, n_cols, groups, alpha = inputs
+    crow, col, val, tcrow, tcol, tval, _x, _n_cols, groups, alpha = inputs
     ctx.ops = (crow, col, val, tcrow, tcol, tval)
     ctx.n_rows = crow.shape[0] - 1
     ctx.groups, ctx.alpha = groups, alpha
@@ -119,7 +119,7 @@ class _SpmmFunction(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):  # type: ignore[no-untyped-def]
-        arrays, x, n_cols, groups, alpha = inputs
+        arrays, _x, n_cols, groups, alpha = inputs
         ctx.arrays, ctx.n_cols, ctx.groups, ctx.alpha = arrays, n_cols, groups, alpha
         ctx.n_rows = arrays[0].shape[0] - 1
 
