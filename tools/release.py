@@ -128,8 +128,11 @@ def build(pkg_dir: Path, out: Path) -> tuple[Path, Path]:
     if hatch is None:
         raise ReleaseError("`hatch` is not on PATH; install it (pip install hatch)")
     out.mkdir(parents=True, exist_ok=True)
+    # inside `hatch run <env>:...` HATCH_ENV_ACTIVE names the workspace's environment,
+    # which the package's own project does not have
+    env = {k: v for k, v in os.environ.items() if k != "HATCH_ENV_ACTIVE"}
     subprocess.run(
-        [hatch, "build", "-t", "sdist", "-t", "wheel", str(out)], cwd=pkg_dir, check=True
+        [hatch, "build", "-t", "sdist", "-t", "wheel", str(out)], cwd=pkg_dir, env=env, check=True
     )
     sdists = sorted(out.glob("*.tar.gz"))
     wheels = sorted(out.glob("*.whl"))
