@@ -12,32 +12,36 @@ for several diffusion times. Writes ``convolution_filters.png`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import _common
 import cheb_conv
 import healpy as hp
 import matplotlib.pyplot as plt
 import numpy as np
+import scipy.sparse as sp
 import sphere_graphs as sg
 import torch
 from cosmo_exp import maps
 from numpy.polynomial import chebyshev as C
 
-__all__ = ["chebyshev_coefficients", "filter_map", "graph_operator"]
+__all__ = ["chebyshev_coefficients", "filter_map", "graph_operator", "heat"]
 
 
-def graph_operator(nside: int, k: int = 8):
+def graph_operator(nside: int, k: int = 8) -> tuple[sp.csr_matrix, float]:
     """Combinatorial Laplacian ``L`` (scipy CSR) of a HEALPix k-NN graph and its ``lmax``."""
     graph = sg.knn_graph(sg.healpix(nside, nest=True), k=k)
     lap = graph.laplacian("combinatorial")
     return lap, float(sg.estimate_lmax(lap))
 
 
-def chebyshev_coefficients(response, lmax: float, order: int) -> np.ndarray:
+def chebyshev_coefficients(response: Callable[[np.ndarray], np.ndarray], lmax: float,
+                           order: int) -> np.ndarray:
     """Coefficients ``c_k`` with ``response(lam) ~ sum c_k T_k(2 lam / lmax - 1)`` on ``[0, lmax]``."""
     return C.chebinterpolate(lambda u: response((u + 1) * lmax / 2), order)
 
 
-def filter_map(x: np.ndarray, lap, lmax: float, coeffs: np.ndarray) -> np.ndarray:
+def filter_map(x: np.ndarray, lap: sp.spmatrix, lmax: float, coeffs: np.ndarray) -> np.ndarray:
     """Apply ``sum_k c_k T_k(L~)`` to maps ``x`` ``(V, F)`` with ``cheb_conv.cheb_conv``.
 
     One filter per column: the weight is diagonal, ``weight[k] = c_k I``.
@@ -48,6 +52,11 @@ def filter_map(x: np.ndarray, lap, lmax: float, coeffs: np.ndarray) -> np.ndarra
     f = x_t.shape[1]
     weight = torch.as_tensor(coeffs, dtype=torch.float64)[:, None, None] * torch.eye(f, dtype=torch.float64)
     return cheb_conv.cheb_conv(x_t, cheb_conv.as_operator(op, torch.float64), weight).numpy()
+
+
+def heat(t: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Graph-spectral response ``exp(-t lambda)`` of heat diffusion for a time ``t``."""
+    return lambda lam: np.exp(-t * lam)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,13 +94,13 @@ def main(argv: list[str] | None = None) -> None:
     lam = np.linspace(0, lmax, 200)
     ax = fig.add_subplot(1, 4, 1)
     for t in times:
-        c = chebyshev_coefficients(lambda v, t=t: np.exp(-t * v), lmax, 30)
+        c = chebyshev_coefficients(heat(t), lmax, 30)
         ax.plot(lam, np.exp(-t * lam), label=f"{t * lmax:g} / lmax")
         ax.plot(lam, C.chebval(2 * lam / lmax - 1, c), "k:", lw=0.8)
     ax.set(xlabel="graph eigenvalue", ylabel="response", title="heat kernel exp(-t L)")
     ax.legend(fontsize=7)
     for i, t in enumerate(times):
-        c = chebyshev_coefficients(lambda v, t=t: np.exp(-t * v), lmax, 30)
+        c = chebyshev_coefficients(heat(t), lmax, 30)
         y = filter_map(delta, lap, lmax, c)[:, 0]
         hp.orthview(y, nest=True, rot=(np.degrees(1.0), 30), half_sky=True, fig=fig.number,
                     sub=(1, 4, i + 2), title=f"diffused point, t lmax = {t * lmax:g}", cbar=False)

@@ -13,7 +13,7 @@ from sklearn.svm import SVC
 __all__ = ["histogram_features", "psd_features", "svm_accuracy"]
 
 
-def histogram_features(x: NDArray[np.float32], edges: NDArray[np.float64]) -> NDArray[np.float64]:
+def histogram_features(x: NDArray[np.floating], edges: NDArray[np.float64]) -> NDArray[np.float64]:
     """Normalised pixel histograms of patches ``x`` ``(N, V)`` over ``edges`` ``(B + 1,)``.
 
     Values outside the range fall in the first / last bin. Returns ``(N, B)``.
@@ -24,7 +24,7 @@ def histogram_features(x: NDArray[np.float32], edges: NDArray[np.float64]) -> ND
     return out / x.shape[1]
 
 
-def psd_features(x: NDArray[np.float32], nside: int, order: int) -> NDArray[np.float64]:
+def psd_features(x: NDArray[np.floating], nside: int, order: int) -> NDArray[np.float64]:
     """Log power spectral density of each patch, multipoles ``2 .. 2 nside``, in 3-l bins.
 
     Each patch is placed in an otherwise empty NESTED full-sky map (its own position,

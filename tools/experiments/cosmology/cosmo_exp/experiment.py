@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,7 +52,7 @@ class Config:
 
 
 def _cells(cfg: Config) -> list[tuple[str, int | None, int, float]]:
-    cells = []
+    cells: list[tuple[str, int | None, int, float]] = []
     for order in cfg.orders:
         for noise in cfg.noise:
             for m in cfg.methods:
@@ -80,7 +82,7 @@ def _save(path: Path, cfg: Config, results: list[dict]) -> None:
     tmp.replace(path)
 
 
-def run(cfg: Config, out: str | Path, log=print) -> list[dict]:
+def run(cfg: Config, out: str | Path, log: Callable[[str], Any] = print) -> list[dict]:
     """Run every missing cell of ``cfg`` and write ``results.json``, ``results.md``, ``accuracy.png``.
 
     Returns
@@ -141,10 +143,13 @@ def _cell(cfg: Config, split: data.Split, method: str, k: int | None, order: int
     else:
         n_pix = x_train.shape[1]
         depth = models.depth_for(n_pix)
+        model: torch.nn.Module
         if method == "cnn2d":
             model = models.Image2dCNN(math.isqrt(n_pix), data.zorder_permutation(cfg.nside, order),
                                       depth, cfg.width)
         else:
+            if k is None:
+                raise ValueError(f"{method} needs a k.")
             torch.manual_seed(cfg.seed)
             model = models.deepsphere(method.split("_")[1], data.patch_sampling(cfg.nside, order), k,
                                       depth, cfg.width, cfg.kernel_size)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -43,7 +44,8 @@ class DeepSphereCNN(SphericalClassifier):
     Input ``(B, V, in_channels)``, output ``(B, n_outputs)``.
     """
 
-    def __init__(self, sampling, in_channels: int, n_outputs: int, depth: int = 3, **kwargs) -> None:
+    def __init__(self, sampling: Any, in_channels: int, n_outputs: int, depth: int = 3,
+                 **kwargs: Any) -> None:
         super().__init__(sampling, in_channels, n_outputs, depth, **kwargs)
         v_last = self.stack.vertices[-1]
         self.head = nn.Linear(v_last * self.head.in_features, n_outputs)
@@ -51,7 +53,7 @@ class DeepSphereCNN(SphericalClassifier):
     def features(self, x: Tensor) -> Tensor:
         """Flattened last-level features ``(B, V_last * C_last)``."""
         captured: list[Tensor] = []
-        last = self.blocks[-1][-1]
+        last = cast(nn.ModuleList, self.blocks[-1])[-1]
         handle = last.register_forward_hook(lambda _m, _i, out: captured.append(out))
         try:
             super().features(x)
@@ -64,7 +66,7 @@ class DeepSphereCNN(SphericalClassifier):
         return h.permute(1, 0, 2).reshape(h.shape[1], -1)
 
 
-def deepsphere(variant: str, sampling, k: int, depth: int, width: int = 16, kernel_size: int = 5,
+def deepsphere(variant: str, sampling: Any, k: int, depth: int, width: int = 16, kernel_size: int = 5,
                in_channels: int = 1, n_outputs: int = 2) -> nn.Module:
     """DeepSphere model on ``sampling`` with a ``k``-NN graph (published HEALPix widths).
 
@@ -101,11 +103,11 @@ class Image2dCNN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, _, c = x.shape
-        img = x[:, self.perm].permute(0, 2, 1).reshape(b, c, self.side, self.side)
+        img = x[:, cast(Tensor, self.perm)].permute(0, 2, 1).reshape(b, c, self.side, self.side)
         return self.head(self.body(img).mean((2, 3)))
 
 
-def train(model: nn.Module, x: NDArray[np.float32], y: NDArray, *, epochs: int, batch: int,
+def train(model: nn.Module, x: NDArray[np.floating], y: NDArray, *, epochs: int, batch: int,
           lr: float = 2e-3, augment: Callable[[NDArray], NDArray] | None = None,
           loss: str = "ce", seed: int = 0) -> float:
     """Adam training; ``augment`` is applied to each batch (fresh noise every epoch).
@@ -146,7 +148,7 @@ def train(model: nn.Module, x: NDArray[np.float32], y: NDArray, *, epochs: int, 
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: NDArray[np.float32], batch: int = 256) -> NDArray[np.float32]:
+def predict(model: nn.Module, x: NDArray[np.floating], batch: int = 256) -> NDArray[np.float32]:
     """Model outputs ``(N, n_outputs)`` for ``x`` ``(N, V)`` or ``(N, V, C)`` in eval mode."""
     model.eval()
     outs = []

@@ -16,7 +16,10 @@ log power spectra.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import healpy as hp
 import numpy as np
@@ -76,7 +79,7 @@ def _psd(x: NDArray[np.float32], nside: int) -> NDArray[np.float64]:
     return np.asarray(feats)
 
 
-def run_regression(cfg: RegressionConfig, log=print) -> dict:
+def run_regression(cfg: RegressionConfig, log: Callable[[str], Any] = print) -> dict:
     """Train both regressors and return their test errors.
 
     Returns
@@ -123,7 +126,7 @@ def run_regression(cfg: RegressionConfig, log=print) -> dict:
     return result
 
 
-def figure(result: dict, path) -> None:
+def figure(result: dict, path: str | Path) -> None:
     """Predicted against true parameters of the DeepSphere regressor (PNG)."""
     import matplotlib
 
