@@ -323,11 +323,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name a package or pass --all")
     if len(packages) > 1 and args.version:
         parser.error("--version applies to one package; use --bump with several")
-    try:
-        for package in packages:
+    failed = []
+    for package in packages:  # every package, so that CI reports all failures at once
+        try:
             release(package, args)
-    except (ReleaseError, subprocess.CalledProcessError) as exc:
-        print(f"release failed: {exc}", file=sys.stderr)
+        except (ReleaseError, subprocess.CalledProcessError) as exc:
+            print(f"release of {package} failed: {exc}", file=sys.stderr, flush=True)
+            failed.append(package)
+            if not args.dry_run:
+                break  # a real release stops at the first failure
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
