@@ -110,13 +110,13 @@ def run_unet(data: Path, results: Path, name: str, overrides: dict, epochs: int,
 
 def report(results: Path) -> None:
     records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    print("| model | AP TC | AP AR | test files | time |\n|---|---|---|---|---|")
+    print("| model | AP TC | AP AR | time |\n|---|---|---|---|")
     for r in records:
         if r["part"] == "pixelwise":
-            print(f"| per-pixel logistic regression ({r['protocol']}) | {r['ap_tc']:.3f} | {r['ap_ar']:.3f} | | |")
+            print(f"| per-pixel logistic regression ({r['protocol']}) | {r['ap_tc']:.3f} | {r['ap_ar']:.3f} | |")
         elif r["part"] == "unet":
             print(f"| default U-Net, {r['epochs']} epochs, seed {r['seed']} | {r['ap_tc']:.3f} | {r['ap_ar']:.3f} "
-                  f"| | {r['seconds']:.0f} s |")
+                  f"| {r['seconds']:.0f} s |")
     rows: dict[str, list[dict]] = {}
     for r in records:
         if r["part"] == "ranking":
