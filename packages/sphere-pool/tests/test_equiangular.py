@@ -2,15 +2,9 @@
 
 import numpy as np
 import pytest
+import sphere_graphs
 import torch
-from sphere_pool import (
-    EquiangularPool,
-    EquiangularUnpool,
-    Pool,
-    Unpool,
-    equiangular_maps,
-    for_sampling,
-)
+from sphere_pool import EquiangularPool, EquiangularUnpool, Pool, Unpool, for_sampling
 
 
 @pytest.mark.parametrize("levels", [1, 2])
@@ -23,7 +17,7 @@ def test_pool_matches_blocks_and_generic(samplings, levels):
     torch.testing.assert_close(y, grid.mean(dim=(2, 4)).reshape(2, -1, 3))
     ym, idx = EquiangularPool(s, "max", levels)(x)
     torch.testing.assert_close(ym, grid.amax(dim=(2, 4)).reshape(2, -1, 3))
-    maps = equiangular_maps(nlat, nlon, levels)
+    maps = sphere_graphs.hierarchy(s, levels)  # 2x2 steps, pooled by gathers
     gy, gidx = Pool(maps, "max")(x)
     torch.testing.assert_close(ym, gy)
     assert torch.equal(idx, gidx)
@@ -45,11 +39,13 @@ def test_unpool(samplings):
     assert int((out != 0).sum()) == y.numel()
 
 
-def test_odd_sizes_error(samplings):
-    with pytest.raises(ValueError, match="divisible by 2"):
+def test_odd_sizes_and_pole_rows_error(samplings):
+    with pytest.raises(ValueError, match=r"levels=1 .*at most 0.*got \(5, 8\)"):
         for_sampling(samplings.equiangular(5, 8), "max")
-    with pytest.raises(ValueError, match="divisible by 4"):
+    with pytest.raises(ValueError, match=r"levels=2 .*at most 1.*coarsening 2 fails.*got \(4, 3\)"):
         EquiangularPool(nlat=8, nlon=6, levels=2)
+    with pytest.raises(ValueError, match="poles=2"):
+        EquiangularPool(samplings.equiangular(8, 16, poles=2))
     with pytest.raises(ValueError, match=r"V=32.*grid \(4, 8\)"):
         EquiangularPool(nlat=4, nlon=8)(torch.randn(1, 31, 1))
 
@@ -81,5 +77,16 @@ def test_interpolate_unpool_uses_sphere_graphs_weights(samplings):
     ref = np.stack([c.interpolation @ y[b].numpy() for b in range(2)])
     np.testing.assert_allclose(unpool(y).numpy(), ref, atol=1e-12)
     torch.testing.assert_close(unpool(torch.ones(1, 32, 1)), torch.ones(1, 128, 1))
-    with pytest.raises(ValueError, match="EquiangularSampling"):
-        EquiangularUnpool(nlat=8, nlon=16, mode="interpolate")
+    # a bare grid size means sphere_graphs.equiangular(nlat, nlon), poles=0
+    torch.testing.assert_close(EquiangularUnpool(nlat=8, nlon=16, mode="interpolate")(y), unpool(y))
+
+
+def test_interpolate_two_levels_is_the_product_of_the_steps(samplings):
+    s = samplings.equiangular(8, 16, poles=1)
+    c1 = sphere_graphs.coarsen(s)
+    c2 = sphere_graphs.coarsen(c1.coarse)
+    dense = c1.interpolation.toarray() @ c2.interpolation.toarray()  # (128, 8)
+    y = torch.randn(2, 8, 3, dtype=torch.float64)
+    ref = np.einsum("fc,bck->bfk", dense, y.numpy())
+    out = EquiangularUnpool(s, "interpolate", levels=2)(y)
+    np.testing.assert_allclose(out.numpy(), ref, atol=1e-12)

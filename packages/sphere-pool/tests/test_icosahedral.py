@@ -2,8 +2,15 @@
 
 import numpy as np
 import pytest
+import sphere_graphs
 import torch
-from sphere_pool import IcosahedralPool, IcosahedralUnpool, Unpool, for_sampling, icosahedral_maps
+from sphere_pool import (
+    IcosahedralPool,
+    IcosahedralUnpool,
+    Unpool,
+    for_sampling,
+    maps_from_coarsening,
+)
 
 
 def nv(level):
@@ -12,7 +19,7 @@ def nv(level):
 
 def test_maps_from_faces_follow_the_spec(samplings):
     s = samplings.icosahedral(2)
-    m = icosahedral_maps(s.faces, nv(1))
+    m = IcosahedralPool(s, "avg").maps[0]
     assert m.children.shape[0] == nv(1) and m.children.shape[1] == 7
     assert np.array_equal(m.children[:, 0], np.arange(nv(1)))
     n_kids = (m.children >= 0).sum(1)
@@ -29,14 +36,24 @@ def test_maps_from_faces_follow_the_spec(samplings):
     assert np.all(m.parent[mids] == ends.min(1))
 
 
-def test_maps_match_sphere_graphs_coarsen(samplings):
-    import sphere_graphs
-
+def test_children_are_the_mesh_neighbourhoods(samplings):
+    # independent reference: a dense vertex adjacency of the fine mesh's faces
     s = samplings.icosahedral(3)
-    c = sphere_graphs.coarsen(s)
-    m = icosahedral_maps(s.faces, nv(2))
-    assert [set(r[r >= 0]) for r in c.children] == [set(r[r >= 0]) for r in m.children]
-    np.testing.assert_allclose(c.interpolation.toarray(), _dense(m), atol=1e-12)
+    n = s.n_vertices
+    adj = np.zeros((n, n), dtype=bool)
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        adj[s.faces[:, a], s.faces[:, b]] = adj[s.faces[:, b], s.faces[:, a]] = True
+    m = maps_from_coarsening(sphere_graphs.coarsen(s))
+    for v in range(nv(2)):
+        expected = {v} | set(np.flatnonzero(adj[v]).tolist())
+        assert set(m.children[v][m.children[v] >= 0].tolist()) == expected
+    # interpolation: kept vertices copy themselves, a midpoint averages its two endpoints
+    dense = _dense(m)
+    np.testing.assert_array_equal(dense[: nv(2)], np.eye(nv(2)))
+    for v in range(nv(2), n):
+        ends = np.flatnonzero(adj[v, : nv(2)])
+        assert ends.size == 2 and np.allclose(dense[v, ends], 0.5) and dense[v].sum() == 1.0
+    assert np.array_equal(IcosahedralPool(s, "avg").maps[0].children, m.children)
 
 
 def _dense(m):

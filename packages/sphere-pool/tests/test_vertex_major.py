@@ -10,7 +10,9 @@ from sphere_graphs.testing import assert_equivariant, rotation_z
 
 CASES = {
     "healpix": lambda: sg.coarsen(sg.healpix(4)),
-    "healpix_partial": lambda: sg.coarsen(sg.healpix(4, indices=sg.healpix_closure(4, [0, 17, 90], 1))),
+    "healpix_partial": lambda: sg.coarsen(
+        sg.healpix(4, indices=sg.healpix_closure(4, [0, 17, 90], 1))
+    ),
     "icosahedral": lambda: sg.coarsen(sg.icosahedral(2)),
     "equiangular": lambda: sg.coarsen(sg.equiangular(8, 16)),
 }

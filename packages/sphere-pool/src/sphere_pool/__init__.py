@@ -19,13 +19,7 @@ from ._functional import (
 from ._generic import POOL_MODES, UNPOOL_MODES, Pool, Unpool
 from ._healpix import HealpixPool, HealpixUnpool
 from ._icosahedral import IcosahedralPool, IcosahedralUnpool
-from ._maps import (
-    PoolingMaps,
-    equiangular_maps,
-    healpix_maps,
-    icosahedral_maps,
-    maps_from_coarsening,
-)
+from ._maps import PoolingMaps, maps_from_coarsening
 from ._vertex_major import VertexPool, gather_rows, sparse_rows
 
 __version__ = "0.2.0"
@@ -45,11 +39,8 @@ __all__ = [
     "VertexPool",
     "__version__",
     "decimate",
-    "equiangular_maps",
     "for_sampling",
     "gather_rows",
-    "healpix_maps",
-    "icosahedral_maps",
     "maps_from_coarsening",
     "pool_avg",
     "pool_max",

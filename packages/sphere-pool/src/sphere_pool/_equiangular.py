@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import torch.nn.functional as tf
@@ -10,60 +9,49 @@ from torch import Tensor
 
 from ._checks import check_vertices
 from ._generic import Pool, Unpool
-from ._maps import PoolingMaps, equiangular_maps, maps_from_coarsening
+from ._maps import PoolingMaps, coarsening_steps, maps_from_coarsening
 
 __all__ = ["EquiangularPool", "EquiangularUnpool", "equiangular_setup"]
 
 
-def _coarse_equiangular(sampling: Any, nlat: int, nlon: int, levels: int) -> Any:
-    import sphere_graphs
-
-    if sampling is not None:
-        return sphere_graphs.hierarchy(sampling, levels)[-1].coarse
-    f = 2**levels
-    return sphere_graphs.equiangular(nlat // f, nlon // f, poles=getattr(sampling, "poles", 0))
-
-
-def _interpolation_maps(sampling: Any, levels: int) -> list[PoolingMaps]:
-    import sphere_graphs
-
-    if sampling is None:
-        raise ValueError(
-            "mode='interpolate' needs an EquiangularSampling for "
-            "its bilinear weights; pass the sampling or use mode='nearest'."
-        )
-    return [maps_from_coarsening(c) for c in sphere_graphs.hierarchy(sampling, levels)]
-
-
 def equiangular_setup(
     sampling: Any = None, *, nlat: int | None = None, nlon: int | None = None, levels: int = 1
-) -> tuple[PoolingMaps, Any, Any, int, int]:
-    """Maps, fine sampling, lazy coarse sampling and grid size of an equiangular pooling.
+) -> tuple[list[PoolingMaps], Any, Any, int, int]:
+    """Maps, fine and coarse samplings and grid size of an equiangular pooling.
+
+    The maps are those of ``sphere_graphs.hierarchy(sampling, levels)`` (2x2 blocks
+    per level; their interpolation is sphere-graphs' bilinear one).
 
     Parameters
     ----------
-    sampling : sphere_graphs.EquiangularSampling (or any sampling with nlat, nlon), optional
+    sampling : sphere_graphs.EquiangularSampling, optional
+        The fine grid (poles 0 or 1).
     nlat, nlon : int, optional
-        Grid size when no sampling is given.
+        Grid size when no sampling is given: ``sphere_graphs.equiangular(nlat, nlon)``
+        (rows at cell centres, ``poles=0``).
     levels : int
         Blocks of ``2**levels x 2**levels`` cells.
 
     Returns
     -------
-    maps, fine, coarse (callable), nlat, nlon
+    maps : list of PoolingMaps, length ``levels``
+    fine, coarse : EquiangularSampling
+    nlat, nlon : int
+        Fine grid size.
     """
-    if sampling is not None:
-        if not (hasattr(sampling, "nlat") and hasattr(sampling, "nlon")):
-            raise TypeError(
-                f"expected a sphere_graphs.EquiangularSampling; got {type(sampling).__name__}."
-            )
-        nlat, nlon = sampling.nlat, sampling.nlon
-    if nlat is None or nlon is None:
-        raise ValueError("give an EquiangularSampling or both nlat=... and nlon=...")
-    maps = equiangular_maps(nlat, nlon, levels)
+    import sphere_graphs
 
-    coarse = partial(_coarse_equiangular, sampling, int(nlat), int(nlon), int(levels))
-    return maps, sampling, coarse, int(nlat), int(nlon)
+    if sampling is None:
+        if nlat is None or nlon is None:
+            raise ValueError("give an EquiangularSampling or both nlat=... and nlon=...")
+        sampling = sphere_graphs.equiangular(int(nlat), int(nlon), poles=0)
+    elif not isinstance(sampling, sphere_graphs.EquiangularSampling):
+        raise TypeError(
+            f"expected a sphere_graphs.EquiangularSampling; got {type(sampling).__name__}."
+        )
+    steps = coarsening_steps(sampling, levels)
+    maps = [maps_from_coarsening(c) for c in steps]
+    return maps, sampling, steps[-1].coarse, int(sampling.nlat), int(sampling.nlon)
 
 
 class EquiangularPool(Pool):
@@ -75,7 +63,7 @@ class EquiangularPool(Pool):
     Parameters
     ----------
     sampling : sphere_graphs.EquiangularSampling, optional
-        Fine grid; or give ``nlat`` and ``nlon``.
+        Fine grid (poles 0 or 1); or give ``nlat`` and ``nlon`` (``poles=0``).
     mode : {"max", "avg"}
     levels : int
     nlat, nlon : int, optional
@@ -129,10 +117,10 @@ class EquiangularUnpool(Unpool):
     Parameters
     ----------
     sampling : sphere_graphs.EquiangularSampling, optional
-        The fine grid; or give ``nlat`` and ``nlon``.
+        The fine grid (poles 0 or 1); or give ``nlat`` and ``nlon`` (``poles=0``).
     mode : {"nearest", "interpolate", "max"}
         Copy each coarse cell to its block, interpolate with sphere-graphs' bilinear
-        weights (needs ``sampling``), or put values back at the max positions.
+        weights, or put values back at the max positions.
     levels : int
     nlat, nlon : int, optional
 
@@ -158,7 +146,5 @@ class EquiangularUnpool(Unpool):
         maps, fine, coarse, nlat, nlon = equiangular_setup(
             sampling, nlat=nlat, nlon=nlon, levels=levels
         )
-        if mode == "interpolate":
-            maps = _interpolation_maps(sampling, levels)
         super().__init__(maps, mode, fine=fine, coarse=coarse)
         self.nlat, self.nlon = nlat, nlon

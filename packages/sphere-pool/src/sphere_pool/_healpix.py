@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._generic import Pool, Unpool
-from ._maps import PoolingMaps, healpix_maps
+from ._maps import PoolingMaps, coarsening_steps, maps_from_coarsening
 
 __all__ = ["HealpixPool", "HealpixUnpool", "healpix_setup"]
-
-
-def _coarse_healpix(nside: int, indices: NDArray[np.int64] | None) -> Any:
-    import sphere_graphs
-
-    return sphere_graphs.healpix(nside, nest=True, indices=indices)
 
 
 def healpix_setup(
@@ -27,8 +20,11 @@ def healpix_setup(
     indices: Any = None,
     nest: bool = True,
     levels: int = 1,
-) -> tuple[PoolingMaps, Any, Any, NDArray[np.int64] | None]:
-    """Maps, fine sampling, lazy coarse sampling and coarse pixel ids of a HEALPix pooling.
+) -> tuple[list[PoolingMaps], Any, Any, NDArray[np.int64] | None]:
+    """Maps, fine and coarse samplings and coarse pixel ids of a HEALPix pooling.
+
+    The maps are those of ``sphere_graphs.hierarchy(sampling, levels)`` (one step
+    of 4 children per level; a step of complete contiguous groups pools by a reshape).
 
     Parameters
     ----------
@@ -38,44 +34,39 @@ def healpix_setup(
     indices : array_like of int, shape (V,), optional
         Sorted NESTED pixel ids of a partial-sky subset.
     nest : bool
-        Must be True: RING order has no pixel hierarchy.
+        Must be True: RING order has no pixel hierarchy (sphere-graphs says so).
     levels : int
-        Number of coarsenings at once (groups of ``4**levels`` pixels).
+        Number of coarsenings (``nside -> nside // 2**levels``).
 
     Returns
     -------
-    maps : PoolingMaps
-    fine : HealpixSampling or None
-    coarse : callable
-        Builds ``sphere_graphs.healpix(nside // 2**levels, nest=True, indices=coarse_indices)``.
+    maps : list of PoolingMaps, length ``levels``
+    fine : HealpixSampling
+    coarse : HealpixSampling
+        ``nside // 2**levels``, NESTED, subset ``coarse_indices``.
     coarse_indices : ndarray of int64, shape (V_coarse,), or None
     """
-    if sampling is not None:
-        if getattr(sampling, "kind", None) != "healpix" or not hasattr(sampling, "nside"):
-            raise TypeError(
-                f"expected a sphere_graphs.HealpixSampling; got {type(sampling).__name__}."
-            )
-        nside, nest, indices = sampling.nside, bool(sampling.nest), sampling.indices
-    if nside is None:
-        raise ValueError("give a HealpixSampling or nside=...")
-    if not nest:
-        raise ValueError(
-            f"HEALPix pooling needs NESTED pixel order; got RING (nest=False, nside={nside}). RING has no "
-            "pixel hierarchy: reorder the data with healpy.reorder(m, r2n=True) and use "
-            "sphere_graphs.healpix(nside, nest=True)."
-        )
-    maps, coarse_indices = healpix_maps(nside, indices, levels)
+    import sphere_graphs
 
-    coarse = partial(_coarse_healpix, int(nside) // 2**levels, coarse_indices)
-    return maps, sampling, coarse, coarse_indices
+    if sampling is None:
+        if nside is None:
+            raise ValueError("give a HealpixSampling or nside=...")
+        sampling = sphere_graphs.healpix(nside, nest=nest, indices=indices)
+    elif not isinstance(sampling, sphere_graphs.HealpixSampling):
+        raise TypeError(f"expected a sphere_graphs.HealpixSampling; got {type(sampling).__name__}.")
+    steps = coarsening_steps(sampling, levels)
+    coarse = steps[-1].coarse
+    coarse_indices = None if coarse.indices is None else np.array(coarse.indices)  # writable
+    return [maps_from_coarsening(c) for c in steps], sampling, coarse, coarse_indices
 
 
 class HealpixPool(Pool):
     """Max or average pooling of HEALPix NESTED maps by groups of ``4**levels`` pixels.
 
     Works on the full sphere and on partial-sky subsets that hold every child of the
-    coarse pixels they touch (see ``sphere_graphs.healpix_closure``). Pooling is a
-    reshape ``x.view(B, V // 4**levels, 4**levels, C)``.
+    coarse pixels they touch (see ``sphere_graphs.healpix_closure``). The maps are
+    those of ``sphere_graphs.hierarchy(sampling, levels)``; on complete groups each
+    level pools by a reshape ``x.view(B, V // 4, 4, C)``.
 
     Parameters
     ----------
@@ -91,7 +82,7 @@ class HealpixPool(Pool):
     Attributes
     ----------
     coarse : HealpixSampling
-        Coarse sampling (built by sphere-graphs on first access).
+        Coarse sampling (``sphere_graphs.hierarchy(sampling, levels)[-1].coarse``).
     coarse_indices : ndarray of int64, shape (V_coarse,), or None
         Coarse pixel ids of a subset (None for the full sphere).
 

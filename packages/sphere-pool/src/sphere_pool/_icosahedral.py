@@ -5,19 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from ._generic import Pool, Unpool
-from ._maps import PoolingMaps, maps_from_coarsening
+from ._maps import PoolingMaps, coarsening_steps, maps_from_coarsening
 
 __all__ = ["IcosahedralPool", "IcosahedralUnpool", "icosahedral_setup"]
-
-
-def _n_vertices(level: int) -> int:
-    return 10 * 4**level + 2
 
 
 def icosahedral_setup(
     sampling: Any = None, *, level: int | None = None, levels: int = 1
 ) -> tuple[list[PoolingMaps], Any, Any]:
-    """Maps (finest first), fine sampling and lazy coarse sampling of an icosahedral pooling.
+    """Maps (finest first), fine sampling and coarse sampling of an icosahedral pooling.
 
     The maps are those of ``sphere_graphs.hierarchy`` (one home for coarsenings).
 
@@ -33,7 +29,7 @@ def icosahedral_setup(
     -------
     maps : list of PoolingMaps
     fine : IcosahedralSampling
-    coarse : IcosahedralSampling or callable building it
+    coarse : IcosahedralSampling
     """
     import sphere_graphs
 
@@ -41,17 +37,11 @@ def icosahedral_setup(
         if level is None:
             raise ValueError("give an IcosahedralSampling or level=...")
         sampling = sphere_graphs.icosahedral(int(level))
-    if getattr(sampling, "kind", None) != "icosahedral" or not hasattr(sampling, "level"):
+    if not isinstance(sampling, sphere_graphs.IcosahedralSampling):
         raise TypeError(
             f"expected a sphere_graphs.IcosahedralSampling; got {type(sampling).__name__}."
         )
-    level, levels = int(sampling.level), int(levels)
-    if levels < 1 or level - levels < 0:
-        raise ValueError(
-            f"cannot coarsen an icosahedral mesh of level {level} by {levels} level(s); "
-            f"levels must lie in [1, {level}]."
-        )
-    steps = sphere_graphs.hierarchy(sampling, levels)
+    steps = coarsening_steps(sampling, levels)
     return [maps_from_coarsening(s) for s in steps], sampling, steps[-1].coarse
 
 

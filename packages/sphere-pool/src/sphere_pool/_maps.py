@@ -1,27 +1,25 @@
 """Index maps between a fine and a coarse sampling, as plain numpy arrays.
 
 A :class:`PoolingMaps` is the torch-free description of one coarsening step that
-every layer of this package consumes. Builders exist for any
-:class:`sphere_graphs.Coarsening`, for HEALPix NESTED (full sphere and partial
-subsets, ``4**levels`` children at once), for equiangular grids (``2**levels``
-blocks) and for icosahedral meshes (from the faces of the fine mesh).
+every layer of this package consumes. Every map comes from a
+:class:`sphere_graphs.Coarsening` (:func:`maps_from_coarsening`; one home for
+coarsenings): this module validates and re-packs them, it builds none of its own.
+:func:`coarsening_steps` is the one place the layers ask sphere-graphs for the
+``levels`` steps below a sampling.
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = [
-    "PoolingMaps",
-    "equiangular_maps",
-    "healpix_maps",
-    "icosahedral_maps",
-    "maps_from_coarsening",
-]
+from ._checks import describe
+
+__all__ = ["PoolingMaps", "coarsening_steps", "maps_from_coarsening"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,165 +198,39 @@ def maps_from_coarsening(coarsening: Any) -> PoolingMaps:
     return maps
 
 
-def healpix_maps(
-    nside: int, indices: Any = None, levels: int = 1
-) -> tuple[PoolingMaps, NDArray[np.int64] | None]:
-    """Maps of HEALPix NESTED pooling by groups of ``4**levels`` pixels.
+def coarsening_steps(sampling: Any, levels: int) -> list[Any]:
+    """The ``levels`` coarsenings below ``sampling``, finest first, from sphere-graphs.
+
+    ``sphere_graphs.hierarchy(sampling, levels)``, with the error naming ``levels`` and,
+    when there are too many, the cause reported by ``sphere_graphs.coarsen`` at the
+    step that fails (RING order, odd grid, coarsest level reached, point cloud).
 
     Parameters
     ----------
-    nside : int
-        Fine resolution (a power of two divisible by ``2**levels``).
-    indices : array_like of int, shape (V,), optional
-        Sorted NESTED pixel ids of a partial-sky subset; None for the full sphere.
-        The subset must hold all ``4**levels`` children of every coarse pixel it touches.
+    sampling : sphere_graphs.Sampling
+        The fine sampling.
     levels : int
-        Number of coarsenings done at once (``nside -> nside // 2**levels``).
+        Number of coarsenings, ``1 <= levels <= sphere_graphs.max_depth(sampling)``.
 
     Returns
     -------
-    maps : PoolingMaps
-    coarse_indices : ndarray of int64, shape (V_coarse,), or None
-        Coarse NESTED pixel ids of the subset (None for the full sphere).
+    list of sphere_graphs.Coarsening, length ``levels``
     """
-    nside, levels = int(nside), int(levels)
-    if levels < 1:
-        raise ValueError(f"levels must be >= 1; got {levels}.")
-    if nside < 1 or nside & (nside - 1):
-        raise ValueError(f"HEALPix NESTED nside must be a power of two; got nside={nside}.")
-    if nside < 2**levels:
-        raise ValueError(
-            f"cannot coarsen nside={nside} by {levels} level(s) (needs nside >= {2**levels}); use fewer levels."
-        )
-    g = 4**levels
-    n_pix = 12 * nside**2
-    if indices is None:
-        n_fine, coarse_indices = n_pix, None
-        parent = np.arange(n_fine, dtype=np.int64) // g
-    else:
-        pix = np.asarray(indices, dtype=np.int64)
-        if pix.ndim != 1 or pix.size == 0:
+    import sphere_graphs
+
+    if isinstance(levels, bool) or not isinstance(levels, numbers.Integral) or levels < 1:
+        raise ValueError(f"levels must be an integer >= 1; got {levels!r}.")
+    levels = int(levels)
+    limit = sphere_graphs.max_depth(sampling)
+    if levels <= limit:
+        return sphere_graphs.hierarchy(sampling, levels)
+    current = sampling
+    for step in range(1, levels + 1):
+        try:
+            current = sphere_graphs.coarsen(current).coarse
+        except ValueError as err:
             raise ValueError(
-                f"indices must be a non-empty 1-D array of pixel ids; got shape {pix.shape}."
-            )
-        if pix.min() < 0 or pix.max() >= n_pix:
-            raise ValueError(
-                f"indices must lie in [0, {n_pix}) for nside={nside}; got [{pix.min()}, {pix.max()}]."
-            )
-        if np.any(np.diff(pix) <= 0):
-            raise ValueError(
-                "indices must be sorted ascending without duplicates (np.unique(indices))."
-            )
-        coarse_indices, parent, counts = np.unique(
-            pix // g, return_inverse=True, return_counts=True
-        )
-        if np.any(counts != g):
-            import sphere_graphs
-
-            # sphere-graphs' one partial-sky rule and message (names healpix_closure)
-            sphere_graphs.require_closed(sphere_graphs.healpix(nside, indices=pix), levels)
-        n_fine = int(pix.size)
-        parent = parent.astype(np.int64).ravel()
-    children = np.arange(n_fine, dtype=np.int64).reshape(-1, g)
-    return PoolingMaps.from_arrays(children, parent), coarse_indices
-
-
-def equiangular_maps(nlat: int, nlon: int, levels: int = 1) -> PoolingMaps:
-    """Maps of ``2**levels x 2**levels`` block pooling on a row-major ``(nlat, nlon)`` grid.
-
-    Parameters
-    ----------
-    nlat, nlon : int
-        Fine grid size; both must be divisible by ``2**levels``.
-    levels : int
-        Number of 2x2 coarsenings done at once.
-
-    Returns
-    -------
-    PoolingMaps
-        ``children`` of coarse ``(I, J)`` (vertex ``I * nlon_c + J``) is its block.
-    """
-    f = _check_grid(nlat, nlon, levels)
-    nlat_c, nlon_c = nlat // f, nlon // f
-    i = np.arange(nlat)[:, None]
-    j = np.arange(nlon)[None, :]
-    parent = ((i // f) * nlon_c + j // f).ravel().astype(np.int64)
-    fine = (i * nlon + j).reshape(nlat_c, f, nlon_c, f).transpose(0, 2, 1, 3)
-    children = fine.reshape(nlat_c * nlon_c, f * f).astype(np.int64)
-    return PoolingMaps.from_arrays(children, parent)
-
-
-def _check_grid(nlat: int, nlon: int, levels: int) -> int:
-    nlat, nlon, levels = int(nlat), int(nlon), int(levels)
-    if levels < 1:
-        raise ValueError(f"levels must be >= 1; got {levels}.")
-    f = 2**levels
-    if nlat % f or nlon % f or nlat < f or nlon < f:
-        raise ValueError(
-            f"equiangular pooling by {f}x{f} blocks needs nlat and nlon divisible by {f}; got "
-            f"nlat={nlat}, nlon={nlon}. Use an even grid (e.g. equiangular({max(f, nlat - nlat % f)}, "
-            f"{max(f, nlon - nlon % f)})) or fewer levels."
-        )
-    return f
-
-
-def icosahedral_maps(faces: Any, n_coarse: int) -> PoolingMaps:
-    """Maps of icosahedral decimation ``l -> l-1`` built from the fine mesh's faces.
-
-    Coarse vertices are the first ``n_coarse`` fine vertices (``kept = arange``).
-    Children of a coarse vertex: itself and its fine-mesh neighbours (the midpoints
-    of its incident edges). A new (midpoint) vertex has the smaller of its two coarse
-    neighbours as parent and interpolates 0.5 / 0.5 from both.
-
-    Parameters
-    ----------
-    faces : array_like of int, shape (F, 3)
-        Triangles of the fine mesh.
-    n_coarse : int
-        ``V_coarse = 10 * 4**(level - 1) + 2``.
-
-    Returns
-    -------
-    PoolingMaps
-    """
-    faces = np.asarray(faces, dtype=np.int64)
-    if faces.ndim != 2 or faces.shape[1] != 3 or faces.size == 0:
-        raise ValueError(f"faces must have shape (F, 3); got {faces.shape}.")
-    n_fine = int(faces.max()) + 1
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    codes = np.unique(edges.min(axis=1) * n_fine + edges.max(axis=1))
-    a, b = codes // n_fine, codes % n_fine  # a < b
-    if np.any(b < n_coarse):
-        raise ValueError(
-            "faces do not come from a subdivision: two coarse vertices share a fine edge."
-        )
-    # children: coarse vertex + incident midpoints
-    spoke = a < n_coarse
-    ca, mb = a[spoke], b[spoke]
-    order = np.argsort(ca, kind="stable")
-    ca, mb = ca[order], mb[order]
-    deg = np.bincount(ca, minlength=n_coarse)
-    children = np.full((n_coarse, int(deg.max()) + 1), -1, dtype=np.int64)
-    children[:, 0] = np.arange(n_coarse)
-    pos = np.arange(ca.size) - np.repeat(np.cumsum(deg) - deg, deg)
-    children[ca, pos + 1] = mb
-    # parents of midpoints: their two coarse neighbours
-    ends = np.full((n_fine, 2), -1, dtype=np.int64)
-    by_mid = np.argsort(mb, kind="stable")
-    mids, cs = mb[by_mid], ca[by_mid]
-    if np.any(np.bincount(mids, minlength=n_fine)[n_coarse:] != 2):
-        raise ValueError(
-            "faces do not come from a subdivision: a new vertex lacks exactly two coarse neighbours."
-        )
-    ends[mids[0::2], 0] = cs[0::2]
-    ends[mids[1::2], 1] = cs[1::2]
-    ends[:n_coarse] = np.arange(n_coarse)[:, None]
-    parent = ends[:, 0].copy()
-    weight = np.full((n_fine, 2), 0.5)
-    weight[:n_coarse] = [1.0, 0.0]
-    import scipy.sparse as sp
-
-    interp = sp.csr_matrix(
-        (weight.ravel(), (np.repeat(np.arange(n_fine), 2), ends.ravel())), shape=(n_fine, n_coarse)
-    )
-    return PoolingMaps.from_arrays(children, parent, interp, np.arange(n_coarse))
+                f"levels={levels} is too many for {describe(sampling)}: at most {limit} "
+                f"coarsening(s) are possible; coarsening {step} fails: {err}"
+            ) from None
+    return sphere_graphs.hierarchy(sampling, levels)  # raises its own "too large" message

@@ -143,7 +143,9 @@ class VertexPool(nn.Module):
         if mode not in ("max", "avg"):
             raise ValueError(f"pool mode must be 'max' or 'avg'; got {mode!r}.")
         self.mode = mode
-        maps = coarsening if isinstance(coarsening, PoolingMaps) else maps_from_coarsening(coarsening)
+        maps = (
+            coarsening if isinstance(coarsening, PoolingMaps) else maps_from_coarsening(coarsening)
+        )
         children, parent = maps.children, maps.parent
         self.n_fine, self.n_coarse = int(maps.n_fine), int(maps.n_coarse)
         valid = children >= 0
@@ -152,7 +154,9 @@ class VertexPool(nn.Module):
         self.overlap = not maps.disjoint
         self.padded = bool(not valid.all())
         counts = np.maximum(valid.sum(1, keepdims=True), 1)
-        self.register_buffer("child_index", torch.from_numpy(np.where(valid, children, 0)), persistent=False)
+        self.register_buffer(
+            "child_index", torch.from_numpy(np.where(valid, children, 0)), persistent=False
+        )
         self.register_buffer("valid", torch.from_numpy(valid), persistent=False)
         self.register_buffer("parent_index", torch.from_numpy(parent.copy()), persistent=False)
         self._ops: dict[tuple[str, torch.dtype, torch.device], Tensor] = {}
@@ -160,10 +164,12 @@ class VertexPool(nn.Module):
         if not self.blocks:
             rows = np.repeat(np.arange(self.n_coarse), self.group)[valid.ravel()]
             p = sp.csr_matrix(
-                ((valid / counts)[valid], (rows, children[valid])), shape=(self.n_coarse, self.n_fine)
+                ((valid / counts)[valid], (rows, children[valid])),
+                shape=(self.n_coarse, self.n_fine),
             )
             u_t = sp.csr_matrix(
-                (np.ones(self.n_fine), (parent, np.arange(self.n_fine))), shape=(self.n_coarse, self.n_fine)
+                (np.ones(self.n_fine), (parent, np.arange(self.n_fine))),
+                shape=(self.n_coarse, self.n_fine),
             )
             self._sparse = {"unpool_t": u_t}
             if mode == "avg":
