@@ -189,9 +189,10 @@ def _brute_ties(coords, k, sigma):
     return (a + a.T) / 2
 
 
-@pytest.mark.parametrize("nside", [4, 16])
-def test_tie_inclusive_healpix_matches_dense_reference(nside):
-    s = sg.healpix(nside)
+@pytest.mark.parametrize(("nside", "nest"), [(4, True), (16, True), (6, False)])
+def test_tie_inclusive_healpix_matches_dense_reference(nside, nest):
+    # (6, RING): nside not a power of two, built by the k-d tree path
+    s = sg.healpix(nside, nest=nest)
     g = sg.knn_graph(s, 8)
     assert g.params["ties"] == "distance"
     ref = _brute_ties(s.coords, 8, g.params["sigma"])
