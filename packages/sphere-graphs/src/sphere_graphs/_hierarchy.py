@@ -51,8 +51,12 @@ def _csr(rows, cols, vals, shape) -> sp.csr_matrix:
 
 
 def _nearest(parent: NDArray[np.int64], n_coarse: int) -> sp.csr_matrix:
+    """One-hot rows ``(V_fine, V_coarse)``: one entry per row, canonical as built."""
     n = parent.size
-    return _csr(np.arange(n), parent, np.ones(n), (n, n_coarse))
+    return sp.csr_matrix(
+        (np.ones(n), parent.astype(np.int64), np.arange(n + 1, dtype=np.int64)),
+        shape=(n, n_coarse),
+    )
 
 
 # ------------------------------------------------------------------------ HEALPix

@@ -263,6 +263,14 @@ def rescaled_laplacian(
             f"adjacency has {int(np.count_nonzero(w.data < 0))} negative weight(s); graph "
             "Laplacians here need non-negative weights."
         )
+    return _rescaled(w, kind, lmax, dtype)[0]
+
+
+def _rescaled(
+    w: sp.csr_matrix, kind: str, lmax: float | None, dtype
+) -> tuple[sp.csr_matrix, float]:
+    """:func:`rescaled_laplacian` of an already validated ``W`` (CSR float64, finite,
+    non-negative, no stored diagonal, e.g. a graph this package built), and its ``lmax``."""
     degree = _degree(w)
     if lmax is None:
         lmax = 2.0 if kind == "normalized" else _gershgorin(degree, w.nnz)
@@ -286,4 +294,4 @@ def rescaled_laplacian(
     off = sp.csr_matrix((data, w.indices, w.indptr), shape=w.shape)
     out = sp.csr_matrix(sp.diags(diagonal.astype(dtype), format="csr", dtype=dtype) - off)
     out.sort_indices()
-    return out.astype(dtype, copy=False)
+    return out.astype(dtype, copy=False), lmax

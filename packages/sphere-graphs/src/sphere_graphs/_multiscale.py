@@ -24,7 +24,7 @@ from ._graph import SphereGraph
 from ._hierarchy import healpix_closure, hierarchy
 from ._hierarchy_types import Coarsening
 from ._knn import knn_graph
-from ._laplacian import estimate_lmax, laplacian_bound, rescaled_laplacian
+from ._laplacian import _rescaled, estimate_lmax
 from ._mesh import mesh_graph
 from ._sampling import HealpixSampling, Sampling
 
@@ -214,10 +214,9 @@ def graph_hierarchy(
     levels = []
     for i, s in enumerate(samplings):
         g = knn_graph(s, k, sigmas[i], ties=ties) if graph == "knn" else mesh_graph(s)
-        if lmax == "bound":
-            bound = laplacian_bound(g.adjacency, laplacian)
-        else:
-            bound = estimate_lmax(g.laplacian(laplacian))
-        lap = rescaled_laplacian(g.adjacency, laplacian, bound, dtype=dtype)
+        # The graphs are built here (symmetric, finite, non-negative, no diagonal by
+        # construction): rescale without re-validating them, degree computed once.
+        given = estimate_lmax(g.laplacian(laplacian)) if lmax == "arpack" else None
+        lap, bound = _rescaled(g.adjacency, laplacian, given, np.dtype(dtype))
         levels.append(GraphLevel(s, g, lap, bound, coarsenings[i] if i < len(coarsenings) else None))
     return GraphHierarchy(tuple(levels), laplacian, graph)
