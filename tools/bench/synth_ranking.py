@@ -130,7 +130,8 @@ def report(results: Path) -> None:
             v = [r[key] for r in rs]
             cells.append(f"{statistics.median(v):.3f} [{min(v):.3f}, {max(v):.3f}]")
         sec = statistics.median(r["seconds"] for r in rs)
-        print(f"| {name} | {rs[0]['epochs']} | {len(rs)} | {' | '.join(cells)} | {sec:.0f} s |")
+        seeds = ",".join(str(r["seed"]) for r in rs)
+        print(f"| {name} | {rs[0]['epochs']} | {seeds} | {' | '.join(cells)} | {sec:.0f} s |")
 
 
 def main() -> None:
