@@ -53,7 +53,7 @@ def test_chebblock_compiles_fullgraph_without_recompiling():
     from cheb_conv import SparseOperator
 
     s = sg.icosahedral(1)
-    lap = su.build_levels(s, 0)[0].laplacian
+    lap = sg.graph_hierarchy(s, 0)[0].laplacian
     op = SparseOperator(lap)
     blk = su.ChebBlock((3, 2), 4, 3)
     comp = torch.compile(blk, fullgraph=True)

@@ -8,9 +8,9 @@ import torch
 
 SAMPLINGS = {
     "healpix": lambda: sg.healpix(4),
-    "healpix_partial": lambda: sg.healpix(8, indices=np.arange(2 * 64)),
+    "healpix_partial": lambda: sg.healpix(8, indices=np.arange(4 * 64)),
     "icosahedral": lambda: sg.icosahedral(2),
-    "equiangular": lambda: sg.equiangular(8, 16),
+    "equiangular": lambda: sg.equiangular(16, 32),
 }
 
 
@@ -113,7 +113,7 @@ def test_errors():
         m(torch.randn(s.n_vertices, 3))
     with pytest.raises(TypeError):
         m(np.zeros((1, s.n_vertices, 3)))
-    with pytest.raises(ValueError, match="depth"):
+    with pytest.raises(ValueError, match="depth=3 is too large"):
         su.SphericalUNet(sg.healpix(2), 3, 2, depth=3)
     with pytest.raises(ValueError, match="depth"):
         su.SphericalUNet(sg.equiangular(4, 8), 3, 2, depth=4)
@@ -145,13 +145,126 @@ def test_ddp_single_process(tmp_path):
         dist.destroy_process_group()
 
 
-def test_deepcopy_and_pickle():
+@pytest.mark.parametrize("sampling", [lambda: sg.healpix(2), lambda: sg.icosahedral(2)])
+def test_deepcopy_and_pickle(sampling):
     import copy
     import pickle
 
-    s = sg.healpix(2)
+    s = sampling()
     m = su.SphericalUNet(s, 2, 3, depth=1, width=4).eval()
     x = torch.randn(1, s.n_vertices, 2)
-    y = m(x)  # fills the operator cache
+    y = m(x)  # fills the operator caches (weights; sparse pooling operators off HEALPix)
     torch.testing.assert_close(copy.deepcopy(m)(x), y)
     torch.testing.assert_close(pickle.loads(pickle.dumps(m))(x), y)
+
+
+@pytest.mark.parametrize("k", [0, -1, 48, 5000])
+def test_k_outside_range_raises(k):
+    """k must satisfy 1 <= k < V on every level (HEALPix nside 4, depth 1: V = 192, 48); no clamping."""
+    with pytest.raises(ValueError, match=f"k={k} needs 1 <= k < V"):
+        su.SphericalUNet(sg.healpix(4), 1, 2, depth=1, k=k)
+    with pytest.raises(ValueError, match=f"k={k}"):
+        su.SphericalUNet(sg.healpix(4), 1, 2, depth=1, k=k, coarsenings=sg.hierarchy(sg.healpix(4), 1))
+    assert su.SphericalUNet(sg.healpix(4), 1, 2, depth=1, k=47).stack.vertices == [192, 48]
+
+
+def test_input_dtype_and_device_errors_name_the_model():
+    s = sg.healpix(2)
+    m = su.SphericalUNet(s, 2, 3, depth=1, width=4)
+    with pytest.raises(TypeError, match=r"input dtype torch.float64 differs from the model's torch.float32"):
+        m(torch.randn(1, s.n_vertices, 2, dtype=torch.float64))
+    with pytest.raises(TypeError, match="model's torch.float64"):
+        m.double()(torch.randn(1, s.n_vertices, 2))
+    with pytest.raises(TypeError, match="torch.int64"):
+        su.SphericalClassifier(s, 2, 3, depth=1)(torch.ones(1, s.n_vertices, 2, dtype=torch.long))
+    with pytest.raises(TypeError, match="dtype"):
+        su.ConvLSTMUNet(s, 2, 3, depth=1, width=4)(torch.randn(1, 2, s.n_vertices, 2, dtype=torch.float16))
+    meta = torch.randn(1, s.n_vertices, 2, device="meta")
+    with pytest.raises(ValueError, match="input is on meta but the model is on cpu"):
+        su.SphericalUNet(s, 2, 3, depth=1, width=4)(meta)
+
+
+def test_depth_errors_name_the_cause():
+    with pytest.raises(ValueError, match="NESTED"):
+        su.SphericalUNet(sg.healpix(4, nest=False), 1, 2, depth=2)
+    v = np.random.default_rng(0).normal(size=(60, 3))
+    cloud = sg.PointSampling(v / np.linalg.norm(v, axis=1, keepdims=True))
+    with pytest.raises(ValueError, match="no pooling hierarchy for PointSampling"):
+        su.SphericalUNet(cloud, 1, 2, depth=1)
+    with pytest.raises(ValueError, match="healpix_closure"):
+        su.SphericalUNet(sg.healpix(8, indices=np.arange(10)), 1, 2, depth=1)
+    assert su.SphericalClassifier(cloud, 1, 2, depth=0, channels=[[4]])(torch.randn(1, 60, 1)).shape == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(depth=0), ValueError, "depth must be >= 1"),
+        (dict(depth=-1), ValueError, "depth must be >= 1"),
+        (dict(depth=1.0), TypeError, "depth must be an integer"),
+        (dict(dropout=1.0), ValueError, "dropout"),
+        (dict(dropout=-0.1), ValueError, "dropout"),
+        (dict(dropout=True), ValueError, "dropout"),
+        (dict(K=2.5), TypeError, "K"),
+        (dict(kernel_size=3.0), TypeError, "K"),
+        (dict(K=0), ValueError, "K"),
+        (dict(width=8.0), TypeError, "width"),
+    ],
+)
+def test_constructor_checks(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        su.SphericalUNet(sg.healpix(2), 1, 2, **{"depth": 1, **kwargs})
+
+
+def test_constructor_checks_of_the_other_models():
+    s = sg.healpix(2)
+    with pytest.raises(TypeError, match="n_frames"):
+        su.FrameStackUNet(s, 1, 2, depth=1, n_frames=2.0)
+    with pytest.raises(ValueError, match="n_frames"):
+        su.FrameStackUNet(s, 1, 2, depth=1, n_frames=0)
+    with pytest.raises(TypeError, match="n_frames"):
+        su.deepsphere_artc_temporal("healpix", n_frames=1.5, mode="stack")
+    with pytest.raises(TypeError, match="resolution"):
+        su.deepsphere_artc("healpix", resolution=32.0)
+    with pytest.raises(ValueError, match="resolution"):
+        su.deepsphere_artc(sg.healpix(32), resolution=32)
+    with pytest.raises(ValueError, match="dropout"):
+        su.SphericalClassifier(s, 1, 2, depth=1, dropout=1.5)
+    with pytest.raises(ValueError, match="dropout"):
+        su.ChebBlock(2, 3, 3, dropout=2)
+    with pytest.raises(TypeError, match="K"):
+        su.GraphConvLSTMCell(2, 3, kernel_size=2.0)
+
+
+def test_public_surface_is_the_documented_one():
+    """Internals (levels, stack, pooling adapter, order resolution) are not exported."""
+    assert set(su.__all__) == {
+        "ARTC_DECODER", "ARTC_ENCODER", "ChebBlock", "ConvLSTMUNet", "FrameStackUNet", "GraphConvLSTMCell",
+        "SphericalClassifier", "SphericalUNet", "__version__", "artc_sampling", "deepsphere_artc",
+        "deepsphere_artc_temporal", "default_channels",
+    }
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert all(f"`{name}" in readme for name in su.__all__ if name != "__version__")
+
+
+def test_ready_graph_hierarchy_as_levels():
+    """levels= takes a sphere_graphs.graph_hierarchy (here with ARPACK's lmax)."""
+    s = sg.healpix(4)
+    h = sg.graph_hierarchy(s, 2, lmax="arpack")
+    m = su.SphericalUNet(s, 2, 3, depth=2, width=4, levels=h)
+    assert m.stack.vertices == [192, 48, 12]
+    default = su.SphericalUNet(s, 2, 3, depth=2, width=4)
+    assert h[0].lmax < sg.graph_hierarchy(s, 2)[0].lmax  # the bound is above the eigenvalue
+    dense = [mod.stack.operators[0].to_sparse_csr().to_dense().double() for mod in (m, default)]
+    assert not torch.allclose(*dense, atol=1e-3)
+    with pytest.raises(ValueError, match=r"depth \+ 1 = 2"):
+        su.SphericalUNet(s, 2, 3, depth=1, levels=h)
+
+
+def test_preset_equiangular_uses_k7():
+    m = su.deepsphere_artc("equiangular")
+    assert m.stack.vertices[-1] == 8
+    with pytest.raises(ValueError, match="k=8 needs 1 <= k < V"):
+        su.deepsphere_artc("equiangular", k=8)

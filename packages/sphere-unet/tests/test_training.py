@@ -5,6 +5,7 @@ import pytest
 import sphere_graphs as sg
 import sphere_unet as su
 import torch
+import sphere_graphs.testing as sgt
 import torch.nn.functional as F
 from sphere_unet import testing
 
@@ -41,37 +42,49 @@ def test_classifier_learns():
     assert loss.item() < 0.1
 
 
-def test_healpix_quarter_turn_is_permutation():
-    perm = testing.healpix_quarter_turn(4)
-    s = sg.healpix(4)
-    R = testing.rotation_z(np.pi / 2)
-    np.testing.assert_allclose(s.coords[perm], s.coords @ R, atol=1e-12)
-    assert np.array_equal(np.sort(perm), np.arange(s.n_vertices))
-    with pytest.raises(ValueError, match="symmetry"):
-        testing.rotation_permutation(s.coords, testing.rotation_z(0.3))
+def _quarter_turn(nside):
+    return sgt.symmetry_permutation(sg.healpix(nside), sgt.rotation_z(np.pi / 2))
 
 
 @pytest.mark.parametrize("nside,depth", [(4, 2), (8, 3)])
 def test_exact_quarter_turn_equivariance(nside, depth):
+    """The default graph keeps distance ties, so a quarter turn maps every level onto itself."""
     s = sg.healpix(nside)
-    perm = torch.as_tensor(testing.healpix_quarter_turn(nside))
-    m = su.SphericalUNet(s, 2, 3, depth=depth, width=4, graph="knn", k=8, pool="avg")
-    # k-NN ties could make the graph differ from its rotated copy; it must not.
+    perm = torch.as_tensor(_quarter_turn(nside))
+    m = su.SphericalUNet(s, 2, 3, depth=depth, width=4, graph="knn", k=8, pool="avg").double()
     L = m.stack.operators[0].to_sparse_csr().to_dense()
-    assert torch.allclose(L[perm][:, perm], L, atol=1e-6)
-    x = torch.randn(2, s.n_vertices, 2)
+    torch.testing.assert_close(L[perm][:, perm], L, rtol=0, atol=1e-6)
     for mode in ("train", "eval"):
         m.train(mode == "train")
-        with torch.no_grad():
-            y = m(x)
-            y_rot = m(x[:, perm])
-        torch.testing.assert_close(y_rot, y[:, perm], rtol=1e-4, atol=1e-5)
+        residual = testing.assert_equivariant(m, s, sgt.rotation_z(np.pi / 2), atol=1e-9)
+        assert residual < 1e-9
 
 
-def test_random_rotation_error_is_reported():
-    s = sg.healpix(8)
-    m = su.SphericalUNet(s, 1, 2, depth=2, width=4).eval()
-    err = testing.equivariance_error(m, s, testing.random_rotation(0), in_channels=1)
-    assert np.isfinite(err) and 0 <= err < 1.0
-    exact = testing.equivariance_error(m, s, testing.rotation_z(np.pi / 2), in_channels=1)
-    assert exact < 1e-4
+def test_assert_equivariant_catches_broken_models():
+    """A position-dependent output and an index tie-break graph both fail the check."""
+    s = sg.healpix(4)
+    R = sgt.rotation_z(np.pi / 2)
+    m = su.SphericalUNet(s, 1, 2, depth=1, width=4).eval()
+    testing.assert_equivariant(m, s, R)
+    bias = torch.linspace(0.0, 1.0, s.n_vertices)[None, :, None]
+
+    class Broken(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = m
+
+        def forward(self, x):
+            return self.inner(x) + bias  # depends on the vertex index, not the position
+
+    with pytest.raises(AssertionError, match="not equivariant"):
+        testing.assert_equivariant(Broken(), s, R, channels=1)
+    strict = su.SphericalUNet(s, 1, 2, depth=1, width=4, graph="knn_strict", K=4).eval()
+    with pytest.raises(AssertionError, match="not equivariant"):
+        testing.assert_equivariant(strict, s, R)
+
+
+def test_assert_equivariant_with_permutation_and_float64():
+    """A permutation is accepted as the symmetry; float64 models are checked in float64."""
+    s = sg.healpix(4)
+    m = su.SphericalUNet(s, 2, 2, depth=2, width=4).double().eval()
+    assert testing.assert_equivariant(m, s, _quarter_turn(4), atol=1e-10) < 1e-10

@@ -1,13 +1,12 @@
 """Spherical U-Nets, temporal variants and whole-sphere classifiers built from Chebyshev graph convolutions.
 
 All models take ``(B, V, C)`` tensors (temporal ones ``(B, T, V, C)``) and build
-their graphs and pooling maps once from a ``sphere_graphs`` sampling.
+their graphs, Laplacians and pooling maps once from a ``sphere_graphs`` sampling
+(:func:`sphere_graphs.graph_hierarchy`, :class:`sphere_pool.VertexPool`).
 """
 
 from ._classifier import SphericalClassifier
-from ._encoder import LevelStack
-from ._layers import ChebBlock, GraphPool, resolve_order
-from ._levels import Level, build_levels
+from ._layers import ChebBlock
 from ._presets import (
     ARTC_DECODER,
     ARTC_ENCODER,
@@ -27,16 +26,11 @@ __all__ = [
     "ConvLSTMUNet",
     "FrameStackUNet",
     "GraphConvLSTMCell",
-    "GraphPool",
-    "Level",
-    "LevelStack",
     "SphericalClassifier",
     "SphericalUNet",
     "__version__",
     "artc_sampling",
-    "build_levels",
     "deepsphere_artc",
     "deepsphere_artc_temporal",
     "default_channels",
-    "resolve_order",
 ]

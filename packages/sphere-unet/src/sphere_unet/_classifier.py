@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+import sphere_graphs as sg
 from torch import Tensor, nn
 
-from ._encoder import LevelStack, check_input
+from ._checks import check_dropout, check_input, check_int
+from ._encoder import LevelStack
 from ._layers import ChebBlock, resolve_order
 
 __all__ = ["SphericalClassifier"]
@@ -28,22 +29,23 @@ class SphericalClassifier(nn.Module):
     n_outputs : int
         Classes (logits) or regression targets.
     depth : int
-        Number of poolings.
+        Number of poolings (0: no pooling).
     channels : sequence of sequence of int, optional
         Widths per level, length ``depth + 1``; default ``((16,), (32,), (64,), ...)``.
     K (alias kernel_size), graph, k, sigma, laplacian, pool, coarsenings
         As :class:`SphericalUNet`.
     dropout : float
-        Dropout before the linear head.
+        Dropout before the linear head, in ``[0, 1)``.
 
     Notes
     -----
-    Input ``(B, V, in_channels)``, output ``(B, n_outputs)``.
+    Input ``(B, V, in_channels)`` in the model's dtype and on its device, output
+    ``(B, n_outputs)``.
     """
 
     def __init__(
         self,
-        sampling: Any,
+        sampling: sg.Sampling,
         in_channels: int,
         n_outputs: int,
         depth: int = 3,
@@ -57,9 +59,12 @@ class SphericalClassifier(nn.Module):
         laplacian: str = "combinatorial",
         pool: str = "avg",
         dropout: float = 0.0,
-        coarsenings: Sequence[Any] | None = None,
+        coarsenings: Sequence[sg.Coarsening] | None = None,
     ) -> None:
         super().__init__()
+        depth = check_int("depth", depth, 0)
+        in_channels, n_outputs = check_int("in_channels", in_channels, 1), check_int("n_outputs", n_outputs, 1)
+        dropout = check_dropout(dropout)
         K = resolve_order(K, kernel_size)
         channels = [list(c) for c in (channels or [[16 * 2**i] for i in range(depth + 1)])]
         if len(channels) != depth + 1 or any(len(c) == 0 for c in channels):
@@ -81,12 +86,12 @@ class SphericalClassifier(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """Globally pooled features ``(B, C_last)`` of ``x`` ``(B, V, C_in)``."""
-        check_input(x, self.n_vertices, self.in_channels, type(self).__name__)
+        check_input(x, self.n_vertices, self.in_channels, self.head.weight, type(self).__name__)
         h = x.transpose(0, 1).contiguous()
         for i, level in enumerate(self.blocks):
             if i > 0:
                 h, _ = self.stack.pools[i - 1].pool(h, False)
-            lap = self.stack.laplacian(i, h.dtype)
+            lap = self.stack.laplacian(i)
             for blk in level:
                 h = blk(lap, h)
         return h.mean(0)

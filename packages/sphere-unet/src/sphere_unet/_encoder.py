@@ -1,63 +1,65 @@
-"""Per-level graph operators and pooling as modules, plus input checks."""
+"""Per-level graph operators and pooling maps of a model, as modules (private)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import torch
+import sphere_graphs as sg
 from cheb_conv import SparseOperator
-from torch import Tensor, nn
+from sphere_pool import VertexPool
+from torch import nn
 
-from ._layers import GraphPool
 from ._levels import build_levels
 
-__all__ = ["LevelStack", "check_input"]
+__all__ = ["GraphPool", "LevelStack"]
 
 
-def check_input(x: Tensor, n_vertices: int, channels: int, name: str, temporal: bool = False) -> None:
-    """Raise ``TypeError`` / ``ValueError`` when ``x`` is not ``(B, V, C)`` (or ``(B, T, V, C)``)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} expects a torch.Tensor; got {type(x).__name__}.")
-    dims = 4 if temporal else 3
-    layout = "(B, T, V, C)" if temporal else "(B, V, C)"
-    if x.dim() != dims:
-        raise ValueError(f"{name} expects input of shape {layout}; got {tuple(x.shape)}.")
-    if x.shape[-2] != n_vertices:
-        raise ValueError(
-            f"{name}: input has V={x.shape[-2]} vertices but the sampling has {n_vertices}; "
-            f"pass data on the sampling the model was built for (layout {layout})."
-        )
-    if x.shape[-1] != channels:
-        raise ValueError(
-            f"{name}: input has {x.shape[-1]} channels but the model expects {channels}; "
-            f"check in_channels (layout {layout})."
-        )
+class GraphPool(VertexPool):
+    """:class:`sphere_pool.VertexPool` that survives ``copy.deepcopy`` and ``pickle``.
+
+    All pooling and unpooling is ``VertexPool``'s (``(V, B, C)`` layout; max indices
+    are fine-vertex ids). The only addition: its lazily built sparse CSR operators
+    (``_ops``, which torch can neither deep-copy nor pickle) are dropped from the
+    copied state and rebuilt on first use.
+    """
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_ops"] = {}
+        return state
 
 
 class LevelStack(nn.Module):
-    """The graph operators and pooling maps of all levels, as non-persistent buffers.
+    """The rescaled Laplacians and pooling maps of all levels, as non-persistent buffers.
+
+    Every model keeps one as its ``stack`` attribute.
 
     Parameters
     ----------
     sampling : sphere_graphs.Sampling
     depth : int
     graph, k, sigma, laplacian, coarsenings
-        Passed to :func:`sphere_unet.build_levels` unless ``levels`` is given.
+        Passed to the level builder (``sphere_graphs.graph_hierarchy``) unless
+        ``levels`` is given.
     pool : {"max", "avg"}
-    levels : list of Level, optional
+    levels : sphere_graphs.GraphHierarchy or sequence of sphere_graphs.GraphLevel, optional
+        Ready levels (finest first, ``depth + 1`` of them).
 
     Attributes
     ----------
     operators : nn.ModuleList of cheb_conv.SparseOperator, length depth + 1
-    pools : nn.ModuleList of GraphPool, length depth
+        Rescaled Laplacian of every level, shape ``(V_l, V_l)``.
+    pools : nn.ModuleList of GraphPool (sphere_pool.VertexPool), length depth
+        Pooling from level ``l`` to ``l + 1`` in the ``(V, B, C)`` layout.
+    vertices : list of int
+        ``V_l`` of every level, finest first.
     n_vertices : int
         Vertices of the finest level.
     """
 
     def __init__(
         self,
-        sampling: Any,
+        sampling: sg.Sampling,
         depth: int,
         *,
         graph: str = "knn",
@@ -65,8 +67,8 @@ class LevelStack(nn.Module):
         sigma: float | None = None,
         laplacian: str = "combinatorial",
         pool: str = "avg",
-        levels: list | None = None,
-        coarsenings: Sequence[Any] | None = None,
+        levels: sg.GraphHierarchy | Sequence[sg.GraphLevel] | None = None,
+        coarsenings: Sequence[sg.Coarsening] | None = None,
     ) -> None:
         super().__init__()
         if pool not in ("max", "avg"):
@@ -75,20 +77,27 @@ class LevelStack(nn.Module):
             levels = build_levels(
                 sampling, depth, graph=graph, k=k, sigma=sigma, laplacian=laplacian, coarsenings=coarsenings
             )
-        elif len(levels) != depth + 1:
-            raise ValueError(f"levels has {len(levels)} entries; depth={depth} needs {depth + 1}.")
+        levels = list(levels)
+        if len(levels) != depth + 1 or not all(isinstance(lv, sg.GraphLevel) for lv in levels):
+            raise ValueError(
+                f"levels must be depth + 1 = {depth + 1} sphere_graphs.GraphLevel (a graph_hierarchy of "
+                f"that depth); got {len(levels)} entries."
+            )
+        if levels[0].n_vertices != sampling.n_vertices:
+            raise ValueError(
+                f"levels start from {levels[0].n_vertices} vertices but the sampling has "
+                f"{sampling.n_vertices}; build them from this sampling."
+            )
+        if any(lv.coarsening is None for lv in levels[:-1]):
+            raise ValueError("every level but the coarsest needs its coarsening; use sphere_graphs.graph_hierarchy.")
         self.vertices = [lv.n_vertices for lv in levels]
         self.n_vertices = self.vertices[0]
-        self.kind = getattr(levels[0].sampling, "kind", "points")
+        self.kind = levels[0].sampling.kind
         self.operators = nn.ModuleList(SparseOperator(lv.laplacian, symmetric=True) for lv in levels)
         self.pools = nn.ModuleList(GraphPool(lv.coarsening, pool) for lv in levels[:-1])
 
-    def laplacian(self, level: int, dtype: torch.dtype | None = None) -> SparseOperator:
-        """Rescaled Laplacian of ``level`` (0 = finest), shape ``(V_l, V_l)``.
-
-        The shared :class:`cheb_conv.SparseOperator` (``dtype`` is accepted for
-        compatibility and ignored: the kernels pick the product precision).
-        """
+    def laplacian(self, level: int) -> SparseOperator:
+        """Rescaled Laplacian of ``level`` (0 = finest), shape ``(V_l, V_l)``."""
         return self.operators[level]
 
     def extra_repr(self) -> str:

@@ -1,4 +1,4 @@
-"""Building blocks in the internal ``(V, B, C)`` layout: Chebyshev conv + BN + ReLU, pooling.
+"""Building block in the internal ``(V, B, C)`` layout: Chebyshev conv + BN + ReLU + dropout.
 
 The Chebyshev kernels (vertex-major layout, implicit concatenation of parts,
 mixing before a nearest unpooling, power basis, batch-norm folding) are
@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 
 import cheb_conv
 import numpy as np
-import scipy.sparse as sp
-import sphere_pool
 import torch
 import torch.nn.functional as F
-from cheb_conv import SparseOperator, sparse_apply
+from cheb_conv import SparseOperator
 from torch import Tensor, nn
 
-__all__ = ["ChebBlock", "GraphPool", "resolve_order"]
+from ._checks import check_dropout, check_int
+
+__all__ = ["ChebBlock", "resolve_order"]
 
 
 def resolve_order(K: int | None, kernel_size: int | None, default: int = 3) -> int:
@@ -35,12 +35,10 @@ def resolve_order(K: int | None, kernel_size: int | None, default: int = 3) -> i
     -------
     int
     """
-    if K is not None and kernel_size is not None and int(K) != int(kernel_size):
+    if K is not None and kernel_size is not None and K != kernel_size:
         raise ValueError(f"K={K} and kernel_size={kernel_size} disagree; pass only K (kernel_size is an alias).")
     value = K if K is not None else kernel_size if kernel_size is not None else default
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"K (Chebyshev order) must be an int; got {type(value).__name__}.")
-    return int(value)
+    return check_int("K (Chebyshev order, alias kernel_size)", value, 1)
 
 
 class ChebBlock(nn.Module):
@@ -93,8 +91,6 @@ class ChebBlock(nn.Module):
         parts = [int(in_channels)] if isinstance(in_channels, (int, np.integer)) else [int(c) for c in in_channels]
         if any(c <= 0 for c in parts) or out_channels <= 0:
             raise ValueError(f"channel counts must be positive; got in={parts}, out={out_channels}.")
-        if K < 1:
-            raise ValueError(f"K (Chebyshev order) must be >= 1; got {K}.")
         self.parts = tuple(parts)
         self.in_channels = sum(parts)
         self.out_channels = int(out_channels)
@@ -103,7 +99,7 @@ class ChebBlock(nn.Module):
         self.bias = nn.Parameter(torch.zeros(self.out_channels)) if bias else None
         self.bn = nn.BatchNorm1d(self.out_channels) if norm else None
         self.relu = relu
-        self.dropout = float(dropout)
+        self.dropout = check_dropout(dropout)
         self._eval_cache: tuple | None = None  # (key, kernel weights), see _kernel_weights
         self.reset_parameters()
 
@@ -201,96 +197,3 @@ class ChebBlock(nn.Module):
             f"in={self.parts}, out={self.out_channels}, K={self.K}, "
             f"norm={self.bn is not None}, relu={self.relu}, dropout={self.dropout}"
         )
-
-
-class GraphPool(nn.Module):
-    """Pooling and unpooling between two levels, from a ``sphere_graphs.Coarsening``.
-
-    ``mode="avg"``: pool averages the children of each coarse vertex. ``mode="max"``:
-    pool takes the maximum over children and (optionally) returns the fine index of
-    the winner. Unpooling copies each fine vertex's parent value (nearest) unless
-    max-pooling indices are passed, in which case the values go back to those
-    indices and zeros elsewhere (the U-Nets unpool by copying, as their decoder
-    features do not have the pooled tensor's channels). Complete, contiguous groups (HEALPix
-    NESTED) use reshapes instead of gathers. Index maps are non-persistent buffers.
-
-    Parameters
-    ----------
-    coarsening : sphere_graphs.Coarsening
-    mode : {"max", "avg"}
-    """
-
-    def __init__(self, coarsening, mode: str = "max") -> None:
-        super().__init__()
-        if mode not in ("max", "avg"):
-            raise ValueError(f"pool mode must be 'max' or 'avg'; got {mode!r}.")
-        self.mode = mode
-        maps = sphere_pool.maps_from_coarsening(coarsening)  # validated index maps
-        children, parent = maps.children, maps.parent
-        self.n_fine, self.n_coarse = int(maps.n_fine), int(maps.n_coarse)
-        valid = children >= 0
-        n_group = children.shape[1]
-        self.blocks = maps.group is not None and bool(
-            np.array_equal(parent, np.repeat(np.arange(self.n_coarse), maps.group))
-        )
-        self.overlap = not maps.disjoint
-        self.padded = bool(not valid.all())
-        self.group = int(n_group)
-        counts = np.maximum(valid.sum(1, keepdims=True), 1)
-        self.register_buffer("child_index", torch.from_numpy(np.where(valid, children, 0)), persistent=False)
-        self.register_buffer("valid", torch.from_numpy(valid), persistent=False)
-        self.register_buffer(
-            "avg_weight", torch.from_numpy((valid / counts).astype(np.float32)), persistent=False
-        )
-        self.register_buffer("parent_index", torch.as_tensor(np.array(parent, dtype=np.int64)), persistent=False)
-        if not self.blocks:
-            # Nearest unpooling and average pooling are sparse products with
-            # cheb_conv's operator holder (multithreaded both ways, unlike index_add).
-            rows = np.repeat(np.arange(self.n_coarse), n_group)[valid.ravel()]
-            P = sp.csr_matrix(((valid / counts)[valid], (rows, children[valid])), shape=(self.n_coarse, self.n_fine))
-            U = sp.csr_matrix((np.ones(self.n_fine), (np.arange(self.n_fine), parent)), shape=(self.n_fine, self.n_coarse))
-            self.unpool_op = SparseOperator(U, symmetric=False)
-            if mode == "avg":
-                self.pool_op = SparseOperator(P, symmetric=False)
-
-    def pool(self, x: Tensor, return_indices: bool = True) -> tuple[Tensor, Tensor | None]:
-        """Pool ``x`` of shape ``(V_fine, B, C)`` to ``(V_coarse, B, C)``.
-
-        Also returns the argmax indices (max mode with ``return_indices``), else None.
-        """
-        _Vf, B, C = x.shape
-        if self.blocks:
-            g = x.view(self.n_coarse, self.group, B, C)
-            if self.mode == "avg":
-                return g.mean(1), None
-            if not return_indices:
-                return g.amax(1), None
-            y, arg = g.max(1)
-            return y, arg
-        if self.mode == "avg":
-            return sparse_apply(self.pool_op, x), None
-        g = x.index_select(0, self.child_index.view(-1)).view(self.n_coarse, self.group, B, C)
-        if self.padded:
-            g = g.masked_fill(~self.valid[:, :, None, None], float("-inf"))
-        if not return_indices:
-            return g.amax(1), None
-        y, arg = g.max(1)
-        return y, self.child_index.gather(1, arg.view(self.n_coarse, -1)).view(self.n_coarse, B, C)
-
-    def unpool(self, y: Tensor, indices: Tensor | None = None) -> Tensor:
-        """Unpool ``y`` of shape ``(V_coarse, B, C)`` to ``(V_fine, B, C)``."""
-        Vc, B, C = y.shape
-        if self.mode == "avg" or indices is None:
-            if self.blocks:
-                return y.unsqueeze(1).expand(Vc, self.group, B, C).reshape(self.n_fine, B, C)
-            return sparse_apply(self.unpool_op, y)
-        if self.blocks:
-            out = y.new_zeros(Vc, self.group, B, C)
-            return out.scatter_(1, indices.unsqueeze(1), y.unsqueeze(1)).view(self.n_fine, B, C)
-        out = y.new_zeros(self.n_fine, B, C)
-        if self.overlap:
-            return out.scatter_reduce(0, indices, y, reduce="amax", include_self=False)
-        return out.scatter(0, indices, y)
-
-    def extra_repr(self) -> str:
-        return f"{self.n_fine} -> {self.n_coarse}, mode={self.mode}, blocks={self.blocks}"

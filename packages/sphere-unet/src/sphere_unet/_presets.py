@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import sphere_graphs as sg
+
+from ._checks import check_int
 from ._layers import resolve_order
+
+if TYPE_CHECKING:
+    from ._temporal import ConvLSTMUNet, FrameStackUNet
+    from ._unet import SphericalUNet
 
 __all__ = ["ARTC_DECODER", "ARTC_ENCODER", "artc_sampling", "deepsphere_artc", "deepsphere_artc_temporal"]
 
@@ -17,7 +24,7 @@ ARTC_DECODER = (512, 256, 128, 64, 32)
 ARTC_DEPTH = 5
 
 
-def artc_sampling(sampling: str | Any = "icosahedral", resolution: int | None = None) -> Any:
+def artc_sampling(sampling: str | sg.Sampling = "icosahedral", resolution: int | None = None) -> sg.Sampling:
     """The finest sampling of the AR/TC preset.
 
     Parameters
@@ -27,17 +34,20 @@ def artc_sampling(sampling: str | Any = "icosahedral", resolution: int | None = 
     resolution : int, optional
         Icosahedral level (default 5, 10242 vertices), HEALPix nside (default 32,
         12288 pixels, NESTED) or equiangular ``nlat`` (default 64, with
-        ``nlon = 2 * nlat``: 64 x 128 = 8192 vertices). The depth of 5 poolings needs
+        ``nlon = 2 * nlat``: 64 x 128 = 8192 vertices, k-NN graphs with ``k = 7``
+        there as its 2 x 4 bottleneck has 8 vertices). The depth of 5 poolings needs
         level >= 5, nside >= 32, nlat >= 64 (multiple of 32) respectively.
 
     Returns
     -------
     sphere_graphs.Sampling
     """
-    if not isinstance(sampling, str):
+    if isinstance(sampling, sg.Sampling):
+        if resolution is not None:
+            raise ValueError("resolution applies to a sampling name; drop it when passing a sampling object.")
         return sampling
-    import sphere_graphs as sg
-
+    if resolution is not None:
+        resolution = check_int("resolution", resolution, 1)
     if sampling == "icosahedral":
         level = 5 if resolution is None else int(resolution)
         if level < ARTC_DEPTH:
@@ -60,20 +70,29 @@ def artc_sampling(sampling: str | Any = "icosahedral", resolution: int | None = 
     )
 
 
-def _artc_kwargs(K: int, kwargs: dict) -> dict:
-    out = dict(
+def _artc_kwargs(K: int, kwargs: dict, sampling: sg.Sampling) -> dict:
+    """Model options of the preset; ``k`` is 7 where the bottleneck has only 8 vertices.
+
+    k-NN graphs need ``k < V`` on every level: the 2 x 4 bottleneck of the 64 x 128
+    equiangular grid takes at most 7 neighbours, so the preset uses ``k = 7`` on every
+    level of that grid (unless ``k`` is given) instead of 8.
+    """
+    out: dict[str, Any] = dict(
         encoder_channels=ARTC_ENCODER,
         decoder_channels=ARTC_DECODER,
         K=K,
         bottleneck_norm=False,
         skip_finest=False,
     )
+    coarsest = sampling.n_vertices // 4**ARTC_DEPTH
+    if isinstance(sampling, sg.EquiangularSampling) and coarsest <= 8 and kwargs.get("graph", "knn") != "mesh":
+        out["k"] = max(coarsest - 1, 1)
     out.update(kwargs)
     return out
 
 
 def deepsphere_artc(
-    sampling: str | Any = "icosahedral",
+    sampling: str | sg.Sampling = "icosahedral",
     K: int | None = None,
     in_channels: int = 16,
     n_classes: int = 3,
@@ -81,7 +100,7 @@ def deepsphere_artc(
     resolution: int | None = None,
     kernel_size: int | None = None,
     **kwargs: Any,
-):
+) -> SphericalUNet:
     """The DeepSphere U-Net for atmospheric-river / tropical-cyclone segmentation.
 
     Encoder: ChebBN 16->32, ChebBN 32->64 (level 5); pool, ChebBN 64->128 (l4);
@@ -115,11 +134,11 @@ def deepsphere_artc(
 
     s = artc_sampling(sampling, resolution)
     K = resolve_order(K, kernel_size)
-    return SphericalUNet(s, in_channels, n_classes, ARTC_DEPTH, **_artc_kwargs(K, kwargs))
+    return SphericalUNet(s, in_channels, n_classes, ARTC_DEPTH, **_artc_kwargs(K, kwargs, s))
 
 
 def deepsphere_artc_temporal(
-    sampling: str | Any = "icosahedral",
+    sampling: str | sg.Sampling = "icosahedral",
     n_frames: int = 3,
     mode: str = "lstm",
     K: int | None = None,
@@ -129,7 +148,7 @@ def deepsphere_artc_temporal(
     resolution: int | None = None,
     kernel_size: int | None = None,
     **kwargs: Any,
-):
+) -> FrameStackUNet | ConvLSTMUNet:
     """Temporal AR/TC U-Net for input ``(B, T, V, in_channels)``.
 
     Parameters
@@ -148,8 +167,9 @@ def deepsphere_artc_temporal(
     """
     from ._temporal import ConvLSTMUNet, FrameStackUNet
 
+    n_frames = check_int("n_frames", n_frames, 1)
     s = artc_sampling(sampling, resolution)
-    kw = _artc_kwargs(resolve_order(K, kernel_size), kwargs)
+    kw = _artc_kwargs(resolve_order(K, kernel_size), kwargs, s)
     if mode == "stack":
         return FrameStackUNet(s, in_channels, n_classes, ARTC_DEPTH, n_frames=n_frames, **kw)
     if mode == "lstm":

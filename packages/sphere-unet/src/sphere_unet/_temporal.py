@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import sphere_graphs as sg
 import torch
 from cheb_conv import SparseOperator
 from torch import Tensor, nn
 
-from ._encoder import check_input
+from ._checks import check_input, check_int
 from ._layers import ChebBlock, resolve_order
 from ._unet import SphericalUNet
 
@@ -39,10 +40,10 @@ class FrameStackUNet(SphericalUNet):
         ``T``; the inner U-Net sees ``T * in_channels`` channels (frame-major).
     """
 
-    def __init__(self, sampling: Any, in_channels: int, out_channels: int, depth: int = 3, *,
+    def __init__(self, sampling: sg.Sampling, in_channels: int, out_channels: int, depth: int = 3, *,
                  n_frames: int = 3, **kwargs: Any) -> None:
-        if n_frames < 1:
-            raise ValueError(f"n_frames must be >= 1; got {n_frames}.")
+        n_frames = check_int("n_frames", n_frames, 1)
+        in_channels = check_int("in_channels", in_channels, 1)
         super().__init__(sampling, n_frames * in_channels, out_channels, depth, **kwargs)
         self.n_frames = int(n_frames)
         self.frame_channels = int(in_channels)
@@ -58,7 +59,7 @@ class FrameStackUNet(SphericalUNet):
         -------
         torch.Tensor, shape (B, V, out_channels)
         """
-        check_input(x, self.n_vertices, self.frame_channels, type(self).__name__, temporal=True)
+        check_input(x, self.n_vertices, self.frame_channels, self.head.weight, type(self).__name__, temporal=True)
         B, T, V, C = x.shape
         if T != self.n_frames:
             raise ValueError(f"FrameStackUNet was built for T={self.n_frames} frames; got T={T}.")
@@ -112,7 +113,7 @@ class ConvLSTMUNet(SphericalUNet):
         As :class:`SphericalUNet`.
     """
 
-    def __init__(self, sampling: Any, in_channels: int, out_channels: int, depth: int = 3, **kwargs: Any) -> None:
+    def __init__(self, sampling: sg.Sampling, in_channels: int, out_channels: int, depth: int = 3, **kwargs: Any) -> None:
         super().__init__(sampling, in_channels, out_channels, depth, **kwargs)
         width = self.encoder[-1][-1].out_channels
         self.lstm = GraphConvLSTMCell(width, width, self.encoder[-1][-1].K)
@@ -128,7 +129,7 @@ class ConvLSTMUNet(SphericalUNet):
         -------
         torch.Tensor, shape (B, V, out_channels)
         """
-        check_input(x, self.n_vertices, self.in_channels, type(self).__name__, temporal=True)
+        check_input(x, self.n_vertices, self.in_channels, self.head.weight, type(self).__name__, temporal=True)
         B, T, V, C = x.shape
         h = x.permute(2, 0, 1, 3).reshape(V, B * T, C)
         skips, idx = self.encode(h)
@@ -139,7 +140,7 @@ class ConvLSTMUNet(SphericalUNet):
             return t.view(t.shape[0], B, T, t.shape[-1])[:, :, -1].contiguous()
 
         seq = skips[-1].view(skips[-1].shape[0], B, T, -1)
-        lap = self.stack.laplacian(self.depth, seq.dtype)
+        lap = self.stack.laplacian(self.depth)
         state = None
         for t in range(T):
             state = self.lstm(lap, seq[:, :, t].contiguous(), state)

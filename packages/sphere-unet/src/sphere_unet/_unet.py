@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+import sphere_graphs as sg
 from torch import Tensor, nn
 
-from ._encoder import LevelStack, check_input
+from ._checks import check_dropout, check_input, check_int
+from ._encoder import LevelStack
 from ._layers import ChebBlock, resolve_order
 
 __all__ = ["SphericalUNet", "default_channels"]
@@ -19,11 +20,19 @@ def default_channels(depth: int, width: int = 16) -> tuple[tuple[tuple[int, ...]
     Level ``i`` (0 = finest) of the encoder has two convolutions of ``width * 2**i``
     channels; the decoder mirrors it.
 
+    Parameters
+    ----------
+    depth : int
+        Number of poolings (>= 1).
+    width : int
+        Channels of the finest level (>= 1).
+
     Returns
     -------
     encoder : tuple of tuple of int, length depth + 1
     decoder : tuple of int, length depth (coarse to fine)
     """
+    depth, width = check_int("depth", depth, 1), check_int("width", width, 1)
     enc = tuple((width * 2**i, width * 2**i) for i in range(depth + 1))
     dec = tuple(width * 2**i for i in range(depth - 1, -1, -1))
     return enc, dec
@@ -46,38 +55,66 @@ class SphericalUNet(nn.Module):
         Finest sampling, ``V`` vertices.
     in_channels, out_channels : int
     depth : int
-        Number of poolings (levels minus one).
+        Number of poolings (levels minus one), >= 1.
     encoder_channels : sequence of sequence of int, optional
         Widths per level, length ``depth + 1``; default :func:`default_channels`.
     decoder_channels : sequence of int, optional
         Widths of the decoder levels ``depth - 1, ..., 0``, length ``depth``.
+    width : int
+        Channels of the finest level when the widths are not given.
     K : int
-        Chebyshev order (number of terms); ``kernel_size`` is an alias.
+        Chebyshev order (number of terms, default 3); ``kernel_size`` is an alias.
     graph : {"knn", "knn_strict", "mesh"}
-        Graph on every level; ``k``, ``sigma`` for k-NN.
+        Graph on every level: ``"knn"`` is ``sphere_graphs.knn_graph`` keeping distance
+        ties (exactly symmetric), ``"knn_strict"`` the same with ties broken by index,
+        ``"mesh"`` is ``sphere_graphs.mesh_graph``.
+    k : int
+        Neighbours of the k-NN graph, ``1 <= k < V_l`` on every level.
+    sigma : float, optional
+        Kernel width of the k-NN graph (default: each level's own).
     laplacian : {"combinatorial", "normalized"}
+        Rescaled to ``2 L / lmax - I`` with the bound of
+        ``sphere_graphs.laplacian_bound`` (``sphere_graphs.graph_hierarchy``).
     pool : {"max", "avg"}
         Pooling mode; unpooling copies the parent value (nearest) in both modes.
     dropout : float
-        Dropout after every decoder block and the bottleneck.
+        Dropout after every decoder block and the bottleneck, in ``[0, 1)``.
     bottleneck_norm : bool
         If False the last bottleneck convolution has no batch norm and no ReLU.
     skip_finest : bool
         Concatenate the finest encoder output in the last decoder step.
-    levels : list of Level, optional
-        Prebuilt :func:`sphere_unet.build_levels` output (overrides graph options).
+    levels : sphere_graphs.GraphHierarchy, optional
+        Ready levels, e.g. ``sphere_graphs.graph_hierarchy(sampling, depth,
+        lmax="arpack")`` (overrides ``graph``, ``k``, ``sigma``, ``laplacian``).
     coarsenings : sequence of sphere_graphs.Coarsening, optional
         A custom hierarchy (finest first).
 
+    Attributes
+    ----------
+    stack : module
+        ``stack.operators`` (one ``cheb_conv.SparseOperator`` per level),
+        ``stack.pools`` (``sphere_pool.VertexPool`` per pooling), ``stack.vertices``
+        (``V`` per level, finest first).
+
+    Raises
+    ------
+    ValueError
+        Bad option: ``depth < 1``, ``dropout`` outside ``[0, 1)``, ``k`` outside
+        ``[1, V_l - 1]``, a depth the sampling cannot be coarsened to (RING
+        ordering, point clouds, too few pixels: the message names it).
+    TypeError
+        Non-integer ``depth``, ``K``, ``width``, channel counts.
+
     Notes
     -----
-    Input ``(B, V, in_channels)``, output logits ``(B, V, out_channels)``. Internally
-    activations are ``(V, B, C)``; the transposes happen once at each end.
+    Input ``(B, V, in_channels)`` in the model's dtype and on its device, output
+    logits ``(B, V, out_channels)``. Internally activations are ``(V, B, C)``; the
+    transposes happen once at each end.
     """
 
     def __init__(
         self,
-        sampling: Any,
+        sampling: sg.Sampling,
         in_channels: int,
         out_channels: int,
         depth: int = 3,
@@ -95,10 +132,14 @@ class SphericalUNet(nn.Module):
         dropout: float = 0.0,
         bottleneck_norm: bool = True,
         skip_finest: bool = True,
-        levels: list | None = None,
-        coarsenings: Sequence[Any] | None = None,
+        levels: sg.GraphHierarchy | None = None,
+        coarsenings: Sequence[sg.Coarsening] | None = None,
     ) -> None:
         super().__init__()
+        depth = check_int("depth", depth, 1)
+        in_channels, out_channels = check_int("in_channels", in_channels, 1), check_int("out_channels", out_channels, 1)
+        dropout = check_dropout(dropout)
+        K = resolve_order(K, kernel_size)
         enc_default, dec_default = default_channels(depth, width)
         encoder_channels = [list(c) for c in (encoder_channels or enc_default)]
         decoder_channels = list(decoder_channels or dec_default)
@@ -114,7 +155,6 @@ class SphericalUNet(nn.Module):
         )
         self.in_channels, self.out_channels, self.depth = int(in_channels), int(out_channels), int(depth)
         self.n_vertices = self.stack.n_vertices
-        K = resolve_order(K, kernel_size)
         self.encoder = nn.ModuleList()
         c = self.in_channels
         for i, widths in enumerate(encoder_channels):
@@ -149,7 +189,7 @@ class SphericalUNet(nn.Module):
         torch.Tensor, shape (B, V, out_channels)
             Logits (no softmax).
         """
-        check_input(x, self.n_vertices, self.in_channels, type(self).__name__)
+        check_input(x, self.n_vertices, self.in_channels, self.head.weight, type(self).__name__)
         h = x.transpose(0, 1).contiguous()
         skips, idx = self.encode(h)
         return self.decode(skips[-1], skips, idx).transpose(0, 1)
@@ -170,7 +210,7 @@ class SphericalUNet(nn.Module):
             if i > 0:
                 h, ind = self.stack.pools[i - 1].pool(h, False)
                 idx.append(ind)
-            lap = self.stack.laplacian(i, h.dtype)
+            lap = self.stack.laplacian(i)
             for blk in blocks:
                 h = blk(lap, h)
             skips.append(h)
@@ -181,11 +221,11 @@ class SphericalUNet(nn.Module):
         for j, (up, merge) in enumerate(zip(self.up, self.merge, strict=False)):
             level = self.depth - 1 - j
             pool = self.stack.pools[level]
-            lap = self.stack.laplacian(level, h.dtype)
+            lap = self.stack.laplacian(level)
             if idx[level] is None:  # nearest unpooling is linear: mix on the coarse rows
                 h = up(lap, h, lift=pool.unpool)
             else:
                 h = up(lap, pool.unpool(h, idx[level]))
             if isinstance(merge, ChebBlock):
                 h = merge(lap, h, skips[level])
-        return self.head(self.stack.laplacian(0, h.dtype), h)
+        return self.head(self.stack.laplacian(0), h)
