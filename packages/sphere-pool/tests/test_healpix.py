@@ -92,7 +92,7 @@ def test_ring_and_bad_nside_errors(samplings):
         HealpixUnpool(samplings.healpix(4, nest=False))
     with pytest.raises(ValueError, match="power of two"):
         HealpixPool(nside=6)
-    with pytest.raises(ValueError, match="levels=2 is too many.*nside=1 cannot be coarsened"):
+    with pytest.raises(ValueError, match=r"levels=2 is too many.*nside=1 cannot be coarsened"):
         HealpixPool(nside=2, levels=2)
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="levels must be an integer >= 1"):

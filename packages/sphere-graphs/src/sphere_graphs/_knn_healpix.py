@@ -68,6 +68,16 @@ def _symmetric_guess(off: np.ndarray, k: int) -> bool:
     return all((-a, -b) in guess for a, b in guess)
 
 
+def _sq_dist(a, b, out, tmp) -> None:
+    """``out = |a - b|**2`` of two vector images given as (X, Y, Z) planes (``tmp``: scratch)."""
+    np.subtract(a[0], b[0], out=out)
+    np.square(out, out=out)
+    for i in (1, 2):
+        np.subtract(a[i], b[i], out=tmp)
+        np.square(tmp, out=tmp)
+        out += tmp
+
+
 def _ring_min(X, Y, Z, X0, Y0, Z0, x0, y0, block, s, tmp):
     """Smallest squared distance from each block pixel to the pixels of Chebyshev ring ``s``."""
     out = np.full((block, block), np.inf)
@@ -77,14 +87,7 @@ def _ring_min(X, Y, Z, X0, Y0, Z0, x0, y0, block, s, tmp):
             if max(abs(dx), abs(dy)) != s:
                 continue
             sl = (slice(x0 + dx, x0 + dx + block), slice(y0 + dy, y0 + dy + block))
-            np.subtract(X0, X[sl], out=d)
-            np.square(d, out=d)
-            np.subtract(Y0, Y[sl], out=tmp)
-            np.square(tmp, out=tmp)
-            d += tmp
-            np.subtract(Z0, Z[sl], out=tmp)
-            np.square(tmp, out=tmp)
-            d += tmp
+            _sq_dist((X0, Y0, Z0), (X[sl], Y[sl], Z[sl]), d, tmp)
             np.minimum(out, d, out=out)
     return out
 
@@ -151,14 +154,7 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
                     slice(y0 - r + dy, y0 + block + r + dy),
                 )
                 d = E[h]
-                np.subtract(Xe, X[sl], out=d)
-                np.square(d, out=d)
-                np.subtract(Ye, Y[sl], out=etmp)
-                np.square(etmp, out=etmp)
-                d += etmp
-                np.subtract(Ze, Z[sl], out=etmp)
-                np.square(etmp, out=etmp)
-                d += etmp
+                _sq_dist((Xe, Ye, Ze), (X[sl], Y[sl], Z[sl]), d, etmp)
                 views[o] = d[r : r + block, r : r + block]
                 views[neg_of[o]] = d[r - dx : r - dx + block, r - dy : r - dy + block]
             np.copyto(mx, views[0])
