@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> dict[float, float]:
     acc = {}
     for level in levels:
         rng = np.random.default_rng(1)
-        model = models.deepsphere("fcn", sampling, k=8, depth=models.depth_for(sampling.n_vertices),
+        model = models.deepsphere("fcn", sampling, k=8, depth=models.depth_for(sampling.n_vertices, 8),
                                   width=16, kernel_size=5)
         models.train(model, split.x_train, split.y_train, epochs=epochs, batch=32,
                      augment=lambda x, level=level, rng=rng: data.add_noise(x, level, sigma, rng) / sigma)

@@ -11,7 +11,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(nside=16, n_maps=10, orders=(1, 2, 4), noise=(0.0, 1.0), epochs=4, width=8,
+        # nside 32: the 8 x 8 patches of order 4 are the smallest on which k = 40 fits
+        return cls(nside=32, n_maps=6, orders=(1, 2, 4), noise=(0.0, 1.0), epochs=3, width=8,
                    kernel_size=3)
 
 
@@ -70,20 +71,30 @@ def _key(r: dict) -> tuple:
 def _load(path: Path, cfg: Config) -> list[dict]:
     if not path.exists():
         return []
-    saved = json.loads(path.read_text())
-    if saved.get("config", {}).get("nside") != cfg.nside or saved["config"]["n_maps"] != cfg.n_maps:
-        raise ValueError(f"{path} was written with another configuration; use a fresh --out.")
-    return saved["results"]
+    config = path.with_name("config.json")
+    saved = json.loads(config.read_text()) if config.exists() else {}
+    if any(saved.get(key) != getattr(cfg, key) for key in _DATA_KEYS):
+        raise ValueError(f"{path} was written with other maps ({config}); use a fresh --out.")
+    return json.loads(path.read_text())
+
+
+# settings that define the maps and splits: every part of a run must share them
+_DATA_KEYS = ("nside", "n_maps", "seed", "shape", "test_fraction")
 
 
 def _save(path: Path, cfg: Config, results: list[dict]) -> None:
+    config = {key: getattr(cfg, key) for key in _DATA_KEYS}
+    path.with_name("config.json").write_text(json.dumps(config, indent=1))
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"config": asdict(cfg), "results": results}, indent=1))
+    tmp.write_text(json.dumps(results, indent=1))
     tmp.replace(path)
 
 
 def run(cfg: Config, out: str | Path, log: Callable[[str], Any] = print) -> list[dict]:
     """Run every missing cell of ``cfg`` and write ``results.json``, ``results.md``, ``accuracy.png``.
+
+    ``results.json`` is the list of cells; ``config.json`` holds the settings that define
+    the maps and splits (a later part with other maps is refused).
 
     Returns
     -------
@@ -142,7 +153,7 @@ def _cell(cfg: Config, split: data.Split, method: str, k: int | None, order: int
         seconds, infer_ms = time.perf_counter() - t0, float("nan")
     else:
         n_pix = x_train.shape[1]
-        depth = models.depth_for(n_pix)
+        depth = models.depth_for(n_pix, max(cfg.ks))
         model: torch.nn.Module
         if method == "cnn2d":
             model = models.Image2dCNN(math.isqrt(n_pix), data.zorder_permutation(cfg.nside, order),

@@ -24,14 +24,23 @@ from torch import Tensor, nn
 __all__ = ["DeepSphereCNN", "Image2dCNN", "deepsphere", "depth_for", "predict", "train"]
 
 
-def depth_for(n_vertices: int, max_depth: int = 3) -> int:
-    """Poolings for a patch of ``n_vertices = side**2`` pixels, keeping >= 4 vertices at the end."""
-    side = math.isqrt(n_vertices)
-    return max(0, min(max_depth, int(math.log2(side)) - 1))
+def depth_for(n_vertices: int, k: int = 40, max_depth: int = 3) -> int:
+    """Poolings (by 4) of a patch of ``n_vertices`` pixels that keep more than ``k`` vertices.
+
+    ``sphere_unet`` needs ``k < V`` on every level, so the coarsest level must keep at
+    least ``k + 1`` vertices; the experiment uses the largest ``k`` compared, so that
+    every ``k`` gets the same architecture.
+    """
+    depth = 0
+    while depth < max_depth and n_vertices // 4 ** (depth + 1) > k:
+        depth += 1
+    return depth
 
 
 def _channels(depth: int, width: int) -> list[list[int]]:
-    return [[min(width * 2**i, 4 * width)] for i in range(depth + 1)]
+    """Four convolutions of widths ``w, 2w, 4w, 4w``: one per level, the rest on the last."""
+    widths = [width, 2 * width, 4 * width, 4 * width]
+    return [[w] for w in widths[:depth]] + [widths[depth:] or [4 * width]]
 
 
 class DeepSphereCNN(SphericalClassifier):
@@ -93,11 +102,12 @@ class Image2dCNN(nn.Module):
         self.register_buffer("perm", torch.as_tensor(perm), persistent=False)
         layers: list[nn.Module] = []
         c = in_channels
-        for i, [w] in enumerate(_channels(depth, width)):
+        for i, level in enumerate(_channels(depth, width)):
             if i > 0:
                 layers.append(nn.AvgPool2d(2))
-            layers += [nn.Conv2d(c, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU()]
-            c = w
+            for w in level:
+                layers += [nn.Conv2d(c, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU()]
+                c = w
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(c, n_outputs)
 

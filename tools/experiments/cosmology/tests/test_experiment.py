@@ -72,18 +72,25 @@ def test_deepsphere_variants():
     torch.manual_seed(0)
     s = data.patch_sampling(16, 2)
     x = torch.randn(3, s.n_vertices, 1)
-    fcn = models.deepsphere("fcn", s, 8, 2, width=4, kernel_size=3)
+    fcn = models.deepsphere("fcn", s, 8, 1, width=4, kernel_size=3)
     assert isinstance(fcn, SphericalClassifier) and fcn(x).shape == (3, 2)
-    cnn = models.deepsphere("cnn", s, 8, 2, width=4, kernel_size=3)
+    cnn = models.deepsphere("cnn", s, 8, 1, width=4, kernel_size=3)
     assert isinstance(cnn, SphericalClassifier) and cnn(x).shape == (3, 2)
-    # the CNN head sees the last level's 4 vertices x 16 channels, the FCN their mean
-    assert cnn.head.in_features == 4 * fcn.head.in_features
+    # the CNN head sees the last level's 16 vertices x 16 channels, the FCN their mean
+    assert cnn.head.in_features == 16 * fcn.head.in_features
     cnn.load_state_dict({k: v for k, v in fcn.state_dict().items() if not k.startswith("head")},
                         strict=False)
     cnn.eval()
     fcn.eval()
-    flat = cnn.features(x).reshape(3, 4, -1)
+    flat = cnn.features(x).reshape(3, 16, -1)
     torch.testing.assert_close(flat.mean(1), fcn.features(x))
+
+
+def test_depth_keeps_more_than_k_vertices():
+    assert [models.depth_for(v, 40) for v in (1024, 256, 64)] == [2, 1, 0]
+    assert [models.depth_for(v, 8) for v in (1024, 256, 64, 16)] == [3, 2, 1, 0]
+    for v, k in ((1024, 20), (64, 8)):
+        assert v // 4 ** models.depth_for(v, k) > k
 
 
 def test_image_cnn_runs_on_patches():
@@ -98,7 +105,8 @@ def test_quick_run_cli_is_resumable(tmp_path):
     for order in ("4", "1"):
         subprocess.run([sys.executable, str(RUN), "run", "--out", str(out), "--quick",
                         "--orders", order, "--noise", "0"], check=True, capture_output=True)
-    res = json.loads((out / "results.json").read_text())["results"]
+    res = json.loads((out / "results.json").read_text())
+    assert isinstance(res, list)
     assert {r["order"] for r in res} == {1, 4}
     assert len(res) == 2 * (2 * 3 + 3)  # 2 orders x (2 DeepSphere x 3 k + 3 others)
     for r in res:
@@ -109,3 +117,7 @@ def test_quick_run_cli_is_resumable(tmp_path):
     table = (out / "results.md").read_text()
     assert "deepsphere_cnn k=40" in table and "svm_psd" in table
     assert (out / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
+    # a part with other maps must not be merged into the same results
+    bad = subprocess.run([sys.executable, str(RUN), "run", "--out", str(out), "--quick",
+                          "--n-maps", "12"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "other maps" in bad.stderr
