@@ -129,8 +129,10 @@ def build(pkg_dir: Path, out: Path) -> tuple[Path, Path]:
         raise ReleaseError("`hatch` is not on PATH; install it (pip install hatch)")
     out.mkdir(parents=True, exist_ok=True)
     # inside `hatch run <env>:...` HATCH_ENV_ACTIVE names the workspace's environment,
-    # which the package's own project does not have
-    env = {k: v for k, v in os.environ.items() if k != "HATCH_ENV_ACTIVE"}
+    # which the package's own project does not have; HATCH_ENV_TYPE_VIRTUAL_PATH (CI)
+    # would make the build environment the caller's
+    drop = {"HATCH_ENV_ACTIVE", "HATCH_ENV_TYPE_VIRTUAL_PATH"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     subprocess.run(
         [hatch, "build", "-t", "sdist", "-t", "wheel", str(out)], cwd=pkg_dir, env=env, check=True
     )
