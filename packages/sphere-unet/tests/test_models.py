@@ -173,9 +173,9 @@ def test_input_dtype_and_device_errors_name_the_model():
     m = su.SphericalUNet(s, 2, 3, depth=1, width=4)
     with pytest.raises(TypeError, match=r"input dtype torch.float64 differs from the model's torch.float32"):
         m(torch.randn(1, s.n_vertices, 2, dtype=torch.float64))
-    with pytest.raises(TypeError, match="model's torch.float64"):
+    with pytest.raises(TypeError, match=r"model's torch\.float64"):
         m.double()(torch.randn(1, s.n_vertices, 2))
-    with pytest.raises(TypeError, match="torch.int64"):
+    with pytest.raises(TypeError, match=r"torch\.int64"):
         su.SphericalClassifier(s, 2, 3, depth=1)(torch.ones(1, s.n_vertices, 2, dtype=torch.long))
     with pytest.raises(TypeError, match="dtype"):
         su.ConvLSTMUNet(s, 2, 3, depth=1, width=4)(torch.randn(1, 2, s.n_vertices, 2, dtype=torch.float16))

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import sphere_graphs as sg
+import sphere_graphs.testing as sgt
 import sphere_unet as su
 import torch
-import sphere_graphs.testing as sgt
 import torch.nn.functional as F
 from sphere_unet import testing
 

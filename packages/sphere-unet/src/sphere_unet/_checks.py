@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numbers
 
-
 from torch import Tensor
 
 __all__ = ["check_dropout", "check_input", "check_int"]
