@@ -32,9 +32,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
-from sphere_graphs._equivariance import EquivarianceProbe
-from sphere_graphs._knn import knn_graph
-from sphere_graphs._laplacian import laplacian
+from sphere_graphs import EquivarianceProbe, knn_graph, laplacian
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "packages" / "sphere-graphs" / "src" / "sphere_graphs" / "_tuned_widths.py"
