@@ -67,7 +67,7 @@ def _lift_adjoint(lift: Callable[[Tensor], Tensor], coarse: Tensor, g: Tensor) -
 
 class _ChebFunction(torch.autograd.Function):
     @staticmethod
-    def forward(spec: Spec, bias: Tensor | None, *tensors: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(spec: Spec, bias: Tensor | None, *tensors: Tensor) -> Tensor:
         n = spec.nparts
         return polynomial(spec.apply, list(tensors[:n]), list(tensors[n:]), bias, spec.lift)
 
@@ -80,7 +80,7 @@ class _ChebFunction(torch.autograd.Function):
         ctx.save_for_forward(*tensors, *([bias] if bias is not None else []))
 
     @staticmethod
-    def backward(ctx: Any, gy: Tensor) -> tuple:  # type: ignore[override]
+    def backward(ctx: Any, gy: Tensor) -> tuple[Tensor | None, ...]:
         spec: Spec = ctx.spec
         n = spec.nparts
         saved = ctx.saved_tensors
@@ -129,7 +129,7 @@ class _ChebFunction(torch.autograd.Function):
         return (None, gb, *grads)
 
     @staticmethod
-    def jvp(ctx: Any, spec_t: None, bias_t: Tensor | None, *tangents: Tensor | None) -> Tensor:  # type: ignore[override]
+    def jvp(ctx: Any, spec_t: None, bias_t: Tensor | None, *tangents: Tensor | None) -> Tensor:
         spec: Spec = ctx.spec
         n = spec.nparts
         saved = ctx.saved_tensors

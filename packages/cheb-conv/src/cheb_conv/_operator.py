@@ -138,11 +138,10 @@ class SparseOperator(nn.Module):
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        out = []
-        for crow, col, val, (m, n) in (
-            (*base[:3], self.shape),
-            (*base[3:], self.shape[::-1]),
-        ):
+        out: list[torch.Tensor] = []
+        m_rows, n_cols = self.shape
+        halves = ((base[:3], (m_rows, n_cols)), (base[3:], (n_cols, m_rows)))
+        for (crow, col, val), (m, n) in halves:
             nnz = col.numel()
             itype = _itype(batch * nnz, batch * max(m, n))
             offs = torch.arange(batch, device=col.device, dtype=itype)

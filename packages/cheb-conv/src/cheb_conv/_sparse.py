@@ -24,6 +24,7 @@ every backend, and float32 accumulation is the accurate choice anyway.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import torch
 
@@ -75,18 +76,29 @@ def _spmm(
 
 
 @_spmm.register_fake
-def _spmm_fake(crow, col, val, tcrow, tcol, tval, x, n_cols, groups, alpha):  # type: ignore[no-untyped-def]
+def _spmm_fake(
+    crow: torch.Tensor,
+    col: torch.Tensor,
+    val: torch.Tensor,
+    tcrow: torch.Tensor,
+    tcol: torch.Tensor,
+    tval: torch.Tensor,
+    x: torch.Tensor,
+    n_cols: int,
+    groups: int,
+    alpha: float,
+) -> torch.Tensor:
     return x.new_empty(((crow.shape[0] - 1) * groups, x.shape[1]))
 
 
-def _setup_context(ctx, inputs, output):  # type: ignore[no-untyped-def]
+def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
     crow, col, val, tcrow, tcol, tval, _x, _n_cols, groups, alpha = inputs
     ctx.ops = (crow, col, val, tcrow, tcol, tval)
     ctx.n_rows = crow.shape[0] - 1
     ctx.groups, ctx.alpha = groups, alpha
 
 
-def _backward(ctx, grad):  # type: ignore[no-untyped-def]
+def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     crow, col, val, tcrow, tcol, tval = ctx.ops
     gx = _spmm(tcrow, tcol, tval, crow, col, val, grad.contiguous(), ctx.n_rows, ctx.groups, ctx.alpha)
     return None, None, None, None, None, None, gx, None, None, None
@@ -95,7 +107,20 @@ def _backward(ctx, grad):  # type: ignore[no-untyped-def]
 _spmm.register_autograd(_backward, setup_context=_setup_context)
 
 
-def _vmap(info, in_dims, crow, col, val, tcrow, tcol, tval, x, n_cols, groups, alpha):  # type: ignore[no-untyped-def]
+def _vmap(
+    info: Any,
+    in_dims: tuple[int | None, ...],
+    crow: torch.Tensor,
+    col: torch.Tensor,
+    val: torch.Tensor,
+    tcrow: torch.Tensor,
+    tcol: torch.Tensor,
+    tval: torch.Tensor,
+    x: torch.Tensor,
+    n_cols: int,
+    groups: int,
+    alpha: float,
+) -> tuple[torch.Tensor, int | None]:
     if any(d is not None for d in in_dims[:6]):
         raise NotImplementedError("cheb_conv: vmap over the operator is not supported")
     bd = in_dims[6]
@@ -114,26 +139,36 @@ class _SpmmFunction(torch.autograd.Function):
     """The custom op with forward-mode AD (custom ops cannot register a jvp) and vmap."""
 
     @staticmethod
-    def forward(arrays: tuple, x: torch.Tensor, n_cols: int, groups: int, alpha: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(
+        arrays: tuple[torch.Tensor, ...], x: torch.Tensor, n_cols: int, groups: int, alpha: float
+    ) -> torch.Tensor:
         return _spmm(*arrays, x, n_cols, groups, alpha)
 
     @staticmethod
-    def setup_context(ctx, inputs, output):  # type: ignore[no-untyped-def]
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
         arrays, _x, n_cols, groups, alpha = inputs
         ctx.arrays, ctx.n_cols, ctx.groups, ctx.alpha = arrays, n_cols, groups, alpha
         ctx.n_rows = arrays[0].shape[0] - 1
 
     @staticmethod
-    def backward(ctx, grad):  # type: ignore[no-untyped-def, override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         a = ctx.arrays
         return None, spmm_rows((*a[3:], *a[:3]), grad.contiguous(), ctx.n_rows, ctx.groups, ctx.alpha), None, None, None
 
     @staticmethod
-    def jvp(ctx, arrays_t, x_t, *_):  # type: ignore[no-untyped-def, override]
+    def jvp(ctx: Any, arrays_t: Any, x_t: torch.Tensor, *_: Any) -> torch.Tensor:
         return spmm_rows(ctx.arrays, x_t.contiguous(), ctx.n_cols, ctx.groups, ctx.alpha)
 
     @staticmethod
-    def vmap(info, in_dims, arrays, x, n_cols, groups, alpha):  # type: ignore[no-untyped-def, override]
+    def vmap(
+        info: Any,
+        in_dims: tuple[int | None, ...],
+        arrays: tuple[torch.Tensor, ...],
+        x: torch.Tensor,
+        n_cols: int,
+        groups: int,
+        alpha: float,
+    ) -> tuple[torch.Tensor, int | None]:
         bd = in_dims[1]
         if bd is None:
             return spmm_rows(arrays, x, n_cols, groups, alpha), None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from typing import Any, cast
 
 import torch
 
@@ -47,8 +48,11 @@ _max_bytes = _default_max_bytes()  # per thread
 # A thread's pool dies with the thread (weak set).
 
 
-class _Pool(dict):  # a dict subclass can be weakly referenced; hashed by identity
-    __hash__ = object.__hash__
+class _Pool(dict[tuple[tuple[int, ...], torch.dtype], list[torch.Tensor]]):
+    # a dict subclass can be weakly referenced; hashed by identity (typeshed
+    # declares dict.__hash__ None, it cannot express a hashable subclass)
+    __hash__ = cast(Any, object.__hash__)
+
     nbytes = 0  # bytes of all pooled buffers
 
 
@@ -117,7 +121,7 @@ def _make_room(pool: _Pool, nbytes: int) -> bool:
 
 def _is_free(t: torch.Tensor) -> bool:
     try:
-        return t._use_count() == 1 and torch._C._storage_Use_Count(t.untyped_storage()._cdata) <= 2
+        return cast(Any, t)._use_count() == 1  # untyped in torch's stubs and torch._C._storage_Use_Count(t.untyped_storage()._cdata) <= 2
     except Exception:
         return False
 
