@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import torch.nn.functional as tf
 from torch import Tensor
@@ -11,12 +11,19 @@ from ._checks import check_vertices
 from ._generic import Pool, Unpool
 from ._maps import PoolingMaps, coarsening_steps, maps_from_coarsening
 
+if TYPE_CHECKING:
+    from sphere_graphs import EquiangularSampling
+
 __all__ = ["EquiangularPool", "EquiangularUnpool", "equiangular_setup"]
 
 
 def equiangular_setup(
-    sampling: Any = None, *, nlat: int | None = None, nlon: int | None = None, levels: int = 1
-) -> tuple[list[PoolingMaps], Any, Any, int, int]:
+    sampling: EquiangularSampling | None = None,
+    *,
+    nlat: int | None = None,
+    nlon: int | None = None,
+    levels: int = 1,
+) -> tuple[list[PoolingMaps], EquiangularSampling, EquiangularSampling, int, int]:
     """Maps, fine and coarse samplings and grid size of an equiangular pooling.
 
     The maps are those of ``sphere_graphs.hierarchy(sampling, levels)`` (2x2 blocks
@@ -51,7 +58,8 @@ def equiangular_setup(
         )
     steps = coarsening_steps(sampling, levels)
     maps = [maps_from_coarsening(c) for c in steps]
-    return maps, sampling, steps[-1].coarse, int(sampling.nlat), int(sampling.nlon)
+    coarse = cast("EquiangularSampling", steps[-1].coarse)  # coarsen() keeps the kind
+    return maps, sampling, coarse, int(sampling.nlat), int(sampling.nlon)
 
 
 class EquiangularPool(Pool):
@@ -76,7 +84,7 @@ class EquiangularPool(Pool):
 
     def __init__(
         self,
-        sampling: Any = None,
+        sampling: EquiangularSampling | None = None,
         mode: str = "max",
         levels: int = 1,
         *,
@@ -131,7 +139,7 @@ class EquiangularUnpool(Unpool):
 
     def __init__(
         self,
-        sampling: Any = None,
+        sampling: EquiangularSampling | None = None,
         mode: str = "nearest",
         levels: int = 1,
         *,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 from ._checks import check_choice
 from ._equiangular import EquiangularPool, EquiangularUnpool
@@ -10,13 +11,23 @@ from ._generic import UNPOOL_MODES, Pool, Unpool
 from ._healpix import HealpixPool, HealpixUnpool
 from ._icosahedral import IcosahedralPool
 
+if TYPE_CHECKING:
+    from sphere_graphs import (
+        Coarsening,
+        EquiangularSampling,
+        HealpixSampling,
+        IcosahedralSampling,
+        Sampling,
+    )
+
 __all__ = ["for_sampling"]
 
 _DEFAULT_UNPOOL = {"healpix": "nearest", "equiangular": "nearest", "icosahedral": "interpolate"}
 
 
 def for_sampling(
-    sampling: Any, mode: str = "max", *, levels: int = 1, unpool_mode: str | None = None
+    sampling: Sampling | Coarsening | Sequence[Coarsening],
+    mode: str = "max", *, levels: int = 1, unpool_mode: str | None = None
 ) -> tuple[Pool, Unpool]:
     """Pooling and unpooling modules for one coarsening of a sphere-graphs sampling.
 
@@ -58,18 +69,21 @@ def for_sampling(
     default = "max" if mode == "max" else _DEFAULT_UNPOOL.get(kind or "", "nearest")
     umode = check_choice(unpool_mode or default, UNPOOL_MODES, "unpool_mode")
     if kind == "healpix":
-        return HealpixPool(sampling, mode, levels), HealpixUnpool(sampling, umode, levels)
+        healpix = cast("HealpixSampling", sampling)  # kind 'healpix' is a HealpixSampling
+        return HealpixPool(healpix, mode, levels), HealpixUnpool(healpix, umode, levels)
     if kind == "equiangular":
-        return EquiangularPool(sampling, mode, levels), EquiangularUnpool(sampling, umode, levels)
+        grid = cast("EquiangularSampling", sampling)  # kind 'equiangular'
+        return EquiangularPool(grid, mode, levels), EquiangularUnpool(grid, umode, levels)
     if kind == "icosahedral":
-        pool = IcosahedralPool(sampling, mode, levels)
+        pool = IcosahedralPool(cast("IcosahedralSampling", sampling), mode, levels)
         return pool, Unpool(pool.maps, umode, fine=pool.fine, coarse=pool._coarse)
     if hasattr(sampling, "children") or isinstance(sampling, (list, tuple)):
-        return Pool(sampling, mode), Unpool(sampling, umode)
+        given = cast("Coarsening | Sequence[Coarsening]", sampling)  # has children, or a list
+        return Pool(given, mode), Unpool(given, umode)
     if kind is not None:
         import sphere_graphs
 
-        steps = sphere_graphs.hierarchy(sampling, levels)
+        steps = sphere_graphs.hierarchy(cast("Sampling", sampling), levels)  # has a kind
         return Pool(steps, mode), Unpool(steps, umode)
     raise TypeError(
         f"for_sampling expects a sphere-graphs sampling; got {type(sampling).__name__}."

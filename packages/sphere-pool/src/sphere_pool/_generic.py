@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -13,14 +14,34 @@ from . import _functional as F
 from ._checks import check_choice, check_vertices, describe
 from ._maps import PoolingMaps, maps_from_coarsening
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from sphere_graphs import Coarsening, Sampling
+
+    #: One coarsening step, or several chained ones (finest first).
+    MapsLike: TypeAlias = (
+        Coarsening
+        | PoolingMaps
+        | Sequence[Coarsening]
+        | Sequence[PoolingMaps]
+        | Sequence[Coarsening | PoolingMaps]
+    )
+    #: A sampling, or a zero-argument callable building it on first access.
+    LazySampling: TypeAlias = Sampling | Callable[[], Sampling]
+
 __all__ = ["POOL_MODES", "UNPOOL_MODES", "Pool", "Unpool"]
 
 POOL_MODES = ("max", "avg", "decimate")
 UNPOOL_MODES = ("nearest", "interpolate", "max", "zeros", "deepsphere_ones")
 
 
-def _as_maps(maps: Any) -> list[PoolingMaps]:
-    items = list(maps) if isinstance(maps, (list, tuple)) else [maps]
+def _as_maps(maps: MapsLike) -> list[PoolingMaps]:
+    items: list[Coarsening | PoolingMaps] = (
+        list(maps)
+        if isinstance(maps, (list, tuple))
+        else [cast("Coarsening | PoolingMaps", maps)]  # not a list/tuple: one step
+    )
     if not items:
         raise ValueError("need at least one coarsening step (got an empty sequence).")
     out = [m if isinstance(m, PoolingMaps) else maps_from_coarsening(m) for m in items]
@@ -33,8 +54,8 @@ def _as_maps(maps: Any) -> list[PoolingMaps]:
     return out
 
 
-def _endpoints(maps: Any) -> tuple[Any, Any]:
-    items = list(maps) if isinstance(maps, (list, tuple)) else [maps]
+def _endpoints(maps: MapsLike) -> tuple[Sampling | None, Sampling | None]:
+    items: list[object] = list(maps) if isinstance(maps, (list, tuple)) else [maps]
     fine = getattr(items[0], "fine", None) if items else None
     coarse = getattr(items[-1], "coarse", None) if items else None
     return fine, coarse
@@ -43,12 +64,14 @@ def _endpoints(maps: Any) -> tuple[Any, Any]:
 class _Base(nn.Module):
     """Holds chained index maps as non-persistent buffers and the two samplings."""
 
-    def __init__(self, maps: Any, fine: Any = None, coarse: Any = None) -> None:
+    def __init__(
+        self, maps: MapsLike, fine: Sampling | None = None, coarse: LazySampling | None = None
+    ) -> None:
         super().__init__()
         auto_fine, auto_coarse = _endpoints(maps)
         self._maps = _as_maps(maps)
-        self.fine = fine if fine is not None else auto_fine
-        self._coarse = coarse if coarse is not None else auto_coarse
+        self.fine: Sampling | None = fine if fine is not None else auto_fine
+        self._coarse: LazySampling | None = coarse if coarse is not None else auto_coarse
         self.n_fine = self._maps[0].n_fine
         self.n_coarse = self._maps[-1].n_coarse
         self.levels = len(self._maps)
@@ -59,7 +82,7 @@ class _Base(nn.Module):
             )
 
     @property
-    def coarse(self) -> Any:
+    def coarse(self) -> Sampling | None:
         """The coarse sampling (built on first access from sphere-graphs when needed)."""
         if callable(self._coarse):
             self._coarse = self._coarse()
@@ -109,7 +132,12 @@ class Pool(_Base):
     """
 
     def __init__(
-        self, maps: Any, mode: str = "max", *, fine: Any = None, coarse: Any = None
+        self,
+        maps: MapsLike,
+        mode: str = "max",
+        *,
+        fine: Sampling | None = None,
+        coarse: LazySampling | None = None,
     ) -> None:
         super().__init__(maps, fine, coarse)
         self.mode = check_choice(mode, POOL_MODES, "pooling mode")
@@ -151,6 +179,7 @@ class Pool(_Base):
                 x, idx = F.pool_max(x, self._buffer("children", i), self._groups[i])
                 indices = idx if indices is None else indices.gather(1, idx)
         if self.mode == "max":
+            assert indices is not None  # _as_maps guarantees at least one step
             return x, indices
         return x
 
@@ -181,7 +210,12 @@ class Unpool(_Base):
     """
 
     def __init__(
-        self, maps: Any, mode: str = "nearest", *, fine: Any = None, coarse: Any = None
+        self,
+        maps: MapsLike,
+        mode: str = "nearest",
+        *,
+        fine: Sampling | None = None,
+        coarse: LazySampling | None = None,
     ) -> None:
         super().__init__(maps, fine, coarse)
         self.mode = check_choice(mode, UNPOOL_MODES, "unpooling mode")

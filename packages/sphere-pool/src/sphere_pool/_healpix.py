@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from ._generic import Pool, Unpool
 from ._maps import PoolingMaps, coarsening_steps, maps_from_coarsening
+
+if TYPE_CHECKING:
+    from sphere_graphs import HealpixSampling
 
 __all__ = ["HealpixPool", "HealpixUnpool", "healpix_setup"]
 
 
 def healpix_setup(
-    sampling: Any = None,
+    sampling: HealpixSampling | None = None,
     *,
     nside: int | None = None,
-    indices: Any = None,
+    indices: ArrayLike | None = None,
     nest: bool = True,
     levels: int = 1,
-) -> tuple[list[PoolingMaps], Any, Any, NDArray[np.int64] | None]:
+) -> tuple[list[PoolingMaps], HealpixSampling, HealpixSampling, NDArray[np.int64] | None]:
     """Maps, fine and coarse samplings and coarse pixel ids of a HEALPix pooling.
 
     The maps are those of ``sphere_graphs.hierarchy(sampling, levels)`` (one step
@@ -55,7 +58,7 @@ def healpix_setup(
     elif not isinstance(sampling, sphere_graphs.HealpixSampling):
         raise TypeError(f"expected a sphere_graphs.HealpixSampling; got {type(sampling).__name__}.")
     steps = coarsening_steps(sampling, levels)
-    coarse = steps[-1].coarse
+    coarse = cast("HealpixSampling", steps[-1].coarse)  # coarsen() keeps the kind
     coarse_indices = None if coarse.indices is None else np.array(coarse.indices)  # writable
     return [maps_from_coarsening(c) for c in steps], sampling, coarse, coarse_indices
 
@@ -100,12 +103,12 @@ class HealpixPool(Pool):
 
     def __init__(
         self,
-        sampling: Any = None,
+        sampling: HealpixSampling | None = None,
         mode: str = "max",
         levels: int = 1,
         *,
         nside: int | None = None,
-        indices: Any = None,
+        indices: ArrayLike | None = None,
     ) -> None:
         if mode not in ("max", "avg"):
             raise ValueError(f"HEALPix pooling mode must be 'max' or 'avg'; got {mode!r}.")
@@ -137,12 +140,12 @@ class HealpixUnpool(Unpool):
 
     def __init__(
         self,
-        sampling: Any = None,
+        sampling: HealpixSampling | None = None,
         mode: str = "nearest",
         levels: int = 1,
         *,
         nside: int | None = None,
-        indices: Any = None,
+        indices: ArrayLike | None = None,
     ) -> None:
         if mode not in ("nearest", "interpolate", "max"):
             raise ValueError(

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from ._generic import Pool, Unpool
 from ._maps import PoolingMaps, coarsening_steps, maps_from_coarsening
+
+if TYPE_CHECKING:
+    from sphere_graphs import IcosahedralSampling
 
 __all__ = ["IcosahedralPool", "IcosahedralUnpool", "icosahedral_setup"]
 
 
 def icosahedral_setup(
-    sampling: Any = None, *, level: int | None = None, levels: int = 1
-) -> tuple[list[PoolingMaps], Any, Any]:
+    sampling: IcosahedralSampling | None = None, *, level: int | None = None, levels: int = 1
+) -> tuple[list[PoolingMaps], IcosahedralSampling, IcosahedralSampling]:
     """Maps (finest first), fine sampling and coarse sampling of an icosahedral pooling.
 
     The maps are those of ``sphere_graphs.hierarchy`` (one home for coarsenings).
@@ -42,7 +45,8 @@ def icosahedral_setup(
             f"expected a sphere_graphs.IcosahedralSampling; got {type(sampling).__name__}."
         )
     steps = coarsening_steps(sampling, levels)
-    return [maps_from_coarsening(s) for s in steps], sampling, steps[-1].coarse
+    coarse = cast("IcosahedralSampling", steps[-1].coarse)  # coarsen() keeps the kind
+    return [maps_from_coarsening(s) for s in steps], sampling, coarse
 
 
 class IcosahedralPool(Pool):
@@ -65,7 +69,7 @@ class IcosahedralPool(Pool):
     """
 
     def __init__(
-        self, sampling: Any = None, mode: str = "max", levels: int = 1, *, level: int | None = None
+        self, sampling: IcosahedralSampling | None = None, mode: str = "max", levels: int = 1, *, level: int | None = None
     ) -> None:
         maps, fine, coarse = icosahedral_setup(sampling, level=level, levels=levels)
         super().__init__(maps, mode, fine=fine, coarse=coarse)
@@ -92,7 +96,7 @@ class IcosahedralUnpool(Unpool):
 
     def __init__(
         self,
-        sampling: Any = None,
+        sampling: IcosahedralSampling | None = None,
         mode: str = "interpolate",
         levels: int = 1,
         *,

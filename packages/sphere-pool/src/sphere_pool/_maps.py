@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._checks import describe
+
+if TYPE_CHECKING:
+    from sphere_graphs import Coarsening, Sampling
 
 __all__ = ["PoolingMaps", "coarsening_steps", "maps_from_coarsening"]
 
@@ -166,7 +169,7 @@ def _padded_rows(
     return index, weight
 
 
-def maps_from_coarsening(coarsening: Any) -> PoolingMaps:
+def maps_from_coarsening(coarsening: Coarsening) -> PoolingMaps:
     """Maps of a :class:`sphere_graphs.Coarsening` (or any object with its fields).
 
     Parameters
@@ -198,7 +201,7 @@ def maps_from_coarsening(coarsening: Any) -> PoolingMaps:
     return maps
 
 
-def coarsening_steps(sampling: Any, levels: int) -> list[Any]:
+def coarsening_steps(sampling: Sampling, levels: int) -> list[Coarsening]:
     """The ``levels`` coarsenings below ``sampling``, finest first, from sphere-graphs.
 
     ``sphere_graphs.hierarchy(sampling, levels)``, with the error naming ``levels`` and,

@@ -17,7 +17,7 @@ non-persistent buffers and offers ``pool(x, return_indices)`` / ``unpool(y, indi
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,6 +25,9 @@ import torch
 from torch import Tensor, nn
 
 from ._maps import PoolingMaps, maps_from_coarsening
+
+if TYPE_CHECKING:
+    from sphere_graphs import Coarsening
 
 __all__ = ["VertexPool", "gather_rows", "sparse_rows"]
 
@@ -47,13 +50,13 @@ class _SparseRows(torch.autograd.Function):
     """``A @ x`` on ``(V_in, B, C)`` rows; backward ``A^T @ g`` with the stored ``A^T``."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, a: Tensor, a_t: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor, a: Tensor, a_t: Tensor) -> Tensor:
         ctx.a_t = a_t
         v, b, c = x.shape
         return (a @ x.reshape(v, b * c)).view(a.shape[0], b, c)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         a_t = ctx.a_t
         v, b, c = grad.shape
         return (a_t @ grad.reshape(v, b * c)).view(a_t.shape[0], b, c), None, None
@@ -63,12 +66,12 @@ class _GatherRows(torch.autograd.Function):
     """``y[index]`` on ``(V_in, B, C)`` rows; backward ``S^T @ g`` with a sparse ``S^T``."""
 
     @staticmethod
-    def forward(ctx: Any, y: Tensor, index: Tensor, s_t: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, y: Tensor, index: Tensor, s_t: Tensor) -> Tensor:
         ctx.s_t = s_t
         return y.index_select(0, index)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         s_t = ctx.s_t
         v, b, c = grad.shape
         return (s_t @ grad.reshape(v, b * c)).view(s_t.shape[0], b, c), None, None
@@ -138,7 +141,7 @@ class VertexPool(nn.Module):
     valid: Tensor
     parent_index: Tensor
 
-    def __init__(self, coarsening: Any, mode: str = "max") -> None:
+    def __init__(self, coarsening: Coarsening | PoolingMaps, mode: str = "max") -> None:
         super().__init__()
         if mode not in ("max", "avg"):
             raise ValueError(f"pool mode must be 'max' or 'avg'; got {mode!r}.")
@@ -184,7 +187,7 @@ class VertexPool(nn.Module):
             self._ops[key] = op
         return op
 
-    def _apply(self, fn: Any, recurse: bool = True) -> VertexPool:  # type: ignore[override]
+    def _apply(self, fn: Any, recurse: bool = True) -> VertexPool:
         self._ops = {}  # device or dtype moves: rebuild the operators lazily
         return super()._apply(fn, recurse)
 
