@@ -5,12 +5,17 @@ Requires numpy (a test dependency, not a runtime one).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:  # numpy is a test dependency only: imported lazily at run time
+    import numpy as np
+    import numpy.typing as npt
+    import torch
 
 __all__ = ["dense_reference", "dense_reference_torch", "random_graph", "to_dense_numpy"]
 
 
-def to_dense_numpy(operator: Any):
+def to_dense_numpy(operator: Any) -> npt.NDArray[np.float64]:
     """Dense float64 numpy array of a torch sparse/dense tensor or scipy matrix."""
     import numpy as np
     import torch
@@ -24,7 +29,7 @@ def to_dense_numpy(operator: Any):
     return np.asarray(operator, dtype=np.float64)
 
 
-def dense_reference(x: Any, operator: Any, weight: Any, bias: Any = None):
+def dense_reference(x: Any, operator: Any, weight: Any, bias: Any = None) -> npt.NDArray[np.float64]:
     """Straightforward float64 Chebyshev convolution with a dense operator.
 
     Parameters
@@ -42,7 +47,7 @@ def dense_reference(x: Any, operator: Any, weight: Any, bias: Any = None):
     import numpy as np
     import torch
 
-    def arr(a):
+    def arr(a: Any) -> npt.NDArray[np.float64]:
         if isinstance(a, torch.Tensor):
             return a.detach().cpu().to(torch.float64).numpy()
         return np.asarray(a, dtype=np.float64)
@@ -65,7 +70,9 @@ def dense_reference(x: Any, operator: Any, weight: Any, bias: Any = None):
     return y[0] if unbatched else y
 
 
-def random_graph(V, n_edges, seed=0, dtype=None):
+def random_graph(
+    V: int, n_edges: int, seed: int = 0, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """Random symmetric weighted adjacency, torch sparse CSR ``(V, V)``, no self loops.
 
     ``n_edges`` candidate edges (both directions added, self loops dropped,
@@ -86,7 +93,9 @@ def random_graph(V, n_edges, seed=0, dtype=None):
     return cheb_conv.from_edge_index(ei, torch.cat([w, w]), num_nodes=V)
 
 
-def dense_reference_torch(x: Any, operator: Any, weight: Any, bias: Any = None):
+def dense_reference_torch(
+    x: torch.Tensor, operator: Any, weight: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """The Chebyshev convolution with a dense torch operator, differentiable (autograd, forward AD).
 
     Straightforward three-term recursion in the dtype of ``x`` (use float64), for
@@ -114,5 +123,6 @@ def dense_reference_torch(x: Any, operator: Any, weight: Any, bias: Any = None):
         terms.append(L @ x)
     for _ in range(2, weight.shape[0]):
         terms.append(2 * (L @ terms[-1]) - terms[-2])
-    y = sum(t @ weight[k] for k, t in enumerate(terms))
+    # terms is never empty, so the sum is a tensor (mypy sees ``Tensor | Literal[0]``)
+    y = cast("torch.Tensor", sum(t @ weight[k] for k, t in enumerate(terms)))
     return y if bias is None else y + bias
