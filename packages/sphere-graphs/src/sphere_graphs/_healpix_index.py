@@ -19,6 +19,8 @@ memory stays at a few tens of MB even for ``nside = 8192`` full-sky arrays.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -70,7 +72,12 @@ def _check_pix(nside: int, ipix: ArrayLike, name: str = "ipix") -> NDArray[np.in
     return arr
 
 
-def _chunked(func, n_out: int, *arrays: NDArray, chunk: int = _CHUNK) -> tuple[NDArray, ...]:
+def _chunked(
+    func: Callable[..., Sequence[NDArray[Any]]],
+    n_out: int,
+    *arrays: NDArray[Any],
+    chunk: int = _CHUNK,
+) -> tuple[NDArray[Any], ...]:
     """Apply ``func`` to flat chunks of broadcast ``arrays``; outputs keep the shape."""
     arrays = np.broadcast_arrays(*arrays)
     shape = arrays[0].shape
@@ -136,7 +143,7 @@ def _ij_to_ring(n: int, i: NDArray[np.int64], j: NDArray[np.int64]) -> NDArray[n
 
 
 # ------------------------------------------------------------ (ring, pos) <-> xyf
-def _ij_to_xyf(n: int, i: NDArray[np.int64], j: NDArray[np.int64]):
+def _ij_to_xyf(n: int, i: NDArray[np.int64], j: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     north, south = i < n, i > 3 * n
     # Equatorial belt: twice the longitude in units of pi / (4 n) is h; the face is read
     # off the two diagonal coordinates h - i and h + i.
@@ -158,7 +165,9 @@ def _ij_to_xyf(n: int, i: NDArray[np.int64], j: NDArray[np.int64]):
     return (s + d) // 2, (s - d) // 2, face
 
 
-def _xyf_to_ij(n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64]):
+def _xyf_to_ij(
+    n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     i = _FACE_RING[f] * n - x - y - 1
     nr = np.where(i < n, i, np.where(i > 3 * n, 4 * n - i, n))
     kshift = np.where((i < n) | (i > 3 * n), 0, (i - n) & 1)
@@ -208,21 +217,21 @@ def _compact(v: NDArray[np.int64], nbits: int = 64) -> NDArray[np.int64]:
     return out
 
 
-def _nest_to_xyf(n: int, p: NDArray[np.int64]):
+def _nest_to_xyf(n: int, p: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     nn = n * n
     f, r = p // nn, p % nn
     nbits = 2 * n.bit_length()
     return _compact(r, nbits), _compact(r >> 1, nbits), f
 
 
-def _xyf_to_nest(n: int, x, y, f) -> NDArray[np.int64]:
+def _xyf_to_nest(n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64]) -> NDArray[np.int64]:
     nbits = n.bit_length()
     return f * (n * n) + (_spread(x, nbits) | (_spread(y, nbits) << 1))
 
 
-def _pix_to_xyf(n: int, p, nest: bool):
+def _pix_to_xyf(n: int, p: NDArray[np.int64], nest: bool) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     return _nest_to_xyf(n, p) if nest else _ij_to_xyf(n, *_ring_to_ij(n, p))
 
 
-def _xyf_to_pix(n: int, x, y, f, nest: bool):
+def _xyf_to_pix(n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64], nest: bool) -> NDArray[np.int64]:
     return _xyf_to_nest(n, x, y, f) if nest else _ij_to_ring(n, *_xyf_to_ij(n, x, y, f))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 __all__ = [
     "LAPLACIAN_KINDS",
@@ -29,19 +31,21 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
-def _as_square_csr(matrix, name: str) -> sp.csr_matrix:
-    if not sp.issparse(matrix):
-        matrix = np.asarray(matrix)
-        if matrix.dtype == object:
+def _as_square_csr(matrix: sp.spmatrix | ArrayLike, name: str) -> sp.csr_matrix:
+    if sp.issparse(matrix):
+        given = cast(sp.spmatrix, matrix)
+    else:
+        given = np.asarray(matrix)
+        if given.dtype == object:
             raise TypeError(f"{name} must be a scipy.sparse matrix or a numeric array.")
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"{name} must be a square (V, V) matrix; got shape {matrix.shape}.")
-    matrix = sp.csr_matrix(matrix)
-    if matrix.dtype != np.float64:
-        matrix = matrix.astype(np.float64)
-    if not np.all(np.isfinite(matrix.data)):
+    if given.ndim != 2 or given.shape[0] != given.shape[1]:
+        raise ValueError(f"{name} must be a square (V, V) matrix; got shape {given.shape}.")
+    out = sp.csr_matrix(given)
+    if out.dtype != np.float64:
+        out = out.astype(np.float64)
+    if not np.all(np.isfinite(out.data)):
         raise ValueError(f"{name} contains NaN or infinite values; pass finite weights.")
-    return matrix
+    return out
 
 
 def _check_symmetric(adjacency: sp.csr_matrix, rtol: float = 1e-10) -> None:
@@ -72,7 +76,7 @@ def _minus_with_diagonal(
 
 
 def laplacian(
-    adjacency, kind: str = "combinatorial", *, check_symmetric: bool = True
+    adjacency: sp.spmatrix | ArrayLike, kind: str = "combinatorial", *, check_symmetric: bool = True
 ) -> sp.csr_matrix:
     """Laplacian of a weighted undirected graph.
 
@@ -120,7 +124,7 @@ def laplacian(
     return _minus_with_diagonal(w, (degree > 0).astype(np.float64), inv_sqrt)
 
 
-def estimate_lmax(L, *, tol: float = 1e-3, normalized_bound: bool = False) -> float:
+def estimate_lmax(L: sp.spmatrix | ArrayLike, *, tol: float = 1e-3, normalized_bound: bool = False) -> float:
     """Upper estimate of the largest eigenvalue of a symmetric Laplacian.
 
     Uses ``scipy.sparse.linalg.eigsh`` (largest algebraic, relative tolerance
@@ -176,7 +180,7 @@ def estimate_lmax(L, *, tol: float = 1e-3, normalized_bound: bool = False) -> fl
         return gershgorin
 
 
-def rescale_laplacian(L, lmax: float | None = None) -> sp.csr_matrix:
+def rescale_laplacian(L: sp.spmatrix | ArrayLike, lmax: float | None = None) -> sp.csr_matrix:
     """Rescale a Laplacian so that its spectrum lies in ``[-1, 1]``: ``2 L / lmax - I``.
 
     Parameters
@@ -202,7 +206,7 @@ def rescale_laplacian(L, lmax: float | None = None) -> sp.csr_matrix:
     return sp.csr_matrix(out)
 
 
-def laplacian_bound(adjacency, kind: str = "combinatorial") -> float:
+def laplacian_bound(adjacency: sp.spmatrix | ArrayLike, kind: str = "combinatorial") -> float:
     """Cheap upper bound of the largest eigenvalue of a graph Laplacian (no eigensolver).
 
     Parameters
@@ -234,7 +238,11 @@ def _gershgorin(degree: np.ndarray, nnz: int) -> float:
 
 
 def rescaled_laplacian(
-    adjacency, kind: str = "combinatorial", lmax: float | None = None, *, dtype=np.float64
+    adjacency: sp.spmatrix | ArrayLike,
+    kind: str = "combinatorial",
+    lmax: float | None = None,
+    *,
+    dtype: DTypeLike = np.float64,
 ) -> sp.csr_matrix:
     """``2 L / lmax - I`` straight from the adjacency, in one pass.
 
@@ -267,7 +275,7 @@ def rescaled_laplacian(
 
 
 def _rescaled(
-    w: sp.csr_matrix, kind: str, lmax: float | None, dtype
+    w: sp.csr_matrix, kind: str, lmax: float | None, dtype: DTypeLike
 ) -> tuple[sp.csr_matrix, float]:
     """:func:`rescaled_laplacian` of an already validated ``W`` (CSR float64, finite,
     non-negative, no stored diagonal, e.g. a graph this package built), and its ``lmax``."""
@@ -279,6 +287,7 @@ def _rescaled(
         raise ValueError(f"lmax must be a positive finite number; got {lmax}.")
     dtype = np.dtype(dtype)
     c = 2.0 / lmax
+    diagonal: NDArray[np.floating[Any]]
     if kind == "combinatorial":
         data = np.multiply(w.data, c, dtype=dtype, casting="same_kind")
         diagonal = degree * c - 1.0

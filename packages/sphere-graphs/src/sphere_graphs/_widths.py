@@ -8,10 +8,14 @@ the weight drops to one half.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from ._tuned_widths import TABLE_VERTICES, TUNED_WIDTH_RATIOS
+
+if TYPE_CHECKING:
+    from ._sampling import HealpixSampling, Sampling
 
 __all__ = ["HEALPIX_KERNEL_WIDTHS", "default_kernel_width", "healpix_kernel_width"]
 
@@ -59,7 +63,7 @@ def healpix_kernel_width(nside: int, k: int) -> float | None:
 _TUNED_KIND_ALIASES = {"gauss_legendre": "equiangular"}
 
 
-def tuned_kernel_width(sampling, k: int) -> float | None:
+def tuned_kernel_width(sampling: Sampling, k: int) -> float | None:
     """Tuned width ``sigma`` from the generated table ``_tuned_widths.py``, or None.
 
     Parameters
@@ -87,7 +91,7 @@ def tuned_kernel_width(sampling, k: int) -> float | None:
     return float(per_k[best] * math.sqrt(4 * math.pi / n))
 
 
-def default_kernel_width(sampling, k: int, kth_distances: np.ndarray | None = None) -> float:
+def default_kernel_width(sampling: Sampling, k: int, kth_distances: np.ndarray | None = None) -> float:
     """Default ``sigma`` of :func:`sphere_graphs.knn_graph`.
 
     Rules, in order:
@@ -113,7 +117,8 @@ def default_kernel_width(sampling, k: int, kth_distances: np.ndarray | None = No
     float
     """
     if getattr(sampling, "kind", None) == "healpix":
-        width = healpix_kernel_width(sampling.nside, k)
+        nside = cast("HealpixSampling", sampling).nside  # kind 'healpix'
+        width = healpix_kernel_width(nside, k)
         if width is not None:
             return width
     width = tuned_kernel_width(sampling, k)
