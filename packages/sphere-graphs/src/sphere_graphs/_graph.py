@@ -6,7 +6,7 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -186,7 +186,8 @@ class SphereGraph:
             data=a.data,
             shape=np.array(a.shape, dtype=np.int64),
             coords=s.coords,
-            **arrays,
+            # dict[str, Any]: mypy cannot tell that no key is numpy's allow_pickle
+            **cast("dict[str, Any]", arrays),
         )
 
     @classmethod
@@ -232,7 +233,7 @@ class SphereGraph:
             adjacency = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=shape)
         return cls(sampling, adjacency, header["kind"], header["params"])
 
-    def to_pygsp(self):
+    def to_pygsp(self) -> Any:  # pygsp.graphs.Graph; pygsp is untyped and optional
         """The graph as a ``pygsp.graphs.Graph`` (needs the optional ``pygsp`` package).
 
         Returns
@@ -256,7 +257,7 @@ def _npz_path(path: str | os.PathLike) -> str:
     return path if path.endswith(".npz") else path + ".npz"
 
 
-def _json_default(value):
+def _json_default(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -229,7 +229,7 @@ def points(lon: ArrayLike, lat: ArrayLike, degrees: bool = False) -> PointSampli
             f"Check that lat is in {unit} (pass degrees=True for degrees) and not swapped with lon."
         )
     lat = np.clip(lat, -np.pi / 2, np.pi / 2)
-    coords = lonlat_to_xyz(lon, lat)
+    coords = lonlat_to_xyz(np.asarray(lon), lat)  # already float64: no copy
     pairs = cKDTree(coords).query_pairs(_DUPLICATE_TOL, output_type="ndarray")
     if len(pairs):
         a, b = pairs[0]

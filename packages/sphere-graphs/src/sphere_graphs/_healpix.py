@@ -43,7 +43,7 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ public API
-def pix2xyf(nside: int, ipix: ArrayLike, nest: bool = True):
+def pix2xyf(nside: int, ipix: ArrayLike, nest: bool = True) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """Face coordinates ``(x, y, face)`` of HEALPix pixels.
 
     Parameters
@@ -63,10 +63,13 @@ def pix2xyf(nside: int, ipix: ArrayLike, nest: bool = True):
     """
     n = _check_nside(nside, nest)
     p = _check_pix(n, ipix)
-    return _chunked(lambda q: _pix_to_xyf(n, q, nest), 3, p)
+    x, y, face = _chunked(lambda q: _pix_to_xyf(n, q, nest), 3, p)
+    return x, y, face
 
 
-def xyf2pix(nside: int, x: ArrayLike, y: ArrayLike, face: ArrayLike, nest: bool = True):
+def xyf2pix(
+    nside: int, x: ArrayLike, y: ArrayLike, face: ArrayLike, nest: bool = True
+) -> NDArray[np.int64]:
     """Pixel indices from face coordinates; inverse of :func:`pix2xyf`.
 
     Parameters
@@ -138,7 +141,7 @@ def pix2vec(nside: int, ipix: ArrayLike, nest: bool = True) -> NDArray[np.float6
     n = _check_nside(nside, nest)
     p = _check_pix(n, ipix)
 
-    def one(q):
+    def one(q: NDArray[np.int64]) -> tuple[NDArray[np.float64]]:
         if nest:
             q = _ij_to_ring(n, *_xyf_to_ij(n, *_nest_to_xyf(n, q)))
         return (_ij_to_vec(n, *_ring_to_ij(n, q)),)
@@ -164,7 +167,7 @@ def _build_crossing_table() -> NDArray[np.int64]:
     ident = [0, 0, 1, 0, 0, 0, 0, 1]
     none = [-1, 0, 0, 0, 0, 0, 0, 0, 0]
 
-    def fixed(face, xn, x1, yn, y1):
+    def fixed(face: int, xn: int, x1: int, yn: int, y1: int) -> list[int]:
         return [face, xn, x1, 0, 0, yn, y1, 0, 0]
 
     for f in range(12):
@@ -200,7 +203,7 @@ def _build_crossing_table() -> NDArray[np.int64]:
 _CROSS = _build_crossing_table()
 
 
-def _neighbours_xyf(n: int, x, y, f):
+def _neighbours_xyf(n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     nx = x[:, None] + _DX
     ny = y[:, None] + _DY
     face = np.broadcast_to(f[:, None], nx.shape).copy()
@@ -242,7 +245,7 @@ def neighbours(nside: int, ipix: ArrayLike, nest: bool = True) -> NDArray[np.int
     scalar = p.ndim == 0
     p = np.atleast_1d(p).reshape(-1)
 
-    def one(q):
+    def one(q: NDArray[np.int64]) -> tuple[NDArray[np.int64]]:
         x, y, f = _pix_to_xyf(n, q, nest)
         nx, ny, face = _neighbours_xyf(n, x, y, f)
         valid = face >= 0

@@ -86,14 +86,14 @@ def ang2pix(
     ndarray of int64, shape (...)
     """
     n = _check_nside(nside, nest)
-    theta, phi = np.broadcast_arrays(np.asarray(theta, np.float64), np.asarray(phi, np.float64))
+    colat, lon = np.broadcast_arrays(np.asarray(theta, np.float64), np.asarray(phi, np.float64))
     if lonlat:
-        theta, phi = np.pi / 2.0 - np.radians(phi), np.radians(theta)  # as healpy
-    if theta.size and (not np.all(np.isfinite(theta)) or theta.min() < 0 or theta.max() > np.pi):
+        colat, lon = np.pi / 2.0 - np.radians(lon), np.radians(colat)  # as healpy
+    if colat.size and (not np.all(np.isfinite(colat)) or colat.min() < 0 or colat.max() > np.pi):
         raise ValueError("theta (colatitude) must lie in [0, pi]; pass lonlat=True for degrees.")
-    if not np.all(np.isfinite(phi)):
+    if not np.all(np.isfinite(lon)):
         raise ValueError("phi must be finite.")
-    return _locate(n, np.cos(theta), np.sin(theta), phi, nest)
+    return _locate(n, np.cos(colat), np.sin(colat), lon, nest)
 
 
 def vec2pix(nside: int, x: ArrayLike, y: ArrayLike, z: ArrayLike, nest: bool = True) -> NDArray[np.int64]:

@@ -89,7 +89,9 @@ def _midpoint_order(mid: NDArray[np.float64]) -> NDArray[np.int64]:
     return np.lexsort((k[:, 2], (k[:, 0] << np.uint64(32)) | k[:, 1]))
 
 
-def _subdivide(vertices: NDArray[np.float64], faces: NDArray[np.int64]):
+def _subdivide(
+    vertices: NDArray[np.float64], faces: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
     """One midpoint subdivision step.
 
     Returns
