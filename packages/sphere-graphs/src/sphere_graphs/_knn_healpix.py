@@ -16,9 +16,18 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:
+    from ._sampling import HealpixSampling
+
+#: Tied directed edges beyond the first k: ``(src, dst, d2)``.
+_Extras = tuple[np.ndarray, np.ndarray, np.ndarray]
+#: ``(nbr, d2, mutual, recheck, extras)`` of :func:`healpix_knn`.
+_KnnResult = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, _Extras]
 
 __all__ = ["healpix_knn", "window_radius"]
 
@@ -52,6 +61,15 @@ def _nest_grid(nside: int) -> np.ndarray:
     return s[:, None] | (s[None, :] << 1)
 
 
+_UNSET = np.empty((0, 0))  # placeholder of a not yet computed distance view
+
+
+def _drop_rows(e: _Extras, queries: np.ndarray) -> _Extras:
+    """The tied edges of ``e`` whose source is not in ``queries``."""
+    keep = ~np.isin(e[0], queries)
+    return e[0][keep], e[1][keep], e[2][keep]
+
+
 def _offsets(r: int) -> np.ndarray:
     d = np.arange(-r, r + 1)
     dx, dy = np.meshgrid(d, d, indexing="ij")
@@ -68,7 +86,12 @@ def _symmetric_guess(off: np.ndarray, k: int) -> bool:
     return all((-a, -b) in guess for a, b in guess)
 
 
-def _sq_dist(a, b, out, tmp) -> None:
+def _sq_dist(
+    a: tuple[np.ndarray, np.ndarray, np.ndarray],
+    b: tuple[np.ndarray, np.ndarray, np.ndarray],
+    out: np.ndarray,
+    tmp: np.ndarray,
+) -> None:
     """``out = |a - b|**2`` of two vector images given as (X, Y, Z) planes (``tmp``: scratch)."""
     np.subtract(a[0], b[0], out=out)
     np.square(out, out=out)
@@ -78,7 +101,19 @@ def _sq_dist(a, b, out, tmp) -> None:
         out += tmp
 
 
-def _ring_min(X, Y, Z, X0, Y0, Z0, x0, y0, block, s, tmp):
+def _ring_min(
+    X: np.ndarray,
+    Y: np.ndarray,
+    Z: np.ndarray,
+    X0: np.ndarray,
+    Y0: np.ndarray,
+    Z0: np.ndarray,
+    x0: int,
+    y0: int,
+    block: int,
+    s: int,
+    tmp: np.ndarray,
+) -> np.ndarray:
     """Smallest squared distance from each block pixel to the pixels of Chebyshev ring ``s``."""
     out = np.full((block, block), np.inf)
     d = np.empty((block, block))
@@ -92,7 +127,21 @@ def _ring_min(X, Y, Z, X0, Y0, Z0, x0, y0, block, s, tmp):
     return out
 
 
-def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, block, tie, extras):
+def _face(
+    coords: np.ndarray,
+    grid: np.ndarray,
+    face: int,
+    nside: int,
+    k: int,
+    r: int,
+    off: np.ndarray,
+    out_nbr: np.ndarray,
+    out_d2: np.ndarray,
+    out_mutual: np.ndarray,
+    block: int,
+    tie: float | None,
+    extras: list[_Extras],
+) -> tuple[np.ndarray, bool]:
     """k-NN of the pixels of one face from the window; returns NESTED ids of suspects.
 
     When ``tie`` is set (factor ``>= 1`` on squared distances), window pixels not
@@ -133,7 +182,8 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
     E = np.empty((len(half), ext, ext))
     etmp = np.empty((ext, ext))
     tmp = np.empty((block, block))
-    views = [None] * n_off
+    # Every entry is set below (each offset is in ``half`` or is the negation of one).
+    views: list[np.ndarray] = [_UNSET] * n_off
     index_of = {tuple(o): i for i, o in enumerate(offl)}
     neg_of = [index_of[(-dx, -dy)] for dx, dy in offl]
     mx = np.empty((block, block))
@@ -266,7 +316,7 @@ def _face(coords, grid, face, nside, k, r, off, out_nbr, out_d2, out_mutual, blo
     return np.concatenate(suspects) if suspects else np.zeros(0, np.int64), True
 
 
-def healpix_knn(sampling, k: int, tie: float | None = None):
+def healpix_knn(sampling: HealpixSampling, k: int, tie: float | None = None) -> _KnnResult | None:
     """Exact k-NN of a full-sphere HEALPix sampling.
 
     Parameters
@@ -309,7 +359,7 @@ def healpix_knn(sampling, k: int, tie: float | None = None):
     off = _offsets(r)
     mutual = np.empty((n, k), dtype=bool)
     block = min(nside, 128)
-    face_extras: list[list] = [[] for _ in range(12)]
+    face_extras: list[list[_Extras]] = [[] for _ in range(12)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [
             pool.submit(
@@ -348,9 +398,10 @@ def healpix_knn(sampling, k: int, tie: float | None = None):
     pieces = [e for fe in face_extras for e in fe]
     # Suspects are recomputed by the tree: drop their window extras.
     if suspects.size and pieces:
-        pieces = [tuple(a[~np.isin(e[0], queries)] for a in e) for e in pieces]
+        pieces = [_drop_rows(e, queries) for e in pieces]
     pieces.append(q_extra)
-    extras = tuple(np.concatenate([e[i] for e in pieces]) for i in range(3))
+    src, dst, dd2 = (np.concatenate([e[i] for e in pieces]) for i in range(3))
+    extras: _Extras = (src, dst, dd2)
     # Rows whose mutuality flags involve tree results: recheck them generically.
     if suspects.size or not mutual_valid:
         recheck = None

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from ._graph import SphereGraph
@@ -35,12 +36,14 @@ from ._sampling import (
     Sampling,
 )
 
+_Pairs = tuple[NDArray[np.int64], NDArray[np.int64]]  # (rows, cols) of directed edges
+
 __all__ = ["MESH_WEIGHTS", "mesh_graph"]
 
 MESH_WEIGHTS = ("distance", "ones")
 
 
-def _healpix_pairs(s: HealpixSampling):
+def _healpix_pairs(s: HealpixSampling) -> _Pairs:
     from ._healpix import neighbours
 
     pixels = s.pixels
@@ -56,7 +59,7 @@ def _healpix_pairs(s: HealpixSampling):
     return rows[keep], cols[keep]
 
 
-def _icosahedral_pairs(s: IcosahedralSampling):
+def _icosahedral_pairs(s: IcosahedralSampling) -> _Pairs:
     f = np.asarray(s.faces, dtype=np.int64)
     if f.ndim != 2 or f.shape[1] != 3 or f.size == 0:
         raise ValueError(
@@ -67,7 +70,7 @@ def _icosahedral_pairs(s: IcosahedralSampling):
     return rows, cols
 
 
-def _grid_pairs(nlat: int, nlon: int, neighbourhood: int):
+def _grid_pairs(nlat: int, nlon: int, neighbourhood: int) -> _Pairs:
     idx = np.arange(nlat * nlon, dtype=np.int64).reshape(nlat, nlon)
     east = np.roll(idx, -1, axis=1)
     rows = [idx.reshape(-1)]
@@ -78,12 +81,12 @@ def _grid_pairs(nlat: int, nlon: int, neighbourhood: int):
         if neighbourhood == 8:
             rows += [idx[:-1].reshape(-1), idx[:-1].reshape(-1)]
             cols += [east[1:].reshape(-1), np.roll(idx, 1, axis=1)[1:].reshape(-1)]
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    keep = rows != cols  # nlon == 1
-    return rows[keep], cols[keep]
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    keep = r != c  # nlon == 1
+    return r[keep], c[keep]
 
 
-def _cubed_pairs(s: CubedSphereSampling):
+def _cubed_pairs(s: CubedSphereSampling) -> _Pairs:
     n = int(s.n)
     idx = np.arange(6 * n * n, dtype=np.int64).reshape(6, n, n)
     rows = [idx[:, :-1, :].reshape(-1), idx[:, :, :-1].reshape(-1)]
