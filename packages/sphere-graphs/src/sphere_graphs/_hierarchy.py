@@ -42,7 +42,9 @@ from ._sampling import (
 __all__ = ["coarsen", "healpix_closure", "hierarchy", "max_depth", "require_closed"]
 
 
-def _csr(rows, cols, vals, shape) -> sp.csr_matrix:
+def _csr(
+    rows: ArrayLike, cols: ArrayLike, vals: ArrayLike, shape: tuple[int, int]
+) -> sp.csr_matrix:
     m = sp.csr_matrix(
         (np.asarray(vals, np.float64), (np.asarray(rows), np.asarray(cols))), shape=shape
     )
@@ -216,7 +218,9 @@ def _blocks(h: int, w: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     return children.astype(np.int64), parent.astype(np.int64)
 
 
-def _linear_1d(pos: NDArray[np.float64], n: int, periodic: bool):
+def _linear_1d(
+    pos: NDArray[np.float64], n: int, periodic: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Two-point linear weights for fractional positions ``pos`` on ``n`` nodes."""
     if not periodic:
         pos = np.clip(pos, 0.0, n - 1.0)
@@ -231,7 +235,9 @@ def _linear_1d(pos: NDArray[np.float64], n: int, periodic: bool):
     return lo, hi, w
 
 
-def _bilinear(pr, pc, h: int, w: int, periodic_cols: bool) -> sp.csr_matrix:
+def _bilinear(
+    pr: NDArray[np.float64], pc: NDArray[np.float64], h: int, w: int, periodic_cols: bool
+) -> sp.csr_matrix:
     """Tensor-product weights: fine rows at positions ``pr`` (coarse row units), fine
     columns at ``pc``; result ``(len(pr) * len(pc), h * w)``."""
     r0, r1, wr = _linear_1d(pr, h, False)
@@ -255,6 +261,7 @@ def _even_grid(nlat: int, nlon: int, what: str) -> None:
 
 
 def _coarsen_latlon(s: EquiangularSampling | GaussLegendreSampling) -> Coarsening:
+    coarse: EquiangularSampling | GaussLegendreSampling
     if isinstance(s, EquiangularSampling):
         _even_grid(s.nlat, s.nlon, "equiangular")
         if s.poles == 2:

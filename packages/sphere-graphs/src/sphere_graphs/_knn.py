@@ -46,7 +46,7 @@ TIE_RTOL = 1e-9
 _LN2 = math.log(2.0)
 
 
-def _check_sampling(sampling) -> Sampling:
+def _check_sampling(sampling: object) -> Sampling:
     if not isinstance(sampling, Sampling):
         raise TypeError(
             f"sampling must be a sphere_graphs Sampling; got {type(sampling).__name__}. "
@@ -64,7 +64,7 @@ def _check_options(kernel: str, symmetrize: str) -> None:
         )
 
 
-def _check_sigma(sigma) -> float:
+def _check_sigma(sigma: float) -> float:
     sigma = float(sigma)
     if not (np.isfinite(sigma) and sigma > 0):
         raise ValueError(f"sigma must be a positive finite distance; got {sigma}.")
@@ -304,7 +304,7 @@ def symmetric_knn_adjacency(
     return adjacency
 
 
-def _resolve_k(k, n: int) -> int:
+def _resolve_k(k: int, n: int) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k must be an integer; got {type(k).__name__}.")
     k = int(k)
@@ -396,14 +396,16 @@ def knn_graph(
         sigma = _check_sigma(sigma)
     tie = (1.0 + TIE_RTOL) ** 2 if ties == "distance" else None
 
-    nbr = d2 = known = recheck = extras = None
+    known: np.ndarray | None = None
+    recheck: np.ndarray | None = None
+    found = None
     if isinstance(sampling, HealpixSampling) and sampling.indices is None:
         from ._knn_healpix import healpix_knn
 
         found = healpix_knn(sampling, k, tie)
-        if found is not None:
-            nbr, d2, known, recheck, extras = found
-    if nbr is None:
+    if found is not None:
+        nbr, d2, known, recheck, extras = found
+    else:
         nbr, d2, extras = _knn_kdtree(coords, k, tie)
     if sigma is None:
         try:

@@ -110,7 +110,7 @@ class GraphHierarchy:
 
 
 def _per_level(value: float | Sequence[float] | None, n: int, name: str) -> list[float | None]:
-    if value is None or isinstance(value, numbers.Real):
+    if value is None or isinstance(value, (int, float, numbers.Real)):
         return [None if value is None else float(value)] * n
     values = list(value)
     if len(values) != n:
