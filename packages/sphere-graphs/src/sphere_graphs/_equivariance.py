@@ -25,15 +25,19 @@ full harmonic transform up to ``3 nside - 1``); orderings between graphs agree.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.special as sps
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from ._laplacian import laplacian
 from .testing import random_rotation
+
+if TYPE_CHECKING:
+    from ._graph import SphereGraph
+    from ._sampling import Sampling
 
 __all__ = [
     "EquivarianceProbe",
@@ -132,7 +136,13 @@ class EquivarianceProbe:
         Harmonics at ``R^{-1} x`` for each sample's rotation.
     """
 
-    def __init__(self, sampling: Any, degree: int = 30, n_samples: int = 8, seed: int | None = 0):
+    def __init__(
+        self,
+        sampling: SphereGraph | Sampling | ArrayLike,
+        degree: int = 30,
+        n_samples: int = 8,
+        seed: int | None = 0,
+    ) -> None:
         coords = np.asarray(getattr(sampling, "coords", sampling), dtype=np.float64)
         if coords.ndim != 2 or coords.shape[1] != 3:
             raise ValueError(f"sampling coordinates must have shape (V, 3); got {coords.shape}.")
@@ -196,22 +206,25 @@ class EquivarianceProbe:
         return float(np.mean(self.errors(operator)))
 
 
-def _resolve(sampling: Any, adjacency: Any) -> tuple[Any, Any]:
+def _resolve(
+    sampling: SphereGraph | Sampling | ArrayLike, adjacency: sp.spmatrix | ArrayLike | None
+) -> tuple[Sampling | ArrayLike, sp.spmatrix | ArrayLike]:
     if adjacency is None:
         if hasattr(sampling, "adjacency") and hasattr(sampling, "sampling"):
-            return sampling.sampling, sampling.adjacency
+            graph = cast("SphereGraph", sampling)  # duck-typed SphereGraph
+            return graph.sampling, graph.adjacency
         raise ValueError(
             "pass a SphereGraph, or a sampling together with its adjacency matrix "
             "(equivariance_error(sampling, adjacency))."
         )
     if hasattr(sampling, "adjacency") and hasattr(sampling, "sampling"):
-        sampling = sampling.sampling
+        return cast("SphereGraph", sampling).sampling, adjacency
     return sampling, adjacency
 
 
 def equivariance_error(
-    sampling: Any,
-    adjacency: Any = None,
+    sampling: SphereGraph | Sampling | ArrayLike,
+    adjacency: sp.spmatrix | ArrayLike | None = None,
     degree: int = 30,
     *,
     laplacian: str = "normalized",
@@ -250,9 +263,9 @@ def equivariance_error(
 
 
 def equivariance_curve(
-    sampling: Any,
-    adjacency: Any = None,
-    degrees: Any = (4, 8, 16, 30),
+    sampling: SphereGraph | Sampling | ArrayLike,
+    adjacency: sp.spmatrix | ArrayLike | None = None,
+    degrees: ArrayLike = (4, 8, 16, 30),
     *,
     laplacian: str = "normalized",
     n_samples: int = 8,

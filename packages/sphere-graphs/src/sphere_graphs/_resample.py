@@ -28,12 +28,15 @@ as with ``"nearest"``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import ConvexHull, QhullError, cKDTree
+
+if TYPE_CHECKING:
+    from ._sampling import Sampling
 
 __all__ = ["resample", "resampling_matrix"]
 
@@ -165,7 +168,9 @@ def _locate(
     return found, weights
 
 
-def resampling_matrix(source: Any, target: Any, method: str = "nearest") -> sp.csr_matrix:
+def resampling_matrix(
+    source: Sampling | ArrayLike, target: Sampling | ArrayLike, method: str = "nearest"
+) -> sp.csr_matrix:
     """Sparse operator mapping signals on ``source`` to signals on ``target``.
 
     Parameters

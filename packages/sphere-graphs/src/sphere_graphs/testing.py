@@ -19,11 +19,14 @@ Laplacian is from commuting with *arbitrary* rotations see
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:
+    from ._sampling import Sampling
 
 __all__ = [
     "assert_equivariant",
@@ -65,7 +68,7 @@ def rotation_z(angle: float) -> NDArray[np.float64]:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def _coords(sampling: Any) -> NDArray[np.float64]:
+def _coords(sampling: Sampling | ArrayLike) -> NDArray[np.float64]:
     coords = np.asarray(getattr(sampling, "coords", sampling), dtype=np.float64)
     if coords.ndim != 2 or coords.shape[1] != 3:
         raise ValueError(
@@ -74,7 +77,9 @@ def _coords(sampling: Any) -> NDArray[np.float64]:
     return coords
 
 
-def symmetry_permutation(sampling: Any, rotation: ArrayLike, atol: float = 1e-9) -> NDArray[np.int64]:
+def symmetry_permutation(
+    sampling: Sampling | ArrayLike, rotation: ArrayLike, atol: float = 1e-9
+) -> NDArray[np.int64]:
     """Vertex permutation that realises an exact symmetry of a sampling.
 
     Parameters
@@ -110,7 +115,7 @@ def symmetry_permutation(sampling: Any, rotation: ArrayLike, atol: float = 1e-9)
     return perm.astype(np.int64)
 
 
-def _permutation(sampling: Any, rotation: ArrayLike, atol: float, what: str) -> NDArray[np.int64]:
+def _permutation(sampling: Sampling | ArrayLike, rotation: ArrayLike, atol: float, what: str) -> NDArray[np.int64]:
     rot = np.asarray(rotation)
     n = _coords(sampling).shape[0]
     if rot.ndim == 1:
@@ -127,10 +132,10 @@ def _permutation(sampling: Any, rotation: ArrayLike, atol: float, what: str) -> 
 
 def equivariance_residual(
     fn: Callable[[NDArray[np.float64]], Any],
-    sampling: Any,
+    sampling: Sampling | ArrayLike,
     rotation: ArrayLike,
     *,
-    output_sampling: Any = None,
+    output_sampling: Sampling | ArrayLike | None = None,
     output_permutation: ArrayLike | None = None,
     x: ArrayLike | None = None,
     batch: int = 2,
@@ -199,7 +204,7 @@ def equivariance_residual(
 
 def assert_equivariant(
     fn: Callable[[NDArray[np.float64]], Any],
-    sampling: Any,
+    sampling: Sampling | ArrayLike,
     rotation: ArrayLike,
     atol: float = 1e-10,
     **kwargs: Any,
