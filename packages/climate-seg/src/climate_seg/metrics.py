@@ -229,13 +229,29 @@ class SegmentationMetrics:
             out.append(_ap_from_counts(tp, fp))
         return out
 
+    def precision_recall(self, k: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Precision and recall of AP class number ``k`` at decreasing score thresholds (histogram bins).
+
+        Returns
+        -------
+        precision, recall : ndarray, shape (n_thresholds,)
+        """
+        pos, neg = self.hist_pos[k][::-1], self.hist_neg[k][::-1]
+        keep = (pos + neg) > 0
+        tp = np.cumsum(pos).astype(np.float64)[keep]
+        fp = np.cumsum(neg).astype(np.float64)[keep]
+        if len(tp) == 0 or tp[-1] == 0:
+            return np.zeros(0), np.zeros(0)
+        return tp / (tp + fp), tp / tp[-1]
+
     def compute(self) -> dict:
         """Metrics so far.
 
         Returns
         -------
         dict
-            ``"AP_<name>"`` per AP class and ``"mAP"`` (their mean, NaN-aware);
+            ``"AP_<name>"`` per AP class and ``"mAP"`` (their mean; NaN when any of them is
+            NaN, i.e. a class has no positive vertex);
             ``"recall_<name>"`` and ``"IoU_<name>"`` per class; ``"mean_accuracy"``
             (mean per-class recall), ``"mean_IoU"``, ``"pixel_accuracy"``,
             ``"confusion"`` (C, C) int64 ndarray (rows: truth, columns: prediction),
@@ -254,8 +270,9 @@ class SegmentationMetrics:
         aps = self._ap()
         for c, ap in zip(self.ap_classes, aps, strict=True):
             out[f"AP_{self.class_names[c]}"] = ap
-        finite = [a for a in aps if not np.isnan(a)]
-        out["mAP"] = float(np.mean(finite)) if finite else float("nan")
+        # NaN when any class AP is undefined (no positive of that class): a mean over the
+        # remaining classes would silently report another quantity
+        out["mAP"] = float(np.mean(aps)) if aps and not any(np.isnan(a) for a in aps) else float("nan")
         for c in range(self.n_classes):
             out[f"recall_{self.class_names[c]}"] = float(recall[c])
             out[f"IoU_{self.class_names[c]}"] = float(iou[c])

@@ -27,7 +27,7 @@ def synthesize(out: Path, samples: int, seed: int, **kwargs: Any) -> list[Path]:
     """Call ``climate_seg.data.synthesize`` (passing only the keyword arguments it accepts)."""
     import inspect
 
-    from ..training import check_writable
+    from .._io import check_writable
 
     check_writable(out)
     fn = data_function("synthesize")

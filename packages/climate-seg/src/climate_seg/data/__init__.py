@@ -100,3 +100,8 @@ __all__ = [
     "split_files",
     "synthesize",
 ]
+
+# splits of a training run (0.2): by time (default), by year, or random
+from ._split import make_split, split_by_time, split_years
+
+__all__ += ["make_split", "split_by_time", "split_years"]

@@ -22,8 +22,10 @@ class FolderReport:
         Number of ``*.npz`` files examined.
     n_good : int
         Files that read cleanly.
-    unreadable, truncated, wrong_shape, non_finite, bad_name : list of str
-        File names with that problem (a badly named file is not read further).
+    unreadable, truncated, wrong_shape, non_finite, bad_labels, fill_values, bad_name : list of str
+        File names with that problem (a badly named file is not read further);
+        ``bad_labels``: labels not one-hot (class indices, all zeros, values other than
+        0/1); ``fill_values``: magnitudes >= 1e15.
     """
 
     n_files: int = 0
@@ -32,17 +34,22 @@ class FolderReport:
     truncated: list[str] = field(default_factory=list)
     wrong_shape: list[str] = field(default_factory=list)
     non_finite: list[str] = field(default_factory=list)
+    bad_labels: list[str] = field(default_factory=list)
+    fill_values: list[str] = field(default_factory=list)
     bad_name: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when no problem was found."""
+        """True when the folder holds files and none has a problem (an empty folder is not ok)."""
         return not (
             self.unreadable
             or self.truncated
             or self.wrong_shape
             or self.non_finite
+            or self.bad_labels
+            or self.fill_values
             or self.bad_name
+            or self.n_files == 0
         )
 
     @property
@@ -54,6 +61,8 @@ class FolderReport:
                 + self.truncated
                 + self.wrong_shape
                 + self.non_finite
+                + self.bad_labels
+                + self.fill_values
                 + self.bad_name
             )
         )
@@ -61,7 +70,7 @@ class FolderReport:
     def summary(self) -> str:
         """One line per problem kind."""
         lines = [f"{self.n_files} files, {self.n_good} good"]
-        for name in ("unreadable", "truncated", "wrong_shape", "non_finite", "bad_name"):
+        for name in ("unreadable", "truncated", "wrong_shape", "non_finite", "bad_labels", "fill_values", "bad_name"):
             items = getattr(self, name)
             if items:
                 lines.append(
@@ -78,6 +87,8 @@ _PROBLEM_FIELD = {
     "truncated": "truncated",
     "shape": "wrong_shape",
     "non_finite": "non_finite",
+    "labels": "bad_labels",
+    "fill_value": "fill_values",
 }
 
 
