@@ -12,7 +12,7 @@ import pytest
 import torch
 from climate_seg.cli import app
 from climate_seg.config import config_from_dict
-from climate_seg.training._deps import build_model, sampling_for
+from climate_seg.models import build_model, sampling_for
 from climate_seg.training._toy import write_toy_set
 from climate_seg.training.distributed import constant_buffer_names, parameter_digest
 from typer.testing import CliRunner

@@ -156,6 +156,8 @@ class TrainConfig:
             _check_value(f, getattr(self, f.name))
         if self.temporal is not None and self.sequence_length < 2:
             raise ValueError("temporal: --temporal needs --sequence-length of at least 2.")
+        if self.temporal is not None and self.split == "random":
+            raise ValueError("split: temporal models need consecutive frames in each part; use --split time or year.")
         if self.preset == "deepsphere" and self.depth not in (None, 5):
             raise ValueError(f"depth: the deepsphere preset has 5 poolings; drop --depth {self.depth} or use "
                              "--preset small.")
@@ -316,8 +318,9 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     examples = example_configs()
     if str(name_or_path) in examples:
         return examples[str(name_or_path)]
-    raise ValueError(f"config {str(name_or_path)!r} is neither a file nor a shipped example; examples: "
-                     f"{', '.join(examples)} (see `climate-seg info`).")
+    what = "config file {} does not exist" if path.suffix or len(path.parts) > 1 else "config {} is neither a file nor a shipped example"
+    raise ValueError(f"{what.format(repr(str(name_or_path)))}; shipped examples: {', '.join(examples)} "
+                     "(see `climate-seg info`).")
 
 
 def _read_file(path: Path) -> dict[str, Any]:

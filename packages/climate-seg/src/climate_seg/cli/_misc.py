@@ -24,7 +24,10 @@ def plot(
     gif: bool = typer.Option(False, "--gif", help="Also render rotating globes (truth and prediction) as a GIF "
                                                   "(needs pillow)."),
 ) -> None:
-    """Filled maps (equirectangular and Mollweide) of a channel, the truth and the prediction; or a run's curves."""
+    """Filled maps (equirectangular and Mollweide) of a channel, the truth and the prediction; or a run's curves.
+
+    Needs matplotlib: pip install 'climate-seg\\[plot]' (GIFs also pillow).
+    """
     from .._io import check_writable
     from ..data import CHANNELS, parse_name, read_sample
     from ..models import data_mesh, sampling_for

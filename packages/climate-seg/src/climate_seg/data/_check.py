@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._format import N_VERTICES, parse_name
 from ._reader import DataFileError, read_sample
+from ._stats import _vertex_count
 
 __all__ = ["FolderReport", "check_folder"]
 
@@ -92,14 +94,17 @@ _PROBLEM_FIELD = {
 }
 
 
-def check_folder(folder: str | os.PathLike, n_vertices: int = N_VERTICES) -> FolderReport:
+def check_folder(folder: str | os.PathLike, n_vertices: int | None = N_VERTICES,
+                 progress: Callable[[int, int], None] | None = None) -> FolderReport:
     """Read every ``*.npz`` file of a folder and report problems by file name.
 
     Parameters
     ----------
     folder : path-like
-    n_vertices : int
-        Expected vertex count (10242).
+    n_vertices : int or None
+        Expected vertex count (10242); None: that of the first readable file.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each file (one file in memory at a time).
 
     Returns
     -------
@@ -109,7 +114,10 @@ def check_folder(folder: str | os.PathLike, n_vertices: int = N_VERTICES) -> Fol
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder.")
     report = FolderReport()
-    for p in sorted(folder.glob("*.npz"), key=lambda q: q.name):
+    paths = sorted(folder.glob("*.npz"), key=lambda q: q.name)
+    for k, p in enumerate(paths):
+        if progress is not None and k:
+            progress(k, len(paths))
         report.n_files += 1
         try:
             parse_name(p.name)
@@ -117,9 +125,13 @@ def check_folder(folder: str | os.PathLike, n_vertices: int = N_VERTICES) -> Fol
             report.bad_name.append(p.name)
             continue
         try:
+            if n_vertices is None:
+                n_vertices = _vertex_count(p)
             read_sample(p, n_vertices=n_vertices)
         except DataFileError as err:
             getattr(report, _PROBLEM_FIELD[err.problem]).append(p.name)
             continue
         report.n_good += 1
+    if progress is not None and paths:
+        progress(len(paths), len(paths))
     return report
