@@ -110,13 +110,16 @@ def check_writable(folder: str | Path) -> None:
 def data_files(folder: str | Path | None) -> list[Path]:
     """The ``data-*-mesh.npz`` files of a folder (or a single such file), sorted by name.
 
+    For a packed folder (``climate-seg data pack``) the paths name its frames
+    (``folder / original name``), which :func:`climate_seg.pipeline.dataset_for` reads.
+
     Raises
     ------
     ValueError
         No folder given, missing folder, or no data file in it; the message says how to
         get data.
     """
-    from .data import list_files
+    from .data import is_packed, list_files, packed_names
 
     if folder is None:
         raise ValueError("no data folder given; pass --data DIR (create one with `climate-seg data synth --out DIR`).")
@@ -130,6 +133,8 @@ def data_files(folder: str | Path | None) -> list[Path]:
         )
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder; pass the folder holding the data-*-mesh.npz files.")
+    if is_packed(folder):  # `climate-seg data pack`: frames named by their original files
+        return [folder / name for name in packed_names(folder)]
     try:
         return list_files(folder, strict=False)
     except ValueError:

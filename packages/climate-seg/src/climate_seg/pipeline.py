@@ -5,13 +5,14 @@ Shared by training, evaluation, prediction, plots and ``tools/bench/data.py``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from ._io import data_files
 from .config import TrainConfig
-from .data import CAM5Dataset, Split, make_split
+from .data import CAM5Dataset, PackedDataset, Split, is_packed, make_split
 from .transform import GridDataset, MeshGrid
 
 __all__ = ["dataset_for", "run_split", "select_files", "vertex_count"]
@@ -59,13 +60,16 @@ def dataset_for(files: list[Path], mean: np.ndarray, std: np.ndarray, config: Tr
     """
     seq = config.sequence_length if config.temporal is not None else None
     skip = config.skip_bad_files if skip_bad_files is None else skip_bad_files
-    base = CAM5Dataset(files, stats=(mean, std), seq_len=seq, shift=config.prediction_shift if seq else 0,
-                       skip_bad_files=skip, n_vertices=transform.mesh.n_vertices)
+    kind = PackedDataset if files and is_packed(Path(files[0]).parent) else CAM5Dataset
+    base = kind(files, stats=(mean, std), seq_len=seq, shift=config.prediction_shift if seq else 0,
+                skip_bad_files=skip, n_vertices=transform.mesh.n_vertices)
     return GridDataset(base, transform)
 
 
 def vertex_count(files: list[Path], skip_bad_files: bool) -> int:
     """Vertices of the first readable file; ``ValueError`` for a wrong channel count."""
+    if files and is_packed(Path(files[0]).parent):
+        return int(json.loads((Path(files[0]).parent / "index.json").read_text())["n_vertices"])
     for f in files:
         try:
             with np.load(f, allow_pickle=False) as z:

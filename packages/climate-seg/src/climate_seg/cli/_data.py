@@ -132,3 +132,30 @@ def check(data: Path = typer.Argument(..., help="Folder of data files.")) -> Non
         err_console.print(f"[bold red]Error:[/] {data} holds no .npz file.")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@data_app.command("pack")
+@friendly
+def pack(
+    data: Path = typer.Argument(..., help="Folder of data-*-mesh.npz files."),
+    out: Path = typer.Option(..., "--out", help="New folder for the memory-mapped layout (frames.npy, labels.npy, "
+                                                "index.json)."),
+    skip_bad_files: bool = typer.Option(False, "--skip-bad-files", help="Leave out unreadable or malformed files."),
+) -> None:
+    """Pack a folder into a memory-mapped layout (no npz decoding when training); use it as --data."""
+    from .._io import check_writable, data_files
+    from ..data import pack_folder
+
+    files = data_files(data)
+    check_writable(out)
+    start = time.perf_counter()
+    with _progress(len(files), "packing") as bar:
+        task = bar.add_task("pack", total=len(files), rate="-")
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, rate=f"{done / (time.perf_counter() - start):.0f}")
+
+        pack_folder(files, out, skip_bad_files=skip_bad_files, progress=advance)
+    seconds = time.perf_counter() - start
+    console.print(f"packed {len(files)} files into {out} in {seconds:.1f} s ({len(files) / max(seconds, 1e-9):.0f} "
+                  "files/s); train with --data " + str(out))

@@ -101,7 +101,8 @@ __all__ = [
     "synthesize",
 ]
 
-# splits of a training run (0.2): by time (default), by year, or random
+# 0.2: splits of a training run (by time, by year, random) and the memory-mapped layout
+from ._packed import PackedDataset, is_packed, pack_folder, packed_names
 from ._split import make_split, split_by_time, split_years
 
-__all__ += ["make_split", "split_by_time", "split_years"]
+__all__ += ["PackedDataset", "is_packed", "make_split", "pack_folder", "packed_names", "split_by_time", "split_years"]

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..config import TrainConfig, parse_class_weights
-from ..data import DataFileError, RunningStats, read_sample
+from ..data import DataFileError, PackedDataset, RunningStats, is_packed, read_sample
 from ..models import data_mesh, sampling_for
 from ..pipeline import dataset_for, run_split, vertex_count
 from ..transform import GridDataset, MeshGrid
@@ -29,6 +29,13 @@ def train_statistics(files: list[Path], n_vertices: int, skip_bad_files: bool = 
         Vertices of background, TC and AR.
     """
     rs, counts = RunningStats(), np.zeros(3, dtype=np.int64)
+    if files and is_packed(Path(files[0]).parent):
+        packed = PackedDataset(files, stats=None, n_vertices=n_vertices)
+        for i in range(len(packed.files)):
+            data, labels = packed.raw(i)
+            rs.update(data.T)
+            counts += np.bincount(labels, minlength=3)[:3]
+        return rs.mean.copy(), rs.std, counts
     for f in files:
         try:
             data, labels = read_sample(f, n_vertices=n_vertices)
