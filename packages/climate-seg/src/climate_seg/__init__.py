@@ -4,7 +4,7 @@ Command line: ``climate-seg`` (:mod:`climate_seg.cli`). Python: :class:`TrainCon
 :func:`load_config`, :func:`train` (see :mod:`climate_seg.training`).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .config import TrainConfig, load_config
 
