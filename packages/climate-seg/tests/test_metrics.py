@@ -157,6 +157,6 @@ def test_precision_recall_curve_matches_sklearn():
     m.update(probs, labels)
     precision, recall = m.precision_recall(0)  # first AP class: TC
     ref_p, ref_r, _ = precision_recall_curve(labels == 1, probs[:, 1])
-    ours = sorted(zip(recall, precision))
-    theirs = sorted((r, p) for r, p in zip(ref_r, ref_p) if r > 0)
+    ours = sorted(zip(recall, precision, strict=True))
+    theirs = sorted((r, p) for r, p in zip(ref_r, ref_p, strict=True) if r > 0)
     assert np.allclose(ours, theirs)
