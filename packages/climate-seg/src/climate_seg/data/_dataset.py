@@ -124,6 +124,7 @@ class CAM5Dataset(Dataset):
         if stats is None:
             self.mean = np.zeros(N_CHANNELS, np.float32)
             self.std = np.ones(N_CHANNELS, np.float32)
+            self._inv_std = self.std
             return
         if isinstance(stats, (str, os.PathLike)):
             if stats == "published":
@@ -142,6 +143,7 @@ class CAM5Dataset(Dataset):
             raise ValueError("stats must be two arrays of shape (16,) with positive std.")
         self.mean = mean.astype(np.float32)
         self.std = std.astype(np.float32)
+        self._inv_std = (1.0 / std).astype(np.float32)
 
     def _set_resample(self, resample) -> None:
         if resample is None:
@@ -201,7 +203,12 @@ class CAM5Dataset(Dataset):
 
     def _frame(self, i: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         data, labels = read_sample(self.files[i], n_vertices=self.n_vertices)
-        x = (data.T - self.mean) / self.std  # (V, 16)
+        # normalise channel-major (contiguous), then one transposing copy to (V, 16)
+        if not data.flags.writeable:
+            data = data.copy()
+        data -= self.mean[:, None]
+        data *= self._inv_std[:, None]
+        x = data.T
         if self._rx is not None:
             x = np.asarray(self._rx @ x, dtype=np.float32)
             onehot = np.zeros((self.n_vertices, N_CLASSES), np.float32)

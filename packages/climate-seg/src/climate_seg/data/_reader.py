@@ -53,19 +53,21 @@ FILL_THRESHOLD = 1e15
 def _check_labels(path: Path, onehot: NDArray) -> None:
     """One-hot labels: values 0 or 1 and exactly one class per vertex; ``DataFileError`` otherwise."""
     values = np.asarray(onehot)
+    per_vertex = values.sum(axis=0)
+    # every vertex sums to 1 and there are exactly V non-zero entries: one entry of 1 per vertex
+    if (per_vertex == 1).all() and np.count_nonzero(values) == values.shape[1]:
+        return
     if not ((values == 0) | (values == 1)).all():
         raise DataFileError(
             path, "labels", "'labels' holds values other than 0 and 1; expected one-hot (3, V) labels."
         )
-    per_vertex = values.sum(axis=0)
-    if not (per_vertex == 1).all():
-        n_none, n_many = int((per_vertex == 0).sum()), int((per_vertex > 1).sum())
-        raise DataFileError(
-            path,
-            "labels",
-            f"'labels' is not one-hot: {n_none} vertices without a class, {n_many} with several; "
-            "every vertex needs exactly one of background, TC, AR.",
-        )
+    n_none, n_many = int((per_vertex == 0).sum()), int((per_vertex > 1).sum())
+    raise DataFileError(
+        path,
+        "labels",
+        f"'labels' is not one-hot: {n_none} vertices without a class, {n_many} with several; "
+        "every vertex needs exactly one of background, TC, AR.",
+    )
 
 
 def read_sample(
@@ -131,12 +133,14 @@ def read_sample(
             f"'labels' has shape {onehot.shape}; expected ({N_CLASSES}, {n_vertices}){hint}.",
         )
     data = np.asarray(data, dtype=np.float32)
-    if check_finite and not (np.isfinite(data).all() and np.isfinite(onehot).all()):
-        raise DataFileError(path, "non_finite", "contains NaN or infinite values.")
     if check_finite:
+        # two reductions instead of full-size temporaries: NaN propagates through min/max
+        lo, hi = float(data.min()), float(data.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)) or not np.isfinite(onehot).all():
+            raise DataFileError(path, "non_finite", "contains NaN or infinite values.")
         _check_labels(path, onehot)
-        big = np.abs(data) >= FILL_THRESHOLD
-        if big.any():
+        if max(-lo, hi) >= FILL_THRESHOLD:
+            big = np.abs(data) >= FILL_THRESHOLD
             ch = int(np.nonzero(big.any(axis=1))[0][0])
             raise DataFileError(
                 path,
