@@ -10,17 +10,18 @@ from typing import Any
 
 import ignite.distributed as idist
 import torch
+from ignite.engine import Engine
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from .metrics import SegmentationMetrics
+from .metrics import IgniteSegmentationMetrics, SegmentationMetrics
 from .transform import MeshGrid
 
 __all__ = ["evaluate_model", "metric_dict"]
 
 
-def metric_dict(acc: SegmentationMetrics) -> dict[str, float]:
-    """The lower-case metric keys of the logs and reports from a :class:`SegmentationMetrics`.
+def metric_dict(r: dict[str, Any]) -> dict[str, float]:
+    """The lower-case metric keys of the logs and reports from :meth:`SegmentationMetrics.compute`'s dict.
 
     Returns
     -------
@@ -29,7 +30,6 @@ def metric_dict(acc: SegmentationMetrics) -> dict[str, float]:
         ``accuracy`` (pixel), ``mean_iou``, ``recall_<c>`` and ``iou_<c>`` for c in bg, tc,
         ar, and ``n_vertices``.
     """
-    r = acc.compute()
     out = {"ap_tc": r["AP_TC"], "ap_ar": r["AP_AR"], "map": r["mAP"], "mean_accuracy": r["mean_accuracy"],
            "accuracy": r["pixel_accuracy"], "mean_iou": r["mean_IoU"]}
     for new, old in (("bg", "background"), ("tc", "TC"), ("ar", "AR")):
@@ -39,11 +39,13 @@ def metric_dict(acc: SegmentationMetrics) -> dict[str, float]:
     return result
 
 
-@torch.no_grad()
 def evaluate_model(model: torch.nn.Module, dataset: Any, device: torch.device | str = "cpu", batch_size: int = 4,
                    transform: MeshGrid | None = None, workers: int = 0,
                    keep: list[SegmentationMetrics] | None = None) -> dict[str, dict[str, float]]:
     """Metrics of ``model`` on ``dataset`` (all ranks cooperate; every rank gets the result).
+
+    An ignite evaluator ``Engine`` with :class:`~climate_seg.metrics.IgniteSegmentationMetrics`
+    attached (grid, and mesh when the grid differs).
 
     Each rank evaluates an unpadded shard (samples ``rank, rank + world, ...``) with the
     plain module (no DDP collectives, so shards may differ in length); the accumulators are
@@ -72,23 +74,30 @@ def evaluate_model(model: torch.nn.Module, dataset: Any, device: torch.device | 
     module.eval()
     rank, world = idist.get_rank(), idist.get_world_size()
     shard = list(range(rank, len(dataset), world))
-    acc_grid, acc_mesh = SegmentationMetrics(), SegmentationMetrics()
     back = transform if transform is not None and not transform.identity else None
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=shard, num_workers=workers)
-    for x, y, y_mesh in loader:
+
+    def step(engine: Engine, batch: Any) -> tuple[torch.Tensor, ...]:
+        x, y, y_mesh = batch
         probs = torch.softmax(module(x.to(device)).float(), dim=-1).cpu()
-        acc_grid.update(probs.reshape(-1, probs.shape[-1]), y.reshape(-1))
-        if back is not None:
-            pm = back.to_mesh(probs)
-            acc_mesh.update(pm.reshape(-1, pm.shape[-1]), y_mesh.reshape(-1))
+        mesh = back.to_mesh(probs) if back is not None else probs
+        return probs, y, mesh, y_mesh
+
+    evaluator = Engine(step)
+    metrics = {"grid": IgniteSegmentationMetrics(lambda o: (o[0], o[1]), device=device, from_logits=False)}
+    if back is not None:
+        metrics["mesh"] = IgniteSegmentationMetrics(lambda o: (o[2], o[3]), device=device, from_logits=False)
+    for name, metric in metrics.items():
+        metric.attach(evaluator, name)
+    with torch.no_grad():
+        if shard:
+            evaluator.run(DataLoader(dataset, batch_size=batch_size, sampler=shard, num_workers=workers))
+            results = {name: evaluator.state.metrics[name] for name in metrics}
+        else:  # an empty shard (fewer samples than ranks) still joins the all-reduce
+            results = {name: metric.compute() for name, metric in metrics.items()}
     out = {}
-    for name, acc in (("grid", acc_grid), ("mesh", acc_mesh)):
-        if name == "mesh" and back is None:
-            continue
-        if world > 1:
-            acc.load(idist.all_reduce(acc.state().to(device)).cpu())
-        out[name] = metric_dict(acc)
+    for name, metric in metrics.items():
+        out[name] = metric_dict(results[name])
         if keep is not None:
-            keep.append(acc)
+            keep.append(metric.accumulator)
     module.train(was_training)
     return out

@@ -293,39 +293,56 @@ except ImportError:  # pragma: no cover - ignite is a dependency of the package
 
 
 class IgniteSegmentationMetrics(_IgniteMetric):
-    """:class:`SegmentationMetrics` as an ``ignite.metrics.Metric``.
+    """:class:`SegmentationMetrics` as an ``ignite.metrics.Metric``, exact over several processes.
 
     Parameters
     ----------
     output_transform : callable
-        Maps the engine output to ``(logits, y)`` with logits (B, V, C) (or (N, C))
-        and y (B, V) (or (N,)); softmax is applied here.
+        Maps the engine output to ``(scores, y)`` with scores (B, V, C) (or (N, C)) and y
+        (B, V) (or (N,)).
     device : str or torch.device
+        Where the summed state travels for the all-reduce (the process's device).
+    from_logits : bool
+        True: ``scores`` are logits and softmax is applied here; False: probabilities.
     **kwargs
         Passed to :class:`SegmentationMetrics` (``n_bins``, ``exact_limit``, ...).
 
     Notes
     -----
-    ``compute()`` returns the dict of :meth:`SegmentationMetrics.compute`; attached to
-    an engine, ignite also stores each key in ``engine.state.metrics``. Accumulation
-    is per process (no distributed reduction).
+    ``compute()`` returns the dict of :meth:`SegmentationMetrics.compute`; attached to an
+    engine, ignite also stores each key in ``engine.state.metrics``. With several
+    processes (``ignite.distributed``), ``compute()`` sums the binned states of all ranks
+    (every rank must call it), so every sample counts exactly once; :attr:`accumulator`
+    then holds the summed state (e.g. for :meth:`SegmentationMetrics.precision_recall`).
     """
 
-    def __init__(self, output_transform: Callable = lambda x: x, device="cpu", **kwargs) -> None:
+    def __init__(self, output_transform: Callable = lambda x: x, device="cpu", from_logits: bool = True,
+                 **kwargs) -> None:
         self._acc = SegmentationMetrics(**kwargs)
+        self.from_logits = bool(from_logits)
         super().__init__(output_transform=output_transform, device=device)
+
+    @property
+    def accumulator(self) -> SegmentationMetrics:
+        """The underlying accumulator."""
+        return self._acc
 
     def reset(self) -> None:
         """Start a new epoch."""
         self._acc.reset()
 
     def update(self, output) -> None:
-        """Add ``(logits, y)``."""
-        logits, y = output[0], output[1]
-        logits = logits if isinstance(logits, torch.Tensor) else torch.as_tensor(logits)
-        probs = torch.softmax(logits.detach().float(), dim=-1)
-        self._acc.update(probs, y)
+        """Add ``(scores, y)``."""
+        scores, y = output[0], output[1]
+        scores = scores if isinstance(scores, torch.Tensor) else torch.as_tensor(scores)
+        scores = scores.detach().float()
+        probs = torch.softmax(scores, dim=-1) if self.from_logits else scores
+        self._acc.update(probs.cpu(), y.cpu() if isinstance(y, torch.Tensor) else y)
 
     def compute(self) -> dict:
-        """Metrics of the epoch (see :meth:`SegmentationMetrics.compute`)."""
+        """Metrics of the epoch (see :meth:`SegmentationMetrics.compute`), summed over processes."""
+        import ignite.distributed as idist
+
+        if idist.get_world_size() > 1:
+            self._acc.load(idist.all_reduce(self._acc.state().to(self._device)).cpu())
         return self._acc.compute()

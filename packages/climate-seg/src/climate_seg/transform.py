@@ -28,6 +28,13 @@ def _csr(source: Any, target: Any, method: str) -> sp.csr_matrix:
     return sp.csr_matrix(sg.resampling_matrix(source, target, method=method), dtype=np.float32)
 
 
+def _picks(matrix: sp.csr_matrix | None) -> np.ndarray | None:
+    """The source index of every row when ``matrix`` only picks (one entry of 1 per row), else None."""
+    if matrix is None or not (np.diff(matrix.indptr) == 1).all() or not (matrix.data == 1).all():
+        return None
+    return matrix.indices.astype(np.int64)
+
+
 @dataclass
 class MeshGrid:
     """Resampling between the data mesh and a model grid.
@@ -47,6 +54,11 @@ class MeshGrid:
     fields: sp.csr_matrix | None = None
     labels: sp.csr_matrix | None = None
     back: sp.csr_matrix | None = None
+
+    def __post_init__(self) -> None:
+        # nearest resampling picks one source vertex per row: index instead of multiplying
+        self._label_pick = _picks(self.labels)
+        self._back_pick = _picks(self.back)
 
     @classmethod
     def between(cls, mesh: Any, grid: Any) -> MeshGrid:
@@ -72,6 +84,8 @@ class MeshGrid:
         """Class indices ``(V_mesh,)`` to ``(V_grid,)`` (nearest, via one-hot), int64."""
         if self.labels is None:
             return y
+        if self._label_pick is not None:
+            return np.asarray(y, dtype=np.int64)[self._label_pick]
         onehot = np.zeros((len(y), N_CLASSES), np.float32)
         onehot[np.arange(len(y)), y] = 1.0
         return np.asarray(np.argmax(self.labels @ onehot, axis=1), dtype=np.int64)
@@ -80,6 +94,8 @@ class MeshGrid:
         """Grid probabilities ``(B, V_grid, C)`` (or ``(V_grid, C)``) to the mesh ``(B, V_mesh, C)``."""
         if self.back is None:
             return probs
+        if self._back_pick is not None:
+            return probs[..., torch.from_numpy(self._back_pick).to(probs.device), :]
         if probs.dim() == 3:
             return torch.stack([self.to_mesh(p) for p in probs])
         out = self.back @ probs.detach().cpu().double().numpy()
