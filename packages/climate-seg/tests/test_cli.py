@@ -277,3 +277,20 @@ def test_plot_curves_and_precision_recall(trained, tmp_path):
     result = run("evaluate", run_dir, "--data", data, "--report", tmp_path / "e.json", "--pr-curve", tmp_path / "pr.png")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "pr.png").stat().st_size > 1000
+
+
+def test_depth_and_weight_decay_options(trained, tmp_path):
+    from climate_seg.config import TrainConfig
+    from climate_seg.models import build_model, parameter_count, sampling_for
+
+    data, _ = trained
+    one_line_error(run("train", "--data", data, "--out", tmp_path / "deep", *TINY, "--depth", "5"), "depth")
+    result = run("train", "--data", data, "--out", tmp_path / "r", *TINY, "--depth", "1", "--weight-decay", "1e-4")
+    assert result.exit_code == 0, result.output
+    ckpt = torch.load(tmp_path / "r" / "last.pt", weights_only=False)
+    assert ckpt["optimizer"]["param_groups"][0]["weight_decay"] == 1e-4
+    grid = sampling_for("icosahedral", 2)
+    shallow = TrainConfig(resolution=2, width_scale=0.25, depth=1)
+    assert sum(v.numel() for v in ckpt["model"].values() if v.is_floating_point()) > 0
+    assert parameter_count(build_model(shallow, grid)) < parameter_count(build_model(TrainConfig(resolution=2, width_scale=0.25), grid))
+    build_model(shallow, grid).load_state_dict(ckpt["model"])  # the saved model has depth 1

@@ -89,6 +89,8 @@ class TrainConfig:
     depth : int or None
         Poolings of the ``small`` U-Net (None: 3, limited by the grid); the ``deepsphere``
         preset has 5.
+    neighbours : int
+        k of the k-nearest-neighbour graphs of the ``small`` U-Net (8).
     width_scale, kernel_size : model width multiplier and Chebyshev polynomial order.
     epochs, batch_size, lr, weight_decay, warmup_epochs : optimisation (Adam).
     scheduler : {"plateau", "cosine"}
@@ -119,6 +121,8 @@ class TrainConfig:
                                        "(the published AR/TC U-Net, 5,763,491 parameters)."))
     depth: int | None = field(default=None, metadata=_meta("Poolings of the small U-Net (the deepsphere preset has 5).", min=1,
                              default_text="3"))
+    neighbours: int = field(default=8, metadata=_meta("k of the k-nearest-neighbour graphs of the small U-Net.",
+                                                      min=1))
     width_scale: float = field(default=1.0, metadata=_meta("Multiply every layer width of the preset.", min=0, exclusive_min=True))
     kernel_size: int = field(default=3, metadata=_meta("Chebyshev polynomial order of the graph convolutions.", min=1))
     epochs: int = field(default=12, metadata=_meta("Epochs of the run (with --resume: extend or keep the saved plan).", min=1,

@@ -59,7 +59,8 @@ def build_model(config: TrainConfig, sampling: Any) -> torch.nn.Module:
 
     ``preset="deepsphere"`` is ``sphere_unet.deepsphere_artc`` (5 poolings);
     ``preset="small"`` is a ``SphericalUNet`` (or its temporal variants) of ``config.depth``
-    poolings (default 3, at most what the grid allows) and base width ``16 * width_scale``.
+    poolings (default 3, at most what the grid allows), base width ``16 * width_scale`` and
+    k-NN graphs of ``config.neighbours`` neighbours.
     Initialisation is seeded with ``config.seed``.
 
     Parameters
@@ -93,6 +94,8 @@ def _build(config: TrainConfig, sampling: Any) -> torch.nn.Module:
                          f"{config.grid_resolution} allows at most {limit}.")
     depth = max(1, min(depth, limit))
     kw: dict[str, Any] = dict(width=max(2, round(SMALL_WIDTH * config.width_scale)), kernel_size=config.kernel_size)
+    if config.neighbours != 8:
+        kw["k"] = int(config.neighbours)
     if config.temporal == "stack":
         return su.FrameStackUNet(sampling, N_CHANNELS, N_CLASSES, depth, n_frames=T, **kw)
     if config.temporal == "lstm":
