@@ -19,9 +19,11 @@ computes, for the DeepSphere / UGSCNN evaluation:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
+from ignite.metrics import Metric as _IgniteMetric
 from numpy.typing import NDArray
 
 __all__ = ["IgniteSegmentationMetrics", "SegmentationMetrics", "average_precision"]
@@ -67,7 +69,7 @@ def _ap_from_counts(tp: NDArray[np.float64], fp: NDArray[np.float64]) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def _to_numpy(x) -> np.ndarray:
+def _to_numpy(x: object) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
@@ -134,7 +136,7 @@ class SegmentationMetrics:
         """True while AP is still computed exactly from stored scores."""
         return self._scores is not None
 
-    def update(self, probs, labels) -> None:
+    def update(self, probs: object, labels: object) -> None:
         """Add a batch.
 
         Parameters
@@ -198,7 +200,7 @@ class SegmentationMetrics:
         ]
         return torch.from_numpy(np.concatenate(parts).astype(np.float64))
 
-    def load(self, flat) -> None:
+    def load(self, flat: object) -> None:
         """Replace the accumulated state by a (summed) :meth:`state` tensor.
 
         Exact scores cannot be merged this way, so AP switches to the binned estimate.
@@ -286,10 +288,6 @@ class SegmentationMetrics:
         return out
 
 
-try:
-    from ignite.metrics import Metric as _IgniteMetric
-except ImportError:  # pragma: no cover - ignite is a dependency of the package
-    _IgniteMetric = object
 
 
 class IgniteSegmentationMetrics(_IgniteMetric):
@@ -316,8 +314,8 @@ class IgniteSegmentationMetrics(_IgniteMetric):
     then holds the summed state (e.g. for :meth:`SegmentationMetrics.precision_recall`).
     """
 
-    def __init__(self, output_transform: Callable = lambda x: x, device="cpu", from_logits: bool = True,
-                 **kwargs) -> None:
+    def __init__(self, output_transform: Callable = lambda x: x, device: str | torch.device = "cpu",
+                 from_logits: bool = True, **kwargs: Any) -> None:
         self._acc = SegmentationMetrics(**kwargs)
         self.from_logits = bool(from_logits)
         super().__init__(output_transform=output_transform, device=device)
@@ -331,7 +329,7 @@ class IgniteSegmentationMetrics(_IgniteMetric):
         """Start a new epoch."""
         self._acc.reset()
 
-    def update(self, output) -> None:
+    def update(self, output: Any) -> None:
         """Add ``(scores, y)``."""
         scores, y = output[0], output[1]
         scores = scores if isinstance(scores, torch.Tensor) else torch.as_tensor(scores)
@@ -339,10 +337,12 @@ class IgniteSegmentationMetrics(_IgniteMetric):
         probs = torch.softmax(scores, dim=-1) if self.from_logits else scores
         self._acc.update(probs.cpu(), y.cpu() if isinstance(y, torch.Tensor) else y)
 
-    def compute(self) -> dict:
+    def compute(self) -> dict[str, Any]:
         """Metrics of the epoch (see :meth:`SegmentationMetrics.compute`), summed over processes."""
         import ignite.distributed as idist
 
         if idist.get_world_size() > 1:
-            self._acc.load(idist.all_reduce(self._acc.state().to(self._device)).cpu())
+            total = idist.all_reduce(self._acc.state().to(self._device))
+            assert isinstance(total, torch.Tensor)
+            self._acc.load(total.cpu())
         return self._acc.compute()

@@ -140,12 +140,12 @@ def predict_files(loaded: LoadedModel, files: list[Path], out_dir: Path, overwri
         x, _, _ = ds[i]
         probs = loaded.probabilities(x[None])[0]
         mesh_probs = transform.to_mesh(probs)
-        arrays = {"probabilities": mesh_probs.T.numpy().astype(np.float16),
+        arrays: dict[str, np.ndarray] = {"probabilities": mesh_probs.T.numpy().astype(np.float16),
                   "labels": mesh_probs.argmax(-1).numpy().astype(np.int8)}
         if not transform.identity:
             arrays["grid_labels"] = probs.argmax(-1).numpy().astype(np.int8)
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
         atomic_write_bytes(target, buffer.getvalue())
         written.append(target)
     return written

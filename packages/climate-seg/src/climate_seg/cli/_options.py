@@ -50,7 +50,8 @@ def config_options() -> list[inspect.Parameter]:
         annotation: Any
         decls = [_flag(f.name)]
         if choices is not None:
-            annotation = Enum(f.name.title().replace("_", ""), {c: c for c in choices}, type=str) | None  # type: ignore[misc]
+            choice: Any = Enum(f.name.title().replace("_", ""), {c: c for c in choices}, type=str)  # type: ignore[misc]
+            annotation = choice | None
             kwargs["case_sensitive"] = False
         elif tp is bool:
             annotation = bool | None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ class Split:
     val: list[Path]
     test: list[Path]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[list[Path]]:
         return iter((self.train, self.val, self.test))
 
 

@@ -180,7 +180,9 @@ def sync_buffers(model: torch.nn.Module) -> None:
     constant = set(constant_buffer_names(module))
     for name, buf in module.named_buffers():
         if name not in constant:
-            buf.copy_(idist.broadcast(buf, src=0))
+            synced = idist.broadcast(buf, src=0)
+            assert isinstance(synced, torch.Tensor)
+            buf.copy_(synced)
 
 
 def parameter_digest(model: torch.nn.Module) -> str:

@@ -207,6 +207,7 @@ def _train(cfg: TrainConfig) -> None:
             # every rank sees the mean loss (a NaN on one rank stops all ranks at the same
             # iteration) and whether any rank was asked to stop (all stop at this iteration)
             both = idist.all_reduce(torch.stack([value.to(device), torch.tensor(float(stop["signum"]), device=device)]))
+            assert isinstance(both, torch.Tensor)
             value = both[0] / world
             if both[1].item() and not stop["signum"]:
                 stop["signum"] = int(signal.SIGTERM)
@@ -264,7 +265,7 @@ def _train(cfg: TrainConfig) -> None:
 
     @trainer.on(Events.ITERATION_COMPLETED)
     def after_iteration(engine: Engine) -> None:
-        loss = float(engine.state.output)
+        loss = float(engine.state.output)  # type: ignore[arg-type]
         logger.step(loss)
         extra["epoch_loss"][0] += loss
         extra["epoch_loss"][1] += 1
@@ -326,7 +327,8 @@ def _train(cfg: TrainConfig) -> None:
             atomic_save(state, last_path)
         out_of_time = bool(time_limit) and time.time() - started > time_limit
         if world > 1:  # rank 0 decides, or the ranks would disagree and wait for each other forever
-            out_of_time = bool(idist.broadcast(torch.tensor(int(out_of_time)), src=0).item())
+            decided = idist.broadcast(torch.tensor(int(out_of_time)), src=0)
+            out_of_time = bool(decided.item()) if isinstance(decided, torch.Tensor) else bool(decided)
         if out_of_time:
             logger.print(f"[yellow]time limit of {time_limit:.0f} s reached[/]; stopping after epoch {engine.state.epoch}")
             engine.terminate()
@@ -342,7 +344,7 @@ def _train(cfg: TrainConfig) -> None:
                      f"best val mAP {extra['best_map']:.4f}")
     digests = [parameter_digest(model)]
     if world > 1:
-        digests = list(idist.all_gather(digests[0]))
+        digests = [str(d) for d in idist.all_gather(digests[0])]  # type: ignore[union-attr]
         idist.barrier()  # rank 0 has finished writing best.pt
     if rank == 0 and len(set(digests)) > 1:
         logger.print(f"[red]warning[/]: the {world} processes ended with different parameters")
