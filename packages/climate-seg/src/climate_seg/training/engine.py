@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -59,6 +60,13 @@ class TrainingInterrupted(RuntimeError):
 
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _NotInterrupted(logging.Filter):
+    """Drop ignite's "Engine run is terminating due to exception" record of a :class:`TrainingInterrupted`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return " received: stopped at epoch " not in record.getMessage()
 
 
 @contextmanager
@@ -214,6 +222,7 @@ def _train(cfg: TrainConfig) -> None:
         return value.item()
 
     trainer = Engine(step)
+    trainer.logger.addFilter(_NotInterrupted())  # the interruption is reported once, by the command
     early = EarlyStopping(cfg.patience, lambda e: e.state.metrics["map"], trainer) if cfg.patience > 0 else None
     logger = RunLogger(run_dir, enabled=rank == 0)
     extra: dict[str, Any] = {"best_map": -math.inf, "epoch_loss": [0.0, 0]}
