@@ -45,6 +45,28 @@ def test_help(command):
     assert result.exit_code == 0 and "Usage" in result.output
 
 
+def test_train_help_shows_defaults_hints_and_the_real_parameter_count():
+    from climate_seg.config import TrainConfig, option_fields
+    from climate_seg.models import build_model, parameter_count, sampling_for
+
+    text = " ".join(CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "250"}).output.split())
+    for f in option_fields():
+        assert "--" + f.name.replace("_", "-") in text, f.name
+    assert text.count("[default:") >= len(option_fields()) - 1  # every option shows its default
+    assert "[default: (12)]" in text and "[default: (auto)]" in text and "[default: (time)]" in text
+    count = parameter_count(build_model(TrainConfig(preset="deepsphere"), sampling_for("icosahedral", 5)))
+    assert f"{count:,} parameters" in text  # not "13M"
+    plot_help = " ".join(CliRunner().invoke(app, ["plot", "--help"], env={"COLUMNS": "250"}).output.split())
+    assert "climate-seg[plot]" in plot_help  # install hints survive the rich markup
+
+
+def test_version():
+    from climate_seg import __version__
+
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"climate-seg {__version__}"
+
+
 def test_gpu_values_are_normalised():
     assert _normalise_gpu(["train", "--gpu", "0", "1", "--epochs", "2"]) == ["train", "--gpu", "0,1", "--epochs", "2"]
     assert _normalise_gpu(["train", "--gpu"]) == ["train", "--gpu", "0"]
@@ -105,9 +127,10 @@ def test_evaluate_predict_plot(trained, tmp_path):
     with np.load(files[0]) as z:
         assert z["labels"].shape == (162,) and z["probabilities"].shape == (3, 162)
     one_file = sorted(data.glob("*.npz"))[0]
-    result = run("plot", one_file, "--run", run_dir, "--out", tmp_path / "png")
+    result = run("plot", one_file, "--run", run_dir, "--out", tmp_path / "png", "--nlat", "24", "--gif")
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "png").glob("*.png"))) == 2
+    assert len(list((tmp_path / "png").glob("*.gif"))) == 1
 
 
 def test_data_stats_and_check(trained, tmp_path):
@@ -119,6 +142,155 @@ def test_data_stats_and_check(trained, tmp_path):
 
 
 def test_info():
-    result = run("info")
+    result = CliRunner().invoke(app, ["info"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "10242" in result.output and "parameters" in result.output
+    for name in ("demo", "paper-icosahedral", "paper-healpix", "paper-equiangular"):
+        assert name in result.output
+
+
+def test_train_with_a_shipped_config_name(trained, tmp_path):
+    data, _ = trained
+    result = run("train", "--config", "demo", "--data", data, "--out", tmp_path / "r", *TINY)
+    assert result.exit_code == 0, result.output
+    import yaml
+
+    saved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
+    assert saved["lr"] == 3e-3 and saved["resolution"] == 2  # from the file, then the flags
+
+
+def _bad_file(folder, kind):
+    """Copy of the first file of ``folder`` into a new folder with one broken file."""
+    import shutil
+
+    files = sorted(folder.glob("*.npz"))
+    with np.load(files[0]) as z:
+        data, labels = z["data"].copy(), z["labels"].copy()
+    if kind == "indices":
+        labels = labels.argmax(0)
+    elif kind == "zeros":
+        labels = np.zeros_like(labels)
+    elif kind == "fill":
+        data[3, :5] = 1e20
+    elif kind == "truncated":
+        pass
+    return data, labels, files, shutil
+
+
+@pytest.mark.parametrize(("kind", "section"), [("indices", "bad_labels"), ("zeros", "bad_labels"),
+                                               ("fill", "fill_values"), ("truncated", "truncated")])
+def test_data_check_names_bad_labels_and_fill_values(trained, tmp_path, kind, section):
+    data, _ = trained
+    values, labels, files, shutil = _bad_file(data, kind)
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for f in files[:3]:
+        shutil.copy(f, folder / f.name)
+    bad = folder / files[1].name
+    if kind == "truncated":
+        bad.write_bytes(bad.read_bytes()[:200])
+    else:
+        np.savez(bad, data=values, labels=labels)
+    result = CliRunner().invoke(app, ["data", "check", str(folder)], env={"COLUMNS": "250"})
+    assert result.exit_code == 1, result.output
+    assert section in result.output and bad.name in result.output
+    assert "3 files, 2 good" in result.output
+
+
+def test_data_check_empty_folder_fails(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run("data", "check", tmp_path / "empty")
+    assert result.exit_code != 0 and "0 files" in result.output
+
+
+def test_evaluate_predict_plot_handle_bad_files(trained, tmp_path):
+    import shutil
+
+    data, run_dir = trained
+    folder = tmp_path / "d"
+    shutil.copytree(data, folder)
+    bad = sorted(folder.glob("*.npz"))[4]
+    bad.write_bytes(b"PK\x03\x04 not a zip")
+    one_line_error(run("evaluate", run_dir, "--data", folder, "--split", "all", "--report", tmp_path / "e.json"), bad.name)
+    assert not (tmp_path / "e.json").exists()
+    one_line_error(run("predict", run_dir, "--data", folder, "--out", tmp_path / "pred"), bad.name, "--skip-bad-files")
+    assert not list((tmp_path / "pred").glob("*"))  # nothing written before the error
+    one_line_error(run("plot", bad, "--run", run_dir, "--out", tmp_path / "png"), bad.name)
+    result = run("evaluate", run_dir, "--data", folder, "--split", "all", "--report", tmp_path / "e.json", "--skip-bad-files")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["n_files"] == 11 and report["skipped_files"] == [str(bad)]
+    result = run("predict", run_dir, "--data", folder, "--out", tmp_path / "pred", "--skip-bad-files")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "pred").glob("*-pred.npz"))) == 11
+
+
+def test_predict_refuses_to_overwrite(trained, tmp_path):
+    data, run_dir = trained
+    assert run("predict", run_dir, "--data", data, "--out", tmp_path / "p").exit_code == 0
+    target = sorted((tmp_path / "p").glob("*-pred.npz"))[0]
+    target.write_bytes(b"mine")
+    one_line_error(run("predict", run_dir, "--data", data, "--out", tmp_path / "p"), "--overwrite")
+    assert target.read_bytes() == b"mine"
+    assert run("predict", run_dir, "--data", data, "--out", tmp_path / "p", "--overwrite").exit_code == 0
+    with np.load(target) as z:
+        assert z["labels"].shape == (162,)
+
+
+def test_outputs_respect_the_umask(trained, tmp_path):
+    import os
+    import stat
+
+    data, _ = trained
+    old = os.umask(0o027)
+    try:
+        result = run("train", "--data", data, "--out", tmp_path / "r", *TINY)
+        assert result.exit_code == 0, result.output
+        assert run("predict", tmp_path / "r", "--data", data, "--out", tmp_path / "p").exit_code == 0
+    finally:
+        os.umask(old)
+    outputs = [*(tmp_path / "r").glob("*.*"), *(tmp_path / "p").glob("*.npz")]
+    assert {p.name for p in outputs} >= {"last.pt", "best.pt", "config.yaml", "metrics.jsonl", "test_metrics.json"}
+    for p in outputs:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o640, p.name
+
+
+def test_no_user_warning_on_any_command(trained, tmp_path):
+    import warnings
+
+    data, run_dir = trained
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        for args in (["info"], ["train", "--data", data, "--out", tmp_path / "r", *TINY],
+                     ["evaluate", run_dir, "--data", data, "--report", tmp_path / "e.json"],
+                     ["predict", run_dir, "--data", data, "--out", tmp_path / "p"],
+                     ["data", "stats", data], ["data", "check", data]):
+            result = run(*args)
+            assert result.exit_code == 0, (args, result.output, result.exception)
+
+
+def test_plot_curves_and_precision_recall(trained, tmp_path):
+    data, run_dir = trained
+    result = run("plot", run_dir, "--out", tmp_path / "png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "png" / "run-curves.png").is_file()
+    result = run("evaluate", run_dir, "--data", data, "--report", tmp_path / "e.json", "--pr-curve", tmp_path / "pr.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "pr.png").stat().st_size > 1000
+
+
+def test_depth_and_weight_decay_options(trained, tmp_path):
+    from climate_seg.config import TrainConfig
+    from climate_seg.models import build_model, parameter_count, sampling_for
+
+    data, _ = trained
+    one_line_error(run("train", "--data", data, "--out", tmp_path / "deep", *TINY, "--depth", "5"), "depth")
+    result = run("train", "--data", data, "--out", tmp_path / "r", *TINY, "--depth", "1", "--weight-decay", "1e-4")
+    assert result.exit_code == 0, result.output
+    ckpt = torch.load(tmp_path / "r" / "last.pt", weights_only=False)
+    assert ckpt["optimizer"]["param_groups"][0]["weight_decay"] == 1e-4
+    grid = sampling_for("icosahedral", 2)
+    shallow = TrainConfig(resolution=2, width_scale=0.25, depth=1)
+    assert sum(v.numel() for v in ckpt["model"].values() if v.is_floating_point()) > 0
+    assert parameter_count(build_model(shallow, grid)) < parameter_count(build_model(TrainConfig(resolution=2, width_scale=0.25), grid))
+    build_model(shallow, grid).load_state_dict(ckpt["model"])  # the saved model has depth 1

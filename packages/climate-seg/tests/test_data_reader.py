@@ -284,3 +284,70 @@ def test_compute_stats_other_mesh_levels(tmp_path, n_vertices):
     np.testing.assert_allclose(std, dense.std(1), rtol=1e-10)
     with pytest.raises(DataFileError, match="10242"):  # the default is the published mesh
         compute_stats(files)
+
+
+def test_pack_folder_gives_the_same_items_and_skips_bad_files(tmp_path, folder):
+    from climate_seg.data import PackedDataset, pack_folder, packed_names
+
+    src, files = folder
+    bad = src / format_name(dt.date(2108, 1, 1), 0, 1)
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DataFileError, match=bad.name):
+        pack_folder(sorted(src.glob("*.npz")), tmp_path / "strict")
+    assert not (tmp_path / "strict" / "index.json").exists()
+    out = pack_folder(sorted(src.glob("*.npz")), tmp_path / "packed", skip_bad_files=True)
+    names = packed_names(out)
+    assert names == sorted(f.name for f in files) and bad.name not in names
+    for kwargs in ({}, {"seq_len": 2, "shift": 1}):
+        npz = CAM5Dataset(files, **kwargs)
+        packed = PackedDataset([out / n for n in names], **kwargs)
+        assert len(npz) == len(packed)
+        for i in range(len(npz)):
+            (xa, ya), (xb, yb) = npz[i], packed[i]
+            assert torch.equal(ya, yb) and torch.allclose(xa, xb, atol=1e-6)
+
+
+def test_time_and_year_splits_keep_neighbouring_frames_together():
+    from climate_seg.data import make_split
+
+    start = dt.datetime(2106, 1, 1)
+    names = [format_name((start + dt.timedelta(hours=3 * k)).date(), ((start + dt.timedelta(hours=3 * k)).hour) // 3, 1)
+             for k in range(100)]
+    names += [format_name(dt.date(2106, 1, 1) + dt.timedelta(days=k), 0, 2) for k in range(10)]  # a second run
+    files = [Path(n) for n in names]
+    random.Random(0).shuffle(files)
+    tr, va, te = make_split(files, "time")
+    assert (len(tr), len(va), len(te)) == (77, 11, 22)
+    key = lambda p: (parse_name(p.name).date, parse_name(p.name).slot)  # noqa: E731
+    assert max(map(key, tr)) < min(map(key, va)) and max(map(key, va)) < min(map(key, te))  # contiguous blocks
+    years = [Path(format_name(dt.date(y, 3, 1), s, 1)) for y in range(2106, 2116) for s in range(4)]
+    tr, va, te = make_split(years, "year")
+    by_year = [{parse_name(p.name).year for p in part} for part in (tr, va, te)]
+    assert by_year == [set(range(2106, 2113)), {2113}, {2114, 2115}]
+    with pytest.raises(ValueError, match="at least 3 years"):
+        make_split(files, "year")
+    assert make_split(files, "random", seed=1) == make_split(sorted(files), "random", seed=1)
+
+
+@pytest.mark.parametrize(("labels", "problem"), [
+    (np.zeros((3, V), np.float32), "without a class"),
+    (np.full((3, V), 0.5, np.float32), "other than 0 and 1"),
+    (np.ones((3, V), np.float32), "with several"),
+    (np.zeros(V, np.int64), "class indices"),
+])
+def test_labels_must_be_one_hot(tmp_path, labels, problem):
+    path = tmp_path / format_name(dt.date(2106, 1, 1), 0, 1)
+    np.savez(path, data=np.zeros((C, V), np.float32), labels=labels)
+    with pytest.raises(DataFileError, match=problem) as err:
+        read_sample(path)
+    assert err.value.problem == "labels" and err.value.path == path
+
+
+def test_fill_values_are_named(tmp_path):
+    path = tmp_path / format_name(dt.date(2106, 1, 1), 0, 1)
+    data = np.zeros((C, V), np.float32)
+    data[5, 7] = 1e20
+    np.savez(path, data=data, labels=np.eye(3, dtype=np.float32)[:, np.zeros(V, int)])
+    with pytest.raises(DataFileError, match=r"fill values.*channel 5") as err:
+        read_sample(path)
+    assert err.value.problem == "fill_value"

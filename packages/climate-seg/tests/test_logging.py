@@ -52,12 +52,13 @@ def test_training_writes_tensorboard_scalars(fake_tensorboard, tmp_path):
     assert result.exit_code == 0, result.output
     assert len(fake_tensorboard.instances) == 1
     writer = fake_tensorboard.instances[0]
-    assert writer.log_dir == str(out / "tb") and writer.closed and writer.flushes == 3  # 2 epochs + test
+    # 2 x (train_epoch + val) + test; no per-iteration record (log-every 50 > 8 iterations)
+    assert writer.log_dir == str(out / "tb") and writer.closed and writer.flushes == 5
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     val = [r for r in records if r["split"] == "val"]
     got = {(tag, step): value for tag, value, step in writer.scalars}
     for r in val:  # every validation metric at the iteration it was measured
-        for key in ("loss", "lr", "map", "ap_tc", "ap_ar", "mean_accuracy", "iou_ar"):
+        for key in ("train_loss", "lr", "map", "ap_tc", "ap_ar", "mean_accuracy", "iou_ar"):
             assert got[(f"val/{key}", r["iteration"])] == pytest.approx(r[key], nan_ok=True), key
     test = next(r for r in records if r["split"] == "test (grid)")
     assert got[("test_grid/map", val[-1]["iteration"])] == pytest.approx(test["map"], nan_ok=True)  # at the last step
@@ -65,6 +66,10 @@ def test_training_writes_tensorboard_scalars(fake_tensorboard, tmp_path):
     assert not {t for t in tags if t.endswith(("/epoch", "/iteration", "/n_vertices"))}
     assert all(isinstance(v, float) for _, v, _ in writer.scalars)
     assert [s for t, _, s in writer.scalars if t == "val/map"] == [r["iteration"] for r in val]
+    epochs = [r for r in records if r["split"] == "train_epoch"]
+    for r in epochs:  # the training loss, learning rate and throughput per epoch
+        for key in ("loss", "lr", "samples_per_s"):
+            assert got[(f"train_epoch/{key}", r["iteration"])] == pytest.approx(r[key]), key
 
 
 def test_without_tensorboard_logging_is_skipped_silently(monkeypatch, tmp_path):

@@ -133,3 +133,30 @@ def test_state_sum_and_load_merges_ranks():
     assert np.array_equal(a["confusion"], b["confusion"]) and a["n_vertices"] == b["n_vertices"]
     with pytest.raises(ValueError, match="entries"):
         merged.load(torch.zeros(5))
+
+
+def test_map_is_nan_when_a_class_ap_is_undefined():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(3), size=200)
+    labels = rng.choice([0, 2], size=200)  # no TC vertex: AP TC undefined
+    m = SegmentationMetrics()
+    m.update(probs, labels)
+    out = m.compute()
+    assert np.isnan(out["AP_TC"]) and np.isfinite(out["AP_AR"])
+    assert np.isnan(out["mAP"])  # not AP AR alone
+
+
+def test_precision_recall_curve_matches_sklearn():
+    from sklearn.metrics import precision_recall_curve
+
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(3), size=500)
+    probs[:, 1] = (rng.integers(0, 1000, 500) + 0.5) / 1000  # one score value per histogram bin: exact curve
+    labels = rng.integers(0, 3, 500)
+    m = SegmentationMetrics(n_bins=1000)
+    m.update(probs, labels)
+    precision, recall = m.precision_recall(0)  # first AP class: TC
+    ref_p, ref_r, _ = precision_recall_curve(labels == 1, probs[:, 1])
+    ours = sorted(zip(recall, precision, strict=True))
+    theirs = sorted((r, p) for r, p in zip(ref_r, ref_p, strict=True) if r > 0)
+    assert np.allclose(ours, theirs)

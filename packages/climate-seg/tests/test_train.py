@@ -13,7 +13,7 @@ import pytest
 import torch
 from climate_seg.cli import app
 from climate_seg.config import config_from_dict
-from climate_seg.training._deps import build_model, sampling_for
+from climate_seg.models import build_model, sampling_for
 from climate_seg.training._toy import write_toy_set
 from climate_seg.training.distributed import constant_buffer_names, parameter_digest
 from typer.testing import CliRunner
@@ -35,12 +35,23 @@ def run(args, **kwargs):
 
 def test_train_writes_run_folder(toy, tmp_path):
     out = tmp_path / "run"
-    result = run(["train", "--data", toy, "--out", out, "--epochs", "2", *TINY])
+    result = run(["train", "--data", toy, "--out", out, "--epochs", "2", "--log-every", "2", *TINY])
     assert result.exit_code == 0, result.output
     for name in ("last.pt", "best.pt", "config.yaml", "metrics.jsonl", "test_metrics.json"):
         assert (out / name).is_file(), name
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records if r["split"] == "val"] == [1, 2]
+    # training loss every N iterations and per epoch, with the learning rate and throughput
+    steps = [r for r in records if r["split"] == "train"]
+    epochs = [r for r in records if r["split"] == "train_epoch"]
+    assert [r["iteration"] for r in steps] == [2, 4, 6, 8] and [r["epoch"] for r in epochs] == [1, 2]
+    for r in steps + epochs:
+        assert r["loss"] > 0 and r["lr"] > 0 and r["samples_per_s"] > 0
+    assert epochs[0]["lr"] == pytest.approx(3e-3)  # end of the 1-epoch warm-up
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = EventAccumulator(str(out / "tb")).Reload().Tags()["scalars"]
+    assert {"train/loss", "train/lr", "train/samples_per_s", "train_epoch/loss", "val/map"} <= set(tags)
     report = json.loads((out / "test_metrics.json").read_text())
     assert set(report["test"]["grid"]) >= {"ap_tc", "ap_ar", "map", "mean_accuracy"}
     ckpt = torch.load(out / "last.pt", weights_only=False)
@@ -91,7 +102,7 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
     assert epoch_length == 11 and epoch_length < it < 2 * epoch_length, it  # killed mid-epoch 2
     assert not list(killed.glob(".*.tmp"))  # no half-written checkpoint left behind
     val = [json.loads(x) for x in (killed / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in val] == [1]
+    assert [r["epoch"] for r in val if r["split"] == "val"] == [1]
 
     done = subprocess.run(_cli("train", "--out", killed, "--resume", *common), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -99,7 +110,7 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
     records = [json.loads(x) for x in (killed / "metrics.jsonl").read_text().splitlines()]  # every line is JSON
     assert [r["epoch"] for r in records if r["split"] == "val"] == [1, 2, 3]
     assert [r["iteration"] for r in records if r["split"] == "val"] == [11, 22, 33]
-    assert [r["split"] for r in records if r["split"] != "val"] == ["test (grid)"]
+    assert [r["split"] for r in records if r["split"].startswith("test")] == ["test (grid)"]
     resumed = torch.load(killed / "last.pt", weights_only=False)
     assert resumed["trainer"]["iteration"] == 3 * epoch_length
     assert json.loads((killed / "test_metrics.json").read_text())["epochs_run"] == 3
@@ -143,14 +154,14 @@ def test_ddp_ignores_only_the_constant_operator_buffers():
 
 def test_distributed_evaluation_counts_every_sample_once(tmp_path):
     """2 processes, odd split sizes: metrics equal a 1-process evaluation of the same checkpoint."""
-    from climate_seg.data import split_files
+    from climate_seg.data import make_split
 
     data = tmp_path / "data"
     write_toy_set(data, n_files=26, level=2, seed=6)  # split 18 / 3 / 5
     out = tmp_path / "run"
     result = run(["train", "--data", data, "--out", out, "--epochs", "1", "--nproc", "2", *TINY, "--batch-size", "1"])
     assert result.exit_code == 0, result.output
-    _, val_files, test_files = split_files(sorted(data.glob("*.npz")), seed=3)
+    _, val_files, test_files = make_split(sorted(data.glob("*.npz")), "time", seed=3)
     assert len(val_files) % 2 == 1 and len(test_files) % 2 == 1
     val = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if '"val"' in x]
     assert val[0]["n_vertices"] == len(val_files) * 162
@@ -172,7 +183,7 @@ def test_same_seed_same_losses(toy, tmp_path):
         out = tmp_path / name
         assert run(["train", "--data", toy, "--out", out, "--epochs", "1", *TINY]).exit_code == 0
         records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-        losses.append([(r["ap_tc"], r["ap_ar"], r.get("loss")) for r in records if r["split"] == "val"])
+        losses.append([(r["ap_tc"], r["ap_ar"], r["train_loss"]) for r in records if r["split"] == "val"])
     assert losses[0] == losses[1]
 
 

@@ -19,9 +19,11 @@ computes, for the DeepSphere / UGSCNN evaluation:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
+from ignite.metrics import Metric as _IgniteMetric
 from numpy.typing import NDArray
 
 __all__ = ["IgniteSegmentationMetrics", "SegmentationMetrics", "average_precision"]
@@ -67,7 +69,7 @@ def _ap_from_counts(tp: NDArray[np.float64], fp: NDArray[np.float64]) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def _to_numpy(x) -> np.ndarray:
+def _to_numpy(x: object) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
@@ -134,7 +136,7 @@ class SegmentationMetrics:
         """True while AP is still computed exactly from stored scores."""
         return self._scores is not None
 
-    def update(self, probs, labels) -> None:
+    def update(self, probs: object, labels: object) -> None:
         """Add a batch.
 
         Parameters
@@ -198,7 +200,7 @@ class SegmentationMetrics:
         ]
         return torch.from_numpy(np.concatenate(parts).astype(np.float64))
 
-    def load(self, flat) -> None:
+    def load(self, flat: object) -> None:
         """Replace the accumulated state by a (summed) :meth:`state` tensor.
 
         Exact scores cannot be merged this way, so AP switches to the binned estimate.
@@ -229,13 +231,29 @@ class SegmentationMetrics:
             out.append(_ap_from_counts(tp, fp))
         return out
 
+    def precision_recall(self, k: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Precision and recall of AP class number ``k`` at decreasing score thresholds (histogram bins).
+
+        Returns
+        -------
+        precision, recall : ndarray, shape (n_thresholds,)
+        """
+        pos, neg = self.hist_pos[k][::-1], self.hist_neg[k][::-1]
+        keep = (pos + neg) > 0
+        tp = np.cumsum(pos).astype(np.float64)[keep]
+        fp = np.cumsum(neg).astype(np.float64)[keep]
+        if len(tp) == 0 or tp[-1] == 0:
+            return np.zeros(0), np.zeros(0)
+        return tp / (tp + fp), tp / tp[-1]
+
     def compute(self) -> dict:
         """Metrics so far.
 
         Returns
         -------
         dict
-            ``"AP_<name>"`` per AP class and ``"mAP"`` (their mean, NaN-aware);
+            ``"AP_<name>"`` per AP class and ``"mAP"`` (their mean; NaN when any of them is
+            NaN, i.e. a class has no positive vertex);
             ``"recall_<name>"`` and ``"IoU_<name>"`` per class; ``"mean_accuracy"``
             (mean per-class recall), ``"mean_IoU"``, ``"pixel_accuracy"``,
             ``"confusion"`` (C, C) int64 ndarray (rows: truth, columns: prediction),
@@ -254,8 +272,9 @@ class SegmentationMetrics:
         aps = self._ap()
         for c, ap in zip(self.ap_classes, aps, strict=True):
             out[f"AP_{self.class_names[c]}"] = ap
-        finite = [a for a in aps if not np.isnan(a)]
-        out["mAP"] = float(np.mean(finite)) if finite else float("nan")
+        # NaN when any class AP is undefined (no positive of that class): a mean over the
+        # remaining classes would silently report another quantity
+        out["mAP"] = float(np.mean(aps)) if aps and not any(np.isnan(a) for a in aps) else float("nan")
         for c in range(self.n_classes):
             out[f"recall_{self.class_names[c]}"] = float(recall[c])
             out[f"IoU_{self.class_names[c]}"] = float(iou[c])
@@ -269,46 +288,61 @@ class SegmentationMetrics:
         return out
 
 
-try:
-    from ignite.metrics import Metric as _IgniteMetric
-except ImportError:  # pragma: no cover - ignite is a dependency of the package
-    _IgniteMetric = object
 
 
 class IgniteSegmentationMetrics(_IgniteMetric):
-    """:class:`SegmentationMetrics` as an ``ignite.metrics.Metric``.
+    """:class:`SegmentationMetrics` as an ``ignite.metrics.Metric``, exact over several processes.
 
     Parameters
     ----------
     output_transform : callable
-        Maps the engine output to ``(logits, y)`` with logits (B, V, C) (or (N, C))
-        and y (B, V) (or (N,)); softmax is applied here.
+        Maps the engine output to ``(scores, y)`` with scores (B, V, C) (or (N, C)) and y
+        (B, V) (or (N,)).
     device : str or torch.device
+        Where the summed state travels for the all-reduce (the process's device).
+    from_logits : bool
+        True: ``scores`` are logits and softmax is applied here; False: probabilities.
     **kwargs
         Passed to :class:`SegmentationMetrics` (``n_bins``, ``exact_limit``, ...).
 
     Notes
     -----
-    ``compute()`` returns the dict of :meth:`SegmentationMetrics.compute`; attached to
-    an engine, ignite also stores each key in ``engine.state.metrics``. Accumulation
-    is per process (no distributed reduction).
+    ``compute()`` returns the dict of :meth:`SegmentationMetrics.compute`; attached to an
+    engine, ignite also stores each key in ``engine.state.metrics``. With several
+    processes (``ignite.distributed``), ``compute()`` sums the binned states of all ranks
+    (every rank must call it), so every sample counts exactly once; :attr:`accumulator`
+    then holds the summed state (e.g. for :meth:`SegmentationMetrics.precision_recall`).
     """
 
-    def __init__(self, output_transform: Callable = lambda x: x, device="cpu", **kwargs) -> None:
+    def __init__(self, output_transform: Callable = lambda x: x, device: str | torch.device = "cpu",
+                 from_logits: bool = True, **kwargs: Any) -> None:
         self._acc = SegmentationMetrics(**kwargs)
+        self.from_logits = bool(from_logits)
         super().__init__(output_transform=output_transform, device=device)
+
+    @property
+    def accumulator(self) -> SegmentationMetrics:
+        """The underlying accumulator."""
+        return self._acc
 
     def reset(self) -> None:
         """Start a new epoch."""
         self._acc.reset()
 
-    def update(self, output) -> None:
-        """Add ``(logits, y)``."""
-        logits, y = output[0], output[1]
-        logits = logits if isinstance(logits, torch.Tensor) else torch.as_tensor(logits)
-        probs = torch.softmax(logits.detach().float(), dim=-1)
-        self._acc.update(probs, y)
+    def update(self, output: Any) -> None:
+        """Add ``(scores, y)``."""
+        scores, y = output[0], output[1]
+        scores = scores if isinstance(scores, torch.Tensor) else torch.as_tensor(scores)
+        scores = scores.detach().float()
+        probs = torch.softmax(scores, dim=-1) if self.from_logits else scores
+        self._acc.update(probs.cpu(), y.cpu() if isinstance(y, torch.Tensor) else y)
 
-    def compute(self) -> dict:
-        """Metrics of the epoch (see :meth:`SegmentationMetrics.compute`)."""
+    def compute(self) -> dict[str, Any]:
+        """Metrics of the epoch (see :meth:`SegmentationMetrics.compute`), summed over processes."""
+        import ignite.distributed as idist
+
+        if idist.get_world_size() > 1:
+            total = idist.all_reduce(self._acc.state().to(self._device))
+            assert isinstance(total, torch.Tensor)
+            self._acc.load(total.cpu())
         return self._acc.compute()

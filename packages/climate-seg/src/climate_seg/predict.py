@@ -1,7 +1,12 @@
-"""Load a trained run and apply it: evaluation reports and per-file predictions."""
+"""Inference: load a trained run and apply it (evaluation reports, per-file predictions, plots).
+
+Independent of the training code: it needs only the checkpoint, :mod:`climate_seg.models`,
+the mesh <-> grid transform and the input pipeline.
+"""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,17 +14,31 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._io import atomic_write_bytes, load_checkpoint
 from .config import TrainConfig, config_from_dict
-from .training import _deps
-from .training.checkpoint import load_checkpoint
-from .training.data_setup import GridDataset, base_dataset, files_of, split
+from .data import DataFileError
+from .models import build_model, data_mesh, sampling_for
+from .pipeline import dataset_for, vertex_count
+from .transform import GridDataset, MeshGrid
 
-__all__ = ["LoadedModel", "load_model", "predict_files"]
+__all__ = ["LoadedModel", "load_model", "predict_files", "resolve_checkpoint"]
 
 
 @dataclass
 class LoadedModel:
-    """A trained model with everything needed to feed it."""
+    """A trained model with everything needed to feed it.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        In eval mode, on the CPU.
+    config : TrainConfig
+        The run's configuration.
+    grid : sphere_graphs sampling
+        The model grid.
+    mean, std : ndarray, shape (16,)
+        Normalisation of the training split.
+    """
 
     model: torch.nn.Module
     config: TrainConfig
@@ -27,18 +46,34 @@ class LoadedModel:
     mean: np.ndarray
     std: np.ndarray
 
-    def datasets(self, files: list[Path]) -> tuple[GridDataset, torch.Tensor | None]:
-        """Dataset on the model grid for ``files`` and the grid→mesh operator."""
-        with np.load(files[0]) as z:
-            shape = z["data"].shape
-        if shape[0] != _deps.N_CHANNELS:
-            raise ValueError(f"{files[0].name} has {shape[0]} channels; the model expects {_deps.N_CHANNELS}.")
-        mesh = _deps.data_mesh(shape[1])
-        cfg = self.config
-        to_grid = _deps.resampling(mesh, self.grid, "linear" if cfg.sampling != "icosahedral" else "nearest")
-        nearest = _deps.resampling(mesh, self.grid, "nearest")
-        base = base_dataset(files, self.mean, self.std, cfg, mesh.n_vertices)
-        return GridDataset(base, to_grid, nearest, False, cfg.skip_bad_files), _deps.resampling(self.grid, mesh, "nearest")
+    def transform_for(self, n_vertices: int) -> MeshGrid:
+        """The mesh -> model grid transform for files of ``n_vertices`` vertices."""
+        return MeshGrid.between(data_mesh(n_vertices), self.grid)
+
+    def dataset(self, files: list[Path], skip_bad_files: bool = False) -> GridDataset:
+        """Dataset of ``files`` on the model grid, every file read once up front.
+
+        Raises
+        ------
+        ValueError
+            Naming the first bad file (unless ``skip_bad_files``, which drops them) or when
+            no good file remains; nothing has been written yet at that point.
+        """
+        n_vertices = vertex_count(files, skip_bad_files)
+        ds = dataset_for(files, self.mean, self.std, self.config, self.transform_for(n_vertices), skip_bad_files)
+        try:
+            ds.base.validate()
+        except DataFileError as exc:
+            raise ValueError(f"{exc} Fix or remove the file, or pass --skip-bad-files "
+                             "(see `climate-seg data check`).") from None
+        if len(ds) == 0:
+            raise ValueError("no readable data file; check the folder with `climate-seg data check`.")
+        return ds
+
+    @torch.no_grad()
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``(B, V_grid, 3)`` of inputs ``(B, V_grid, 16)`` (or ``(B, T, V_grid, 16)``)."""
+        return torch.softmax(self.model(x).float(), -1)
 
 
 def resolve_checkpoint(path: Path) -> Path:
@@ -61,8 +96,8 @@ def load_model(checkpoint: Path, sampling: str | None = None) -> LoadedModel:
     if sampling is not None and sampling != cfg.sampling:
         raise ValueError(f"the checkpoint was trained on the {cfg.sampling} sampling, not {sampling}; "
                          f"pass --sampling {cfg.sampling} or a checkpoint trained on {sampling}.")
-    grid = _deps.sampling_for(cfg.sampling, cfg.grid_resolution)
-    model = _deps.build_model(cfg, grid)
+    grid = sampling_for(cfg.sampling, cfg.grid_resolution)
+    model = build_model(cfg, grid)
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError:
@@ -72,37 +107,45 @@ def load_model(checkpoint: Path, sampling: str | None = None) -> LoadedModel:
     return LoadedModel(model, cfg, grid, np.asarray(ckpt["mean"]), np.asarray(ckpt["std"]))
 
 
-def select_files(data: Path, split_name: str, seed: int, contiguous: bool = False) -> list[Path]:
-    """Files of ``data``: one part of the run's split (``train``/``val``/``test``) or ``all``."""
-    files = files_of(data)
-    if split_name == "all":
-        return files
-    parts = dict(zip(("train", "val", "test"), split(files, seed, contiguous=contiguous), strict=True))
-    if split_name not in parts:
-        raise ValueError(f"unknown split {split_name!r}; choose train, val, test or all.")
-    return parts[split_name]
+def _targets(ds: GridDataset, config: TrainConfig, out_dir: Path) -> list[Path]:
+    base = ds.base
+    offset = (config.sequence_length - 1 + config.prediction_shift) if config.temporal else 0
+    names = [Path(f).name for f in base.files]
+    return [Path(out_dir) / names[int(s) + offset].replace(".npz", "-pred.npz") for s in base._starts]
 
 
 @torch.no_grad()
-def predict_files(loaded: LoadedModel, files: list[Path], out_dir: Path, batch_size: int = 4) -> list[Path]:
+def predict_files(loaded: LoadedModel, files: list[Path], out_dir: Path, overwrite: bool = False,
+                  skip_bad_files: bool = False) -> list[Path]:
     """Write ``<name>-pred.npz`` per input frame: ``probabilities (3, V)`` float16 and ``labels (V,)`` int8 on the mesh.
 
     Also stores the grid predictions (``grid_labels``) when the model grid is not the mesh.
+    Every file is read before anything is written; each output is written atomically.
+
+    Raises
+    ------
+    ValueError
+        A bad input file (unless ``skip_bad_files``), or existing predictions without
+        ``overwrite``.
     """
-    ds, to_mesh = loaded.datasets(files)
-    names = [Path(f).name for f in getattr(ds.base, "files", files)]
-    starts = getattr(ds.base, "_starts", np.arange(len(ds)))
-    offset = (loaded.config.sequence_length - 1 + loaded.config.prediction_shift) if loaded.config.temporal else 0
+    ds = loaded.dataset(files, skip_bad_files)
+    targets = _targets(ds, loaded.config, out_dir)
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise ValueError(f"{len(existing)} prediction file(s) already exist in {out_dir} (e.g. {existing[0].name}); "
+                         "pass --overwrite to replace them or choose another --out.")
+    transform = ds.transform
     written = []
-    for i in range(len(ds)):
+    for i, target in enumerate(targets):
         x, _, _ = ds[i]
-        probs = torch.softmax(loaded.model(x[None]).float(), -1)[0]
-        grid_labels = probs.argmax(-1)
-        mesh_probs = torch.sparse.mm(to_mesh, probs) if to_mesh is not None else probs
-        target = Path(out_dir) / names[int(starts[i]) + offset].replace(".npz", "-pred.npz")
-        arrays = {"probabilities": mesh_probs.T.numpy().astype(np.float16), "labels": mesh_probs.argmax(-1).numpy().astype(np.int8)}
-        if to_mesh is not None:
-            arrays["grid_labels"] = grid_labels.numpy().astype(np.int8)
-        np.savez_compressed(target, **arrays)
+        probs = loaded.probabilities(x[None])[0]
+        mesh_probs = transform.to_mesh(probs)
+        arrays: dict[str, np.ndarray] = {"probabilities": mesh_probs.T.numpy().astype(np.float16),
+                  "labels": mesh_probs.argmax(-1).numpy().astype(np.int8)}
+        if not transform.identity:
+            arrays["grid_labels"] = probs.argmax(-1).numpy().astype(np.int8)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+        atomic_write_bytes(target, buffer.getvalue())
         written.append(target)
     return written

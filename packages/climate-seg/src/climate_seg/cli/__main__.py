@@ -2,4 +2,5 @@
 
 from . import app
 
-app(prog_name="climate-seg")
+if __name__ == "__main__":  # not when a spawned worker re-imports the main module
+    app(prog_name="climate-seg")

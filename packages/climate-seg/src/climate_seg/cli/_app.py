@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 __all__ = ["app", "console", "data_app", "err_console", "friendly", "parse_gpu"]
@@ -56,9 +57,22 @@ def _one_line(exc: BaseException) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     # errors raised in a spawned worker arrive wrapped with the worker's traceback
     for line in reversed(lines):
-        if line.startswith(("ValueError:", "RuntimeError:", "FileNotFoundError:", "PermissionError:")):
+        if line.startswith(("ValueError:", "RuntimeError:", "FileNotFoundError:", "PermissionError:",
+                            "climate_seg.training.engine.TrainingInterrupted:", "TrainingInterrupted:")):
             return line.split(":", 1)[1].strip()
     return lines[0] if lines else text
+
+
+def _interrupted(exc: BaseException) -> int:
+    """Exit code 128 + signal for a training run stopped by SIGTERM/SIGINT (also from a worker), else 0."""
+    import signal
+
+    signum = getattr(exc, "signum", None)
+    if signum is None and "TrainingInterrupted" in str(exc):  # raised in a spawned worker
+        signum = signal.SIGINT if "SIGINT received" in str(exc) else signal.SIGTERM
+    if signum is None:
+        return 0
+    return 128 + int(signum)
 
 
 def friendly(fn: F) -> F:
@@ -71,14 +85,16 @@ def friendly(fn: F) -> F:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            err_console.print("[red]Interrupted[/]; a run can continue with `climate-seg train --out RUN --resume`.")
+            err_console.print("[red]Interrupted[/].")
             raise typer.Exit(130) from None
-        except (ValueError, OSError, RuntimeError) as exc:
-            err_console.print(f"[bold red]Error:[/] {_one_line(exc)}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        except Exception as exc:  # worker failures from torch.multiprocessing
-            if exc.__class__.__name__ in ("ProcessRaisedException", "ProcessExitedException"):
-                err_console.print(f"[bold red]Error:[/] {_one_line(exc)}", highlight=False, soft_wrap=True)
+        except Exception as exc:
+            code = _interrupted(exc)
+            if code:
+                err_console.print(f"[bold yellow]Interrupted:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
+                raise typer.Exit(code) from None
+            if isinstance(exc, (ValueError, OSError, RuntimeError)) or exc.__class__.__name__ in (
+                    "ProcessRaisedException", "ProcessExitedException"):
+                err_console.print(f"[bold red]Error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
                 raise typer.Exit(1) from None
             raise
 
@@ -94,5 +110,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        console.print(f"climate-seg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Segment tropical cyclones (TC) and atmospheric rivers (AR) in CAM5 climate data with spherical U-Nets."""
+
+
 data_app = typer.Typer(help="Create, check and describe data folders.", no_args_is_help=True)
 app.add_typer(data_app, name="data")

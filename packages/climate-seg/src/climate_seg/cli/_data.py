@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ._app import console, data_app, friendly
+from ._app import console, data_app, err_console, friendly
 
 
 def data_function(name: str) -> Any:
@@ -29,7 +30,7 @@ def synthesize(out: Path, samples: int, seed: int, **kwargs: Any) -> list[Path]:
     """Call ``climate_seg.data.synthesize`` (passing only the keyword arguments it accepts)."""
     import inspect
 
-    from ..training import check_writable
+    from .._io import check_writable
 
     check_writable(out)
     fn = data_function("synthesize")
@@ -67,42 +68,108 @@ def synth(
                   f"{n_workers} process{'es' if n_workers > 1 else ''}, difficulty {difficulty})")
 
 
+def _progress(total: int, what: str) -> Progress:
+    return Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]} files/s"),
+                    TimeRemainingColumn(), console=console, transient=True)
+
+
 @data_app.command("stats")
 @friendly
 def stats(
     data: Path = typer.Argument(..., help="Folder of data files."),
     out: Path | None = typer.Option(None, "--out", help="Also save mean/std (JSON)."),
+    skip_bad_files: bool = typer.Option(False, "--skip-bad-files", help="Leave out unreadable or malformed files."),
 ) -> None:
-    """Per-channel mean and std (streamed over the files) and class pixel fractions."""
-    from ..data import CHANNELS, compute_stats
-    from ..training.data_setup import files_of
+    """Per-channel mean and std and class pixel fractions, streamed over the files (one in memory at a time)."""
+    from .._io import atomic_write_bytes, data_files
+    from ..data import CHANNELS, DataFileError, RunningStats, read_sample
+    from ..pipeline import vertex_count
 
-    files = files_of(data)
-    mean, std = compute_stats(files, n_vertices=None)  # any icosahedral level
-    counts = np.zeros(3)
-    for f in files:
-        with np.load(f) as z:
-            counts += np.bincount(z["labels"].argmax(0), minlength=3)[:3]
-    table = Table(title=f"{len(files)} files in {data}")
+    files = data_files(data)
+    n_vertices = vertex_count(files, skip_bad_files)
+    rs, counts, skipped = RunningStats(), np.zeros(3, dtype=np.int64), 0
+    start = time.perf_counter()
+    with _progress(len(files), "statistics") as bar:
+        task = bar.add_task("stats", total=len(files), rate="-")
+        for k, f in enumerate(files):
+            try:
+                values, labels = read_sample(f, n_vertices=n_vertices)
+            except DataFileError as exc:
+                if not skip_bad_files:
+                    raise ValueError(f"{exc} Fix or remove it, or pass --skip-bad-files.") from None
+                skipped += 1
+                continue
+            rs.update(values)
+            counts += np.bincount(labels, minlength=3)[:3]
+            bar.update(task, advance=1, rate=f"{(k + 1) / (time.perf_counter() - start):.0f}")
+    seconds = time.perf_counter() - start
+    if rs.count == 0:
+        raise ValueError(f"no readable file in {data}; check it with `climate-seg data check {data}`.")
+    mean, std = rs.mean, rs.std
+    table = Table(title=f"{len(files) - skipped} files in {data}")
     for col in ("channel", "mean", "std"):
         table.add_column(col, justify="right")
-    for name, m, s in zip(CHANNELS, mean, std, strict=False):
-        table.add_row(name, f"{m:.6g}", f"{s:.6g}")
+    for name, m, sd in zip(CHANNELS, mean, std, strict=False):
+        table.add_row(name, f"{m:.6g}", f"{sd:.6g}")
     console.print(table)
     frac = counts / max(counts.sum(), 1)
     console.print(f"class fractions: background {frac[0]:.4f}, TC {frac[1]:.4f}, AR {frac[2]:.4f}")
+    console.print(f"{len(files)} files in {seconds:.1f} s ({len(files) / max(seconds, 1e-9):.0f} files/s)"
+                  + (f", {skipped} skipped" if skipped else ""))
     if out:
-        out.write_text(json.dumps({"mean": list(map(float, mean)), "std": list(map(float, std)),
-                                   "class_fraction": list(map(float, frac)), "n_files": len(files)}, indent=2))
+        atomic_write_bytes(out, json.dumps({"mean": list(map(float, mean)), "std": list(map(float, std)),
+                                            "class_fraction": list(map(float, frac)),
+                                            "n_files": len(files) - skipped}, indent=2).encode())
 
 
 @data_app.command("check")
 @friendly
 def check(data: Path = typer.Argument(..., help="Folder of data files.")) -> None:
-    """Read every file and report unreadable, truncated, wrongly shaped or non-finite ones."""
+    """Read every file (streamed) and report unreadable, truncated, wrongly shaped or non-finite ones,
+    labels that are not one-hot (class indices, all zeros) and fill values; exit 1 if any, or if the folder is empty."""
+    from ..data import check_folder
+
     if not data.is_dir():
         raise ValueError(f"data folder {data} does not exist; create one with `climate-seg data synth --out {data}`.")
-    report = data_function("check_folder")(data)
-    console.print(report.summary() if hasattr(report, "summary") else str(report))
-    if hasattr(report, "ok") and not report.ok:
+    start = time.perf_counter()
+    with _progress(0, "checking") as bar:
+        task = bar.add_task("check", total=None, rate="-")
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, rate=f"{done / (time.perf_counter() - start):.0f}")
+
+        report = check_folder(data, n_vertices=None, progress=advance)
+    seconds = time.perf_counter() - start
+    console.print(report.summary(), highlight=False)
+    console.print(f"{report.n_files} files in {seconds:.1f} s ({report.n_files / max(seconds, 1e-9):.0f} files/s)")
+    if report.n_files == 0:
+        err_console.print(f"[bold red]Error:[/] {data} holds no .npz file.")
+    if not report.ok:
         raise typer.Exit(1)
+
+
+@data_app.command("pack")
+@friendly
+def pack(
+    data: Path = typer.Argument(..., help="Folder of data-*-mesh.npz files."),
+    out: Path = typer.Option(..., "--out", help="New folder for the memory-mapped layout (frames.npy, labels.npy, "
+                                                "index.json)."),
+    skip_bad_files: bool = typer.Option(False, "--skip-bad-files", help="Leave out unreadable or malformed files."),
+) -> None:
+    """Pack a folder into a memory-mapped layout (no npz decoding when training); use it as --data."""
+    from .._io import check_writable, data_files
+    from ..data import pack_folder
+
+    files = data_files(data)
+    check_writable(out)
+    start = time.perf_counter()
+    with _progress(len(files), "packing") as bar:
+        task = bar.add_task("pack", total=len(files), rate="-")
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, rate=f"{done / (time.perf_counter() - start):.0f}")
+
+        pack_folder(files, out, skip_bad_files=skip_bad_files, progress=advance)
+    seconds = time.perf_counter() - start
+    console.print(f"packed {len(files)} files into {out} in {seconds:.1f} s ({len(files) / max(seconds, 1e-9):.0f} "
+                  "files/s); train with --data " + str(out))

@@ -11,67 +11,69 @@ import typer
 from rich.table import Table
 
 from ._app import app, console, err_console, friendly
-from ._train import Sampling
 
 
 @app.command()
 @friendly
 def plot(
-    file: Path = typer.Argument(..., help="A data-*-mesh.npz file."),
+    file: Path = typer.Argument(..., help="A data-*-mesh.npz file, or a run folder (plots its training curves)."),
     out: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG (and GIF) files."),
     run: Path | None = typer.Option(None, "--run", help="Run folder or checkpoint: adds the prediction panel."),
     channel: str = typer.Option("TMQ", "--channel", help="Input channel to draw (name or index)."),
-    sampling: Sampling | None = typer.Option(None, "--sampling", help="Draw on this sampling (resampled) instead of the mesh."),
-    resolution: int | None = typer.Option(None, "--resolution", help="Level / nside / nlat of --sampling."),
-    gif: bool = typer.Option(False, "--gif", help="Also render a rotating 3-D globe GIF (needs pillow)."),
+    nlat: int = typer.Option(180, "--nlat", min=8, help="Latitudes of the raster the maps are drawn on."),
+    gif: bool = typer.Option(False, "--gif", help="Also render rotating globes (truth and prediction) as a GIF "
+                                                  "(needs pillow)."),
 ) -> None:
-    """PNG maps (equirectangular and Mollweide) of a channel, the ground truth and the prediction."""
-    from ..config import DEFAULT_RESOLUTION
-    from ..plotting import plot_globe_gif, plot_maps
+    """Filled maps (equirectangular and Mollweide) of a channel, the truth and the prediction; or a run's curves.
 
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ValueError("plotting needs matplotlib: pip install 'climate-seg[plot]'.") from None
-    from ..training import _deps, check_writable
+    Needs matplotlib: pip install 'climate-seg\\[plot]' (GIFs also pillow).
+    """
+    from .._io import check_writable
+    from ..data import CHANNELS, parse_name, read_sample
+    from ..models import data_mesh, sampling_for
+    from ..plotting import plot_curves, plot_globe_gif, plot_maps
+    from ..transform import MeshGrid
 
+    if file.is_dir():
+        check_writable(out)
+        console.print(f"wrote {plot_curves(file, out / f'{file.resolve().name}-curves.png')}")
+        return
     if not file.is_file():
-        raise ValueError(f"{file} does not exist; pass one data-*-mesh.npz file.")
-    with np.load(file) as z:
-        data, truth = z["data"], z["labels"].argmax(0)
+        raise ValueError(f"{file} does not exist; pass one data-*-mesh.npz file or a run folder.")
+    names = list(CHANNELS)
+    idx = int(channel) if channel.isdigit() else (names.index(channel.upper()) if channel.upper() in names else -1)
+    if not 0 <= idx < len(names):
+        raise ValueError(f"unknown channel {channel!r}; use a name such as TMQ or PSL, or an index 0..{len(names) - 1}.")
+    from ..pipeline import vertex_count
+
+    n_vertices = vertex_count([file], False)
     try:
-        from ..data._format import CHANNELS
-    except ImportError:  # pragma: no cover
-        CHANNELS = ()
-    idx = int(channel) if channel.isdigit() else (list(CHANNELS).index(channel.upper()) if channel.upper() in CHANNELS else -1)
-    if not 0 <= idx < data.shape[0]:
-        raise ValueError(f"unknown channel {channel!r}; use a name such as TMQ or PSL, or an index 0..{data.shape[0] - 1}.")
-    mesh = _deps.data_mesh(data.shape[1])
-    field, grid, pred = data[idx].astype(np.float64), mesh, None
+        data, truth = read_sample(file, n_vertices=n_vertices)
+    except ValueError as exc:
+        raise ValueError(f"{exc} Fix or replace the file (see `climate-seg data check`).") from None
+    pred = None
     if run is not None:
         from ..predict import load_model
 
         loaded = load_model(run)
-        ds, to_mesh = loaded.datasets([file])
-        with torch.no_grad():
-            probs = torch.softmax(loaded.model(ds[len(ds) - 1][0][None]), -1)[0]
-        pred = (torch.sparse.mm(to_mesh, probs) if to_mesh is not None else probs).argmax(-1).numpy()
-    if sampling is not None:
-        grid = _deps.sampling_for(sampling.value, resolution or DEFAULT_RESOLUTION[sampling.value])
-        lin, near = _deps.resampling(mesh, grid, "linear"), _deps.resampling(mesh, grid, "nearest")
-        if lin is not None:
-            field = torch.sparse.mm(lin, torch.tensor(field, dtype=torch.float32)[:, None])[:, 0].numpy()
-            resample_labels = lambda lab: torch.sparse.mm(near, torch.nn.functional.one_hot(torch.as_tensor(lab, dtype=torch.long), 3).float()).argmax(1).numpy()  # noqa: E731
-            truth = resample_labels(truth)
-            pred = resample_labels(pred) if pred is not None else None
+        ds = loaded.dataset([file])
+        x, _, _ = ds[len(ds) - 1]
+        pred = ds.transform.to_mesh(loaded.probabilities(x[None])[0]).argmax(-1).numpy()
+    transform = MeshGrid.between(data_mesh(n_vertices), sampling_for("equiangular", nlat))
+    try:
+        key = parse_name(file.name)
+        when = f"{key.date.isoformat()} {3 * key.slot:02d}:00 UTC, run {key.run}"
+    except ValueError:
+        when = file.name
     check_writable(out)
     stem = file.name.replace(".npz", "")
     for proj in ("equirectangular", "mollweide"):
-        path = plot_maps(grid.coords, field, truth, pred, out / f"{stem}-{proj}.png", proj, title=CHANNELS[idx] if CHANNELS else str(idx))
+        path = plot_maps(transform, data[idx].astype(np.float64), truth, pred, out / f"{stem}-{proj}.png", proj,
+                         channel=names[idx], when=when)
         console.print(f"wrote {path}")
     if gif:
         try:
-            console.print(f"wrote {plot_globe_gif(grid.coords, pred if pred is not None else truth, out / f'{stem}-globe.gif')}")
+            console.print(f"wrote {plot_globe_gif(transform, truth, pred, out / f'{stem}-globe.gif', when=when)}")
         except RuntimeError as exc:
             err_console.print(f"[yellow]{exc}[/]")
 
@@ -79,20 +81,17 @@ def plot(
 @app.command()
 @friendly
 def info() -> None:
-    """Samplings with their vertex counts and the parameter counts of the model presets."""
+    """Samplings with their vertex counts, parameter counts of the model presets, and the shipped example configs."""
     from .. import __version__
-    from ..config import TrainConfig
-    from ..training import _deps
+    from ..config import TrainConfig, example_configs
+    from ..models import build_model, parameter_count, sampling_for
 
     table = Table(title=f"climate-seg {__version__}: samplings")
     for col in ("sampling", "resolution", "vertices"):
         table.add_column(col, justify="right")
     for kind, resolutions in (("icosahedral", (3, 4, 5)), ("healpix", (8, 16, 32)), ("equiangular", (32, 64))):
         for r in resolutions:
-            try:
-                n = str(_deps.sampling_for(kind, r).n_vertices)
-            except Exception as exc:
-                n = f"unavailable ({exc.__class__.__name__})"
+            n = str(sampling_for(kind, r).n_vertices)
             label = {"icosahedral": f"level {r}", "healpix": f"nside {r}", "equiangular": f"{r} x {2 * r}"}[kind]
             table.add_row(kind, label, n)
     console.print(table)
@@ -100,15 +99,17 @@ def info() -> None:
     for col in ("preset", "width scale", "parameters"):
         models.add_column(col, justify="right")
     for preset, scale, level in (("small", 1.0, 3), ("small", 0.5, 3), ("deepsphere", 1.0, 5)):
-        cfg = TrainConfig(preset=preset, width_scale=scale, resolution=level)
-        try:
-            model = _deps.build_model(cfg, _deps.sampling_for("icosahedral", level))
-            count = f"{sum(p.numel() for p in model.parameters()):,}"
-        except Exception as exc:
-            count = f"unavailable ({exc.__class__.__name__})"
-        models.add_row(preset, str(scale), count)
+        cfg = TrainConfig(preset=preset, width_scale=scale, resolution=level)  # type: ignore[arg-type]
+        models.add_row(preset, str(scale), f"{parameter_count(build_model(cfg, sampling_for('icosahedral', level))):,}")
     console.print(models)
-    console.print("data: 16 channels (TMQ ... ZBOT) on the icosahedral level-5 mesh (10242 vertices); classes background, TC, AR")
+    examples = Table(title="example configs (`climate-seg train --config NAME`)")
+    examples.add_column("name")
+    examples.add_column("file")
+    for name, path in example_configs().items():
+        examples.add_row(name, str(path))
+    console.print(examples)
+    console.print("data: 16 channels (TMQ ... ZBOT) on the icosahedral level-5 mesh (10242 vertices); "
+                  "classes background, TC, AR")
 
 
 def _free_run_dir(base: Path) -> Path:
@@ -124,13 +125,13 @@ def demo(
     data: Path | None = typer.Option(None, "--data", help="Existing data folder (default: synthesise one under --out)."),
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the synthetic data and the run."),
     samples: int = typer.Option(240, "--samples", min=12, help="Synthetic files to create when no --data is given."),
-    epochs: int = typer.Option(12, "--epochs", min=1, help="Maximum epochs."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Maximum epochs.", show_default="12 (demo config)"),
     minutes: float = typer.Option(8.0, "--minutes", help="Stop training after this many minutes (then evaluate)."),
     seed: int = typer.Option(0, "--seed", help="Seed of data, split and training."),
 ) -> None:
     """Main job: synthesise data if needed, train a small U-Net on CPU, evaluate on the test split."""
+    from .._io import check_writable
     from ..config import load_config
-    from ..training import check_writable
     from ..training import train as run_training
     from ._data import synthesize
 
@@ -144,13 +145,8 @@ def demo(
             console.print(f"synthesised {samples} files into {data} in {time.time() - start:.0f} s")
         else:
             console.print(f"reusing the data in {data}")
-    cfg = load_config(None, **DEMO_SETTINGS, data=str(data), out=str(_free_run_dir(out)), epochs=epochs, seed=seed)
+    cfg = load_config("demo", data=str(data), out=str(_free_run_dir(out)), epochs=epochs, seed=seed)
     cfg.extra["time_limit_s"] = minutes * 60
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    run_dir = run_training(cfg)
+    run_dir = run_training(cfg, console=console)
     console.print(f"demo finished in {time.time() - start:.0f} s; run folder {run_dir}")
-
-
-#: Settings of the demo run, tuned to reach TC and AR AP >= 0.5 on synthetic data in minutes on 2 CPU cores.
-DEMO_SETTINGS = dict(sampling="icosahedral", resolution=5, preset="small", width_scale=1.0, batch_size=8, lr=3e-3,
-                     warmup_epochs=1, class_weights="1,20,2", patience=5, scheduler="plateau")

@@ -114,3 +114,9 @@ __all__ = [
     "synthesize",
     "tc_centres",
 ]
+
+# 0.2: splits of a training run (by time, by year, random) and the memory-mapped layout
+from ._packed import PackedDataset, is_packed, pack_folder, packed_names
+from ._split import make_split, split_by_time, split_years
+
+__all__ += ["PackedDataset", "is_packed", "make_split", "pack_folder", "packed_names", "split_by_time", "split_years"]

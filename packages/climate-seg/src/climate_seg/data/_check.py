@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._format import N_VERTICES, parse_name
 from ._reader import DataFileError, read_sample
+from ._stats import _vertex_count
 
 __all__ = ["FolderReport", "check_folder"]
 
@@ -22,8 +24,10 @@ class FolderReport:
         Number of ``*.npz`` files examined.
     n_good : int
         Files that read cleanly.
-    unreadable, truncated, wrong_shape, non_finite, bad_name : list of str
-        File names with that problem (a badly named file is not read further).
+    unreadable, truncated, wrong_shape, non_finite, bad_labels, fill_values, bad_name : list of str
+        File names with that problem (a badly named file is not read further);
+        ``bad_labels``: labels not one-hot (class indices, all zeros, values other than
+        0/1); ``fill_values``: magnitudes >= 1e15.
     """
 
     n_files: int = 0
@@ -32,17 +36,22 @@ class FolderReport:
     truncated: list[str] = field(default_factory=list)
     wrong_shape: list[str] = field(default_factory=list)
     non_finite: list[str] = field(default_factory=list)
+    bad_labels: list[str] = field(default_factory=list)
+    fill_values: list[str] = field(default_factory=list)
     bad_name: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when no problem was found."""
+        """True when the folder holds files and none has a problem (an empty folder is not ok)."""
         return not (
             self.unreadable
             or self.truncated
             or self.wrong_shape
             or self.non_finite
+            or self.bad_labels
+            or self.fill_values
             or self.bad_name
+            or self.n_files == 0
         )
 
     @property
@@ -54,6 +63,8 @@ class FolderReport:
                 + self.truncated
                 + self.wrong_shape
                 + self.non_finite
+                + self.bad_labels
+                + self.fill_values
                 + self.bad_name
             )
         )
@@ -61,7 +72,7 @@ class FolderReport:
     def summary(self) -> str:
         """One line per problem kind."""
         lines = [f"{self.n_files} files, {self.n_good} good"]
-        for name in ("unreadable", "truncated", "wrong_shape", "non_finite", "bad_name"):
+        for name in ("unreadable", "truncated", "wrong_shape", "non_finite", "bad_labels", "fill_values", "bad_name"):
             items = getattr(self, name)
             if items:
                 lines.append(
@@ -78,17 +89,22 @@ _PROBLEM_FIELD = {
     "truncated": "truncated",
     "shape": "wrong_shape",
     "non_finite": "non_finite",
+    "labels": "bad_labels",
+    "fill_value": "fill_values",
 }
 
 
-def check_folder(folder: str | os.PathLike, n_vertices: int = N_VERTICES) -> FolderReport:
+def check_folder(folder: str | os.PathLike, n_vertices: int | None = N_VERTICES,
+                 progress: Callable[[int, int], None] | None = None) -> FolderReport:
     """Read every ``*.npz`` file of a folder and report problems by file name.
 
     Parameters
     ----------
     folder : path-like
-    n_vertices : int
-        Expected vertex count (10242).
+    n_vertices : int or None
+        Expected vertex count (10242); None: that of the first readable file.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each file (one file in memory at a time).
 
     Returns
     -------
@@ -98,7 +114,10 @@ def check_folder(folder: str | os.PathLike, n_vertices: int = N_VERTICES) -> Fol
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder.")
     report = FolderReport()
-    for p in sorted(folder.glob("*.npz"), key=lambda q: q.name):
+    paths = sorted(folder.glob("*.npz"), key=lambda q: q.name)
+    for k, p in enumerate(paths):
+        if progress is not None and k:
+            progress(k, len(paths))
         report.n_files += 1
         try:
             parse_name(p.name)
@@ -106,9 +125,13 @@ def check_folder(folder: str | os.PathLike, n_vertices: int = N_VERTICES) -> Fol
             report.bad_name.append(p.name)
             continue
         try:
+            if n_vertices is None:
+                n_vertices = _vertex_count(p)
             read_sample(p, n_vertices=n_vertices)
         except DataFileError as err:
             getattr(report, _PROBLEM_FIELD[err.problem]).append(p.name)
             continue
         report.n_good += 1
+    if progress is not None and paths:
+        progress(len(paths), len(paths))
     return report

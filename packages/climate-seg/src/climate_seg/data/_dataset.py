@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,7 +23,7 @@ __all__ = ["CAM5Dataset", "mesh_resampling"]
 log = logging.getLogger("climate_seg.data")
 
 
-def mesh_resampling(target, source=None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def mesh_resampling(target: Any, source: Any = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Resampling matrices from the CAM5 mesh to another sampling.
 
     Parameters
@@ -87,8 +88,8 @@ class CAM5Dataset(Dataset):
     def __init__(
         self,
         files: Iterable[str | os.PathLike],
-        stats="published",
-        resample=None,
+        stats: Any = "published",
+        resample: Any = None,
         seq_len: int | None = None,
         shift: int = 0,
         skip_bad_files: bool = False,
@@ -120,10 +121,11 @@ class CAM5Dataset(Dataset):
         self._build_index()
 
     # -- configuration -------------------------------------------------------
-    def _set_stats(self, stats) -> None:
+    def _set_stats(self, stats: Any) -> None:
         if stats is None:
             self.mean = np.zeros(N_CHANNELS, np.float32)
             self.std = np.ones(N_CHANNELS, np.float32)
+            self._inv_std = self.std
             return
         if isinstance(stats, (str, os.PathLike)):
             if stats == "published":
@@ -142,8 +144,9 @@ class CAM5Dataset(Dataset):
             raise ValueError("stats must be two arrays of shape (16,) with positive std.")
         self.mean = mean.astype(np.float32)
         self.std = std.astype(np.float32)
+        self._inv_std = (1.0 / std).astype(np.float32)
 
-    def _set_resample(self, resample) -> None:
+    def _set_resample(self, resample: Any) -> None:
         if resample is None:
             self._rx = self._ry = None
             return
@@ -201,15 +204,20 @@ class CAM5Dataset(Dataset):
 
     def _frame(self, i: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         data, labels = read_sample(self.files[i], n_vertices=self.n_vertices)
-        x = (data.T - self.mean) / self.std  # (V, 16)
-        if self._rx is not None:
+        # normalise channel-major (contiguous), then one transposing copy to (V, 16)
+        if not data.flags.writeable:
+            data = data.copy()
+        data -= self.mean[:, None]
+        data *= self._inv_std[:, None]
+        x = data.T
+        if self._rx is not None and self._ry is not None:
             x = np.asarray(self._rx @ x, dtype=np.float32)
             onehot = np.zeros((self.n_vertices, N_CLASSES), np.float32)
             onehot[np.arange(self.n_vertices), labels] = 1.0
             labels = np.argmax(self._ry @ onehot, axis=1).astype(np.int64)
         return np.ascontiguousarray(x, dtype=np.float32), labels
 
-    def _item(self, idx: int):
+    def _item(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         s = int(self._starts[idx])
         if self.seq_len is None:
             x, y = self._frame(s)
@@ -224,7 +232,7 @@ class CAM5Dataset(Dataset):
             return [s]
         return list(range(s, s + self.seq_len + self.shift))
 
-    def __getitem__(self, idx: int):
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not -len(self) <= idx < len(self):
             raise IndexError(f"index {idx} out of range for a dataset of {len(self)} items.")
         idx = idx % len(self)

@@ -28,7 +28,8 @@ class DataFileError(ValueError):
         The offending file.
     problem : str
         One of ``"missing"``, ``"unreadable"``, ``"truncated"``, ``"shape"``,
-        ``"non_finite"``.
+        ``"non_finite"``, ``"labels"`` (not one-hot 0/1 with one class per vertex),
+        ``"fill_value"`` (magnitudes >= ``FILL_THRESHOLD``).
     """
 
     def __init__(self, path: str | os.PathLike, problem: str, detail: str) -> None:
@@ -45,6 +46,30 @@ def _looks_like_zip(path: Path) -> bool:
         return False
 
 
+#: Magnitude from which a value is taken for a fill value (netCDF's default is 9.97e36, CAM's 1e20).
+FILL_THRESHOLD = 1e15
+
+
+def _check_labels(path: Path, onehot: NDArray) -> None:
+    """One-hot labels: values 0 or 1 and exactly one class per vertex; ``DataFileError`` otherwise."""
+    values = np.asarray(onehot)
+    per_vertex = values.sum(axis=0)
+    # every vertex sums to 1 and there are exactly V non-zero entries: one entry of 1 per vertex
+    if (per_vertex == 1).all() and np.count_nonzero(values) == values.shape[1]:
+        return
+    if not ((values == 0) | (values == 1)).all():
+        raise DataFileError(
+            path, "labels", "'labels' holds values other than 0 and 1; expected one-hot (3, V) labels."
+        )
+    n_none, n_many = int((per_vertex == 0).sum()), int((per_vertex > 1).sum())
+    raise DataFileError(
+        path,
+        "labels",
+        f"'labels' is not one-hot: {n_none} vertices without a class, {n_many} with several; "
+        "every vertex needs exactly one of background, TC, AR.",
+    )
+
+
 def read_sample(
     path: str | os.PathLike,
     n_vertices: int = N_VERTICES,
@@ -59,7 +84,8 @@ def read_sample(
     n_vertices : int
         Expected number of vertices (10242 for the published level-5 mesh).
     check_finite : bool
-        Reject files with NaN or infinite values.
+        Reject files with NaN or infinite values, fill values (``|x| >= 1e15``) or labels
+        that are not one-hot (values 0/1, exactly one class per vertex).
 
     Returns
     -------
@@ -71,7 +97,8 @@ def read_sample(
     Raises
     ------
     DataFileError
-        Naming the file and the problem (missing, unreadable, truncated, shape, non_finite).
+        Naming the file and the problem (missing, unreadable, truncated, shape, non_finite,
+        labels, fill_value).
     """
     path = Path(path)
     if not path.is_file():
@@ -97,14 +124,30 @@ def read_sample(
             path, "shape", f"'data' has shape {data.shape}; expected ({N_CHANNELS}, {n_vertices})."
         )
     if onehot.shape != (N_CLASSES, n_vertices):
+        hint = ""
+        if onehot.shape in ((n_vertices,), (1, n_vertices)):
+            hint = " (class indices?); store them one-hot as np.eye(3)[labels].T"
         raise DataFileError(
             path,
-            "shape",
-            f"'labels' has shape {onehot.shape}; expected ({N_CLASSES}, {n_vertices}).",
+            "labels" if hint else "shape",
+            f"'labels' has shape {onehot.shape}; expected ({N_CLASSES}, {n_vertices}){hint}.",
         )
     data = np.asarray(data, dtype=np.float32)
-    if check_finite and not (np.isfinite(data).all() and np.isfinite(onehot).all()):
-        raise DataFileError(path, "non_finite", "contains NaN or infinite values.")
+    if check_finite:
+        # two reductions instead of full-size temporaries: NaN propagates through min/max
+        lo, hi = float(data.min()), float(data.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)) or not np.isfinite(onehot).all():
+            raise DataFileError(path, "non_finite", "contains NaN or infinite values.")
+        _check_labels(path, onehot)
+        if max(-lo, hi) >= FILL_THRESHOLD:
+            big = np.abs(data) >= FILL_THRESHOLD
+            ch = int(np.nonzero(big.any(axis=1))[0][0])
+            raise DataFileError(
+                path,
+                "fill_value",
+                f"{int(big.sum())} values of magnitude >= {FILL_THRESHOLD:g} (fill values, e.g. 1e20), "
+                f"first in channel {ch}; mask or interpolate them.",
+            )
     labels = np.argmax(onehot, axis=0).astype(np.int64)
     return data, labels
 

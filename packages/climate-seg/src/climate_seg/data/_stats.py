@@ -38,14 +38,15 @@ class RunningStats:
 
     def update(self, data: NDArray[np.floating]) -> None:
         """Merge a batch ``data`` of shape (C, N) (channel-major, as in the files)."""
-        data = np.asarray(data, dtype=np.float64)
+        data = np.array(data, dtype=np.float64)  # a copy: centred in place below
         if data.ndim != 2 or data.shape[0] != self.mean.shape[0]:
             raise ValueError(f"data must have shape ({self.mean.shape[0]}, N); got {data.shape}.")
         n_b = data.shape[1]
         if n_b == 0:
             return
         mean_b = data.mean(axis=1)
-        m2_b = ((data - mean_b[:, None]) ** 2).sum(axis=1)
+        data -= mean_b[:, None]
+        m2_b = np.einsum("ij,ij->i", data, data)
         n = self.count + n_b
         delta = mean_b - self.mean
         self.mean = self.mean + delta * (n_b / n)

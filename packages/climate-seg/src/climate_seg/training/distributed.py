@@ -35,7 +35,7 @@ import torch
 from ignite.utils import setup_logger
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["check_gpus", "constant_buffer_names", "launch", "parameter_digest", "sync_buffers", "unwrap", "wrap_ddp"]
+__all__ = ["check_gpus", "constant_buffer_names", "launch", "launched_by_torchrun", "parameter_digest", "sync_buffers", "unwrap", "wrap_ddp"]
 
 
 def check_gpus(gpu: Sequence[int] | None) -> list[int] | None:
@@ -87,6 +87,17 @@ def launch(fn: Callable[..., Any], config: Any, gpu: list[int] | None, nproc: in
     nproc : int
         CPU processes when ``gpu`` is None.
     """
+    from .engine import forward_signals
+
+    if launched_by_torchrun():
+        # torchrun (or SLURM via torchrun) started this process: one rank of the group, set up from
+        # the environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)
+        _quiet_ignite()
+        # any --gpu: NCCL with one GPU per rank (cuda:LOCAL_RANK); otherwise CPU processes (gloo)
+        backend = "nccl" if gpu else "gloo"
+        with idist.Parallel(backend=backend) as parallel:
+            parallel.run(fn, config)
+        return
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     if gpu:
         if len(gpu) == 1:
@@ -95,15 +106,22 @@ def launch(fn: Callable[..., Any], config: Any, gpu: list[int] | None, nproc: in
         _quiet_ignite()
         # spawned workers start fresh: they see only the chosen GPUs, as cuda:0..n-1
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpu))
-        with idist.Parallel(backend="nccl", nproc_per_node=len(gpu)) as parallel:
+        with forward_signals(), idist.Parallel(backend="nccl", nproc_per_node=len(gpu)) as parallel:
             parallel.run(fn, config)
         return
     if nproc <= 1:
         fn(0, config)
         return
     _quiet_ignite()
-    with idist.Parallel(backend="gloo", nproc_per_node=nproc) as parallel:
+    with forward_signals(), idist.Parallel(backend="gloo", nproc_per_node=nproc) as parallel:
         parallel.run(fn, config)
+
+
+def launched_by_torchrun() -> bool:
+    """True in a process started by ``torchrun`` (or another launcher that sets ``RANK``, ``WORLD_SIZE``,
+    ``LOCAL_RANK`` and ``MASTER_ADDR``) with a world size above 1."""
+    env = os.environ
+    return all(k in env for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")) and int(env["WORLD_SIZE"]) > 1
 
 
 def _quiet_ignite() -> None:
@@ -162,7 +180,9 @@ def sync_buffers(model: torch.nn.Module) -> None:
     constant = set(constant_buffer_names(module))
     for name, buf in module.named_buffers():
         if name not in constant:
-            buf.copy_(idist.broadcast(buf, src=0))
+            synced = idist.broadcast(buf, src=0)
+            assert isinstance(synced, torch.Tensor)
+            buf.copy_(synced)
 
 
 def parameter_digest(model: torch.nn.Module) -> str:

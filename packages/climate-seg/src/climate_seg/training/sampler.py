@@ -32,8 +32,8 @@ class ResumableSampler(DistributedSampler):
 
     def __init__(self, n: int, seed: int = 0, shuffle: bool = True, rank: int = 0, world_size: int = 1,
                  pad: bool = True) -> None:
-        super().__init__(range(int(n)), num_replicas=int(world_size), rank=int(rank), shuffle=bool(shuffle),
-                         seed=int(seed), drop_last=False)
+        super().__init__(range(int(n)), num_replicas=int(world_size), rank=int(rank),  # type: ignore[arg-type]
+                         shuffle=bool(shuffle), seed=int(seed), drop_last=False)
         self.n, self.world_size, self.pad = int(n), int(world_size), bool(pad)
         self.skip = 0
 

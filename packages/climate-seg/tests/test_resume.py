@@ -1,0 +1,141 @@
+"""Runs you can trust: SIGTERM mid-epoch, resume in a moved folder with the saved plan, finished runs,
+extension of a copy with continuous metrics, flags given with --resume, torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+from climate_seg.cli import app
+from climate_seg.training._toy import write_toy_set
+from typer.testing import CliRunner
+
+COMMON = ["--epochs", "3", "--patience", "0", "--resolution", "5", "--width-scale", "0.25", "--batch-size", "1",
+          "--seed", "3", "--warmup-epochs", "1", "--log-every", "1"]
+
+
+def run(args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _cli(*args):
+    """``climate-seg`` in a fresh interpreter (as a user runs it)."""
+    return [sys.executable, "-m", "climate_seg", *map(str, args)]
+
+
+def _records(folder):
+    return [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def _last_logged_iteration(folder):
+    try:
+        lines = (folder / "metrics.jsonl").read_text().splitlines()
+    except OSError:
+        return 0
+    its = [json.loads(x).get("iteration", 0) for x in lines[:-1] if x]  # the last line may be half-written
+    return max(its, default=0)
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weights(tmp_path):
+    data = tmp_path / "data"
+    write_toy_set(data, n_files=16, level=5, seed=1)  # time split: 11 train files, 11 iterations per epoch
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_cli("train", "--data", data, "--out", killed, *COMMON), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and _last_logged_iteration(killed) < 13:
+            time.sleep(0.002)
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        proc.send_signal(signal.SIGTERM)
+        err = proc.stderr.read()
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM, err[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = " ".join(err.split())
+    assert "SIGTERM received" in text and f"climate-seg train --out {killed} --resume" in text, text  # the real folder
+    ckpt = torch.load(killed / "last.pt", weights_only=False)
+    it = ckpt["trainer"]["iteration"]
+    assert 11 < it < 22 and not ckpt["finished"], it  # checkpoint at the current iteration, mid-epoch 2
+    assert max(r["iteration"] for r in _records(killed)) == it
+    assert not list(killed.glob(".*.tmp"))
+
+    moved = tmp_path / "moved"
+    shutil.move(killed, moved)  # a moved run folder resumes in place
+    done = subprocess.run(_cli("train", "--out", moved, "--resume"), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert not killed.exists()  # nothing written into the folder named in config.yaml
+    records = _records(moved)
+    assert [r["epoch"] for r in records if r["split"] == "val"] == [1, 2, 3]  # the saved plan: 3 epochs, not 12
+    assert sorted(r["iteration"] for r in records if r["split"] == "train") == list(range(1, 34))
+    final = torch.load(moved / "last.pt", weights_only=False)
+    assert final["trainer"]["iteration"] == 33 and final["finished"]
+
+    full = tmp_path / "full"  # the same run without interruption
+    assert run(["train", "--data", data, "--out", full, *COMMON]).exit_code == 0
+    reference = torch.load(full / "last.pt", weights_only=False)["model"]
+    for key, value in reference.items():
+        assert torch.allclose(value.float(), final["model"][key].float(), atol=1e-6), key
+    epoch_losses = [[r["loss"] for r in _records(f) if r["split"] == "train_epoch"] for f in (full, moved)]
+    assert epoch_losses[1] == [pytest_approx(v) for v in epoch_losses[0]]  # epoch 2 spans the interruption
+
+    # a finished run says so and changes nothing
+    before = _files(moved)
+    again = run(["train", "--out", moved, "--resume"])
+    assert again.exit_code == 0 and "is finished" in again.output, again.output
+    assert _files(moved) == before
+
+    # a flag that changes the plan is refused, nothing is touched
+    refused = run(["train", "--out", moved, "--resume", "--epochs", "4", "--batch-size", "2"])
+    assert refused.exit_code == 1 and "batch_size 1 -> 2" in refused.output, refused.output
+    assert _files(moved) == before
+
+    # a copy extended with a larger --epochs and a new learning rate: in place, metrics continuous
+    copy = tmp_path / "copy"
+    shutil.copytree(moved, copy)
+    result = run(["train", "--out", copy, "--resume", "--epochs", "4", "--lr", "1e-3"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "lr: 0.003 -> 0.001" in out and "epochs: 3 -> 4" in out
+    assert _files(moved) == before  # the original is untouched
+    records = _records(copy)
+    val = [r for r in records if r["split"] == "val"]
+    assert [r["epoch"] for r in val] == [1, 2, 3, 4] and [r["iteration"] for r in val] == [11, 22, 33, 44]
+    assert val[-1]["lr"] == 1e-3
+    assert [r["split"] for r in records if r["split"].startswith("test")] == ["test (grid)", "test (grid)"]
+    assert json.loads((copy / "test_metrics.json").read_text())["epochs_run"] == 4
+
+
+def pytest_approx(value):
+    import pytest
+
+    return pytest.approx(value, rel=1e-6, abs=1e-9)
+
+
+def test_torchrun_two_processes(tmp_path):
+    data = tmp_path / "data"
+    write_toy_set(data, n_files=12, level=2, seed=1)
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "climate_seg",
+           "train", "--data", str(data), "--out", str(out), "--epochs", "1", "--resolution", "2", "--width-scale", "0.25",
+           "--batch-size", "2", "--seed", "3"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "test_metrics.json").read_text())
+    dist = report["distributed"]
+    assert dist["world_size"] == 2 and dist["backend"] == "gloo"
+    assert len(dist["parameter_sha256"]) == 2 and len(set(dist["parameter_sha256"])) == 1
+    assert torch.load(out / "last.pt", weights_only=False)["trainer"]["epoch_length"] == 2  # 8 files / (2 x 2)
