@@ -230,7 +230,8 @@ def test_pipeline_learns_what_no_pixel_shows(tmp_path):
     files = write_spatial_toy_set(data, n_files=40, level=3, seed=0)
     out = tmp_path / "run"
     result = run(["train", "--data", data, "--out", out, "--epochs", "15", "--resolution", "3", "--batch-size", "4",
-                  "--lr", "3e-3", "--class-weights", "1,3,2", "--patience", "0", "--seed", "0"])
+                  "--lr", "3e-3", "--class-weights", "1,3,2", "--patience", "0", "--seed", "0",
+                  "--split", "random"])
     assert result.exit_code == 0, result.output
     unet = json.loads((out / "test_metrics.json").read_text())["test"]["grid"]
     split = split_files(sorted(files), seed=0)

@@ -93,6 +93,13 @@ def _build(config: TrainConfig, sampling: Any) -> torch.nn.Module:
         raise ValueError(f"depth: {depth} poolings need a finer grid; {config.sampling} resolution "
                          f"{config.grid_resolution} allows at most {limit}.")
     depth = max(1, min(depth, limit))
+    if config.depth is None:  # the default depth also stops where a coarse level has no more than k vertices
+        coarse = sampling
+        for level in range(depth):
+            coarse = sg.coarsen(coarse).coarse
+            if coarse.n_vertices <= config.neighbours:
+                depth = max(1, level)
+                break
     kw: dict[str, Any] = dict(width=max(2, round(SMALL_WIDTH * config.width_scale)), kernel_size=config.kernel_size)
     if config.neighbours != 8:
         kw["k"] = int(config.neighbours)

@@ -14,6 +14,7 @@ current iteration (``last.pt``; all ranks stop at the same iteration) and a
 from __future__ import annotations
 
 import gc
+import copy
 import json
 import logging
 import math
@@ -347,7 +348,8 @@ def _train(cfg: TrainConfig) -> None:
             trainer.run(loader, max_epochs=cfg.epochs)
     finally:
         logger.stop()
-    final = _state(model, opt, sched, trainer, early, extra, cfg, data, "last") if rank == 0 else None
+    # a deep copy: state_dict() tensors alias the parameters, which loading best.pt below overwrites
+    final = copy.deepcopy(_state(model, opt, sched, trainer, early, extra, cfg, data, "last")) if rank == 0 else None
     if rank == 0:
         logger.print(f"[green]training done[/]: epoch {trainer.state.epoch}, iteration {trainer.state.iteration}, "
                      f"best val mAP {extra['best_map']:.4f}")
