@@ -85,7 +85,7 @@ class SegmentationMetrics:
     ap_classes : sequence of int
         Classes whose AP is computed and averaged into ``mAP`` (TC and AR).
     n_bins : int
-        Histogram bins on [0, 1] for the streaming AP (1e5 bins: |error| well below 1e-3).
+        Histogram bins on [0, 1] for the streaming AP (1e5 bins: ``|error|`` well below 1e-3).
     exact_limit : int
         Keep exact scores until this many vertices have been seen (0: always binned;
         memory ``O(exact_limit * len(ap_classes))``).
@@ -124,9 +124,9 @@ class SegmentationMetrics:
     def reset(self) -> None:
         """Forget everything accumulated."""
         k = len(self.ap_classes)
-        self.confusion = np.zeros((self.n_classes, self.n_classes), dtype=np.int64)
-        self.hist_pos = np.zeros((k, self.n_bins), dtype=np.int64)
-        self.hist_neg = np.zeros((k, self.n_bins), dtype=np.int64)
+        self.confusion: NDArray[np.int64] = np.zeros((self.n_classes, self.n_classes), dtype=np.int64)
+        self.hist_pos: NDArray[np.int64] = np.zeros((k, self.n_bins), dtype=np.int64)
+        self.hist_neg: NDArray[np.int64] = np.zeros((k, self.n_bins), dtype=np.int64)
         self._scores: list[np.ndarray] | None = [] if self.exact_limit > 0 else None
         self._labels: list[np.ndarray] = []
         self.count = 0

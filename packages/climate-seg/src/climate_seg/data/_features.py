@@ -17,6 +17,7 @@ that share their pixel values but fail a rule:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,20 +85,22 @@ class Features:
     ls_amp: float
 
 
-def _births(rng, rate, life_lo, life_hi, length):
+def _births(
+    rng: np.random.Generator, rate: float, life_lo: float, life_hi: float, length: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     lm = (life_lo + life_hi) / 2
     life = rng.uniform(life_lo, life_hi, rng.poisson(rate * (length + lm) / lm))
     birth = rng.uniform(-life, length) if len(life) else np.zeros(0)
     return birth, life
 
 
-def _cyclones(rng, rates, length):
+def _cyclones(rng: np.random.Generator, rates: Sequence[float], length: int) -> list[NDArray[np.float32]]:
     cols = []
     for kind, rate in enumerate(rates):
         birth, life = _births(rng, rate, 24, 56, length)
         n = len(birth)
         hemi = rng.choice([-1.0, 1.0], n)
-        def u(lo, hi, n=n):
+        def u(lo: float, hi: float, n: int = n) -> NDArray[np.float64]:
             return rng.uniform(lo, hi, n)
 
         if kind == TC:
@@ -121,14 +124,14 @@ def _cyclones(rng, rates, length):
     return [np.concatenate(c).astype(np.float32) for c in zip(*cols, strict=True)]
 
 
-def _plumes(rng, rates, length):
+def _plumes(rng: np.random.Generator, rates: Sequence[float], length: int) -> list[NDArray[np.float32]]:
     s = np.linspace(0, 1, 10)
     cols = []
     for kind, rate in enumerate(rates):
         birth, life = _births(rng, rate, 10, 30, length)
         m = len(birth)
         hemi = rng.choice([-1.0, 1.0], m)
-        def u(lo, hi, m=m):
+        def u(lo: float, hi: float, m: int = m) -> NDArray[np.float64]:
             return rng.uniform(lo, hi, m)
 
         width, tmq, jet = u(2.2, 3.2), u(18, 32), u(12, 24)
@@ -184,17 +187,35 @@ def draw_features(
     wave_m = rng.integers(3, 8, k).astype(np.float32)
     wave_a = rng.uniform(0.4, 1.0, k).astype(np.float32)
     wave_ph = rng.uniform(0, 2 * np.pi, k).astype(np.float32)
-    cy = _cyclones(rng, cy_rates, length)
-    pl = _plumes(rng, pl_rates, length)
+    (cy_kind, cy_lat0, cy_lon0, cy_birth, cy_life, cy_vmax, cy_rm, cy_core, cy_moist, cy_east,
+     cy_north) = _cyclones(rng, cy_rates, length)
+    pl_kind, pl_pts0, pl_birth, pl_life, pl_width, pl_tmq, pl_jet, pl_east = _plumes(rng, pl_rates, length)
     return Features(
-        *cy,
-        *pl,
-        wave_m,
-        wave_a,
-        wave_ph,
-        rng.integers(0, n_noise, 16),
-        rng.integers(0, n_noise, 16),
-        float(rng.uniform(0.15, 0.35)),
-        rng.integers(0, n_noise, 2),
-        LARGE_SCALE_T[difficulty],
+        cy_kind=cy_kind,
+        cy_lat0=cy_lat0,
+        cy_lon0=cy_lon0,
+        cy_birth=cy_birth,
+        cy_life=cy_life,
+        cy_vmax=cy_vmax,
+        cy_rm=cy_rm,
+        cy_core=cy_core,
+        cy_moist=cy_moist,
+        cy_east=cy_east,
+        cy_north=cy_north,
+        pl_kind=pl_kind,
+        pl_pts0=pl_pts0,
+        pl_birth=pl_birth,
+        pl_life=pl_life,
+        pl_width=pl_width,
+        pl_tmq=pl_tmq,
+        pl_jet=pl_jet,
+        pl_east=pl_east,
+        wave_m=wave_m,
+        wave_a=wave_a,
+        wave_ph=wave_ph,
+        noise_a=rng.integers(0, n_noise, 16),
+        noise_b=rng.integers(0, n_noise, 16),
+        noise_w=float(rng.uniform(0.15, 0.35)),
+        noise_ls=rng.integers(0, n_noise, 2),
+        ls_amp=LARGE_SCALE_T[difficulty],
     )

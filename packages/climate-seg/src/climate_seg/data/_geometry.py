@@ -4,7 +4,7 @@ vectors, static climatology, fixed synthetic topography and a smooth noise bank.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 
@@ -16,7 +16,7 @@ STEP_S = 3 * 3600.0  # seconds per 3-hourly step
 DEG = np.pi / 180.0
 
 
-def _f32(a) -> NDArray[np.float32]:
+def _f32(a: ArrayLike) -> NDArray[np.float32]:
     return np.asarray(a, dtype=np.float32)
 
 
@@ -100,7 +100,7 @@ class Geometry:
         }
 
     @staticmethod
-    def _topography(lon, lat) -> NDArray[np.float32]:
+    def _topography(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.float32]:
         """Fixed synthetic orography (m): plateaus, ranges and an Antarctic ice sheet."""
         z = np.zeros_like(lat)
         # (lat, lon, height m, radius deg, elongation in lat)
@@ -124,7 +124,7 @@ class Geometry:
         return _f32(z)
 
     @staticmethod
-    def _noise_bank(xyz, n: int, passes: int = 3, seed: int = 20260101) -> NDArray[np.float32]:
+    def _noise_bank(xyz: NDArray[np.float64], n: int, passes: int = 3, seed: int = 20260101) -> NDArray[np.float32]:
         """Smooth unit-variance noise fields, shape (n, V): white noise averaged ``passes``
         times over each vertex and its six nearest (3 passes: about 3 neighbour rings; 30:
         large-scale, about 10 degrees on the CAM5 mesh)."""

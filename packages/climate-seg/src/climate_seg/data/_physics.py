@@ -18,7 +18,7 @@ from ._features import Features
 from ._geometry import DEG, EARTH_R, RD_G, RHO, STEP_S, Geometry, _f32
 
 
-def _unit(lat, lon):
+def _unit(lat: NDArray[np.floating], lon: NDArray[np.floating]) -> NDArray[np.float32]:
     cl = np.cos(lat)
     return np.stack([cl * np.cos(lon), cl * np.sin(lon), np.sin(lat)], -1).astype(np.float32)
 
@@ -29,7 +29,7 @@ def _dots(g: Geometry, pts: NDArray) -> NDArray[np.float32]:
     return pts[:, 0, None] * x[0] + pts[:, 1, None] * x[1] + pts[:, 2, None] * x[2]
 
 
-def _envelope(t, birth, life):
+def _envelope(t: float, birth: NDArray[np.float32], life: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.clip(np.sin(np.pi * (t - birth) / life), 0, None) * (
         (t >= birth) & (t <= birth + life)
     )

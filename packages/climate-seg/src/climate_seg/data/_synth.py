@@ -30,6 +30,9 @@ AR_PERCENTILE = 85.0
 #: ... and above this floor (kg m-1 s-1).
 AR_IVT_FLOOR = 250.0
 
+#: A channel's calibration: ("pow", scale, exponent, reference) or ("lin", mean, scale, target mean).
+_Transform = tuple[str, float | np.floating, float | np.floating, float | np.floating]
+
 
 class SyntheticGenerator:
     """Frames of the synthetic model on a given mesh, calibrated to published statistics.
@@ -70,13 +73,13 @@ class SyntheticGenerator:
         self.neighbourhoods = MeshNeighbourhoods(self.geometry.xyz)
         self.difficulty, self.rules = difficulty, DetectionRules() if rules is None else rules
         self.tc_rate, self.ar_rate = tc_rate, ar_rate
-        self._transforms = None
+        self._transforms: dict[str, _Transform] = {}
         self._calibrate()
 
     # -- calibration ---------------------------------------------------------
     def _calibrate(self, n_episodes: int = 40, length: int = 4) -> None:
         rng = np.random.default_rng(12345)
-        acc = {k: [] for k in (*CHANNELS, "PSL_env", "PSL_terrain")}
+        acc: dict[str, list[NDArray[np.float32]]] = {k: [] for k in (*CHANNELS, "PSL_env", "PSL_terrain")}
         for _ in range(n_episodes):
             feats = self.draw(rng, length)
             for t in range(0, length, 2):
@@ -177,9 +180,11 @@ class SyntheticGenerator:
 
 
 _CACHE: dict[str, SyntheticGenerator] = {}
+#: One episode to write: output folder, run, first datetime, length, seed.
+_Task = tuple[Path, int, _dt.datetime, int, np.random.SeedSequence]
 
 
-def _generator(coords, difficulty: str, tc_rate: float | None, ar_rate: float | None) -> SyntheticGenerator:
+def _generator(coords: NDArray[np.floating], difficulty: str, tc_rate: float | None, ar_rate: float | None) -> SyntheticGenerator:
     c = np.ascontiguousarray(coords, dtype=np.float64)
     key = hashlib.sha1(c.tobytes()).hexdigest() + f"{difficulty}/{tc_rate}/{ar_rate}"
     if key not in _CACHE:
@@ -199,10 +204,12 @@ def _mesh_coords() -> NDArray[np.float64]:
     return np.asarray(icosahedral(5).coords)
 
 
-def _schedule(rng: np.random.Generator, n_samples: int, episode_length: int):
+def _schedule(
+    rng: np.random.Generator, n_samples: int, episode_length: int
+) -> list[tuple[int, _dt.datetime, int]]:
     """Episodes as (run, first datetime, length), names never repeated."""
     used: set[tuple[int, int]] = set()
-    episodes = []
+    episodes: list[tuple[int, _dt.datetime, int]] = []
     left = n_samples
     while left > 0:
         length = min(episode_length, left)
@@ -225,11 +232,16 @@ def _schedule(rng: np.random.Generator, n_samples: int, episode_length: int):
 
 
 _EYE = np.eye(N_CLASSES, dtype=np.float32)
-_WORKER: dict = {}
+_WORKER: dict[str, SyntheticGenerator] = {}
 
 
 def _write_episode(
-    gen: SyntheticGenerator, out: Path, run: int, start, length: int, ss
+    gen: SyntheticGenerator,
+    out: Path,
+    run: int,
+    start: _dt.datetime,
+    length: int,
+    ss: np.random.SeedSequence,
 ) -> list[Path]:
     """Generate and write the ``length`` frames of one episode; returns their paths."""
     feats = gen.draw(np.random.default_rng(ss), length)
@@ -243,11 +255,13 @@ def _write_episode(
     return paths
 
 
-def _init_worker(coords, difficulty, tc_rate, ar_rate) -> None:
+def _init_worker(
+    coords: NDArray[np.floating], difficulty: str, tc_rate: float | None, ar_rate: float | None
+) -> None:
     _WORKER["gen"] = _generator(coords, difficulty, tc_rate, ar_rate)
 
 
-def _worker_episode(task) -> list[Path]:
+def _worker_episode(task: _Task) -> list[Path]:
     return _write_episode(_WORKER["gen"], *task)
 
 

@@ -13,8 +13,8 @@ current iteration (``last.pt``; all ranks stop at the same iteration) and a
 
 from __future__ import annotations
 
-import gc
 import copy
+import gc
 import json
 import logging
 import math
