@@ -23,7 +23,7 @@ __all__ = ["SMALL_DEPTH", "SMALL_WIDTH", "build_model", "data_mesh", "parameter_
 SMALL_WIDTH, SMALL_DEPTH = 16, 3
 
 
-def sampling_for(kind: str, resolution: int) -> Any:
+def sampling_for(kind: str, resolution: int) -> sg.Sampling:
     """The ``sphere_graphs`` sampling the model runs on.
 
     Parameters
@@ -46,7 +46,7 @@ def sampling_for(kind: str, resolution: int) -> Any:
     raise ValueError(f"unknown sampling {kind!r}; use icosahedral, healpix or equiangular.")
 
 
-def data_mesh(n_vertices: int = 10242) -> Any:
+def data_mesh(n_vertices: int = 10242) -> sg.Sampling:
     """The icosahedral mesh the files are stored on (level from the vertex count ``10 * 4**l + 2``)."""
     level = int(round(np.log(max(n_vertices - 2, 1) / 10) / np.log(4)))  # noqa: RUF046 - numpy < 2 returns a float
     if 10 * 4**level + 2 != n_vertices:
@@ -54,7 +54,7 @@ def data_mesh(n_vertices: int = 10242) -> Any:
     return sampling_for("icosahedral", level)
 
 
-def build_model(config: TrainConfig, sampling: Any) -> torch.nn.Module:
+def build_model(config: TrainConfig, sampling: sg.Sampling) -> torch.nn.Module:
     """The U-Net for ``config`` on ``sampling``: ``(B, V, 16)`` (temporal ``(B, T, V, 16)``) to logits ``(B, V, 3)``.
 
     ``preset="deepsphere"`` is ``sphere_unet.deepsphere_artc`` (5 poolings);
@@ -81,7 +81,7 @@ def build_model(config: TrainConfig, sampling: Any) -> torch.nn.Module:
         return _build(config, sampling)
 
 
-def _build(config: TrainConfig, sampling: Any) -> torch.nn.Module:
+def _build(config: TrainConfig, sampling: sg.Sampling) -> torch.nn.Module:
     T = config.sequence_length
     if config.preset == "deepsphere":
         if config.temporal:

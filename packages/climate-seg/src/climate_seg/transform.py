@@ -24,7 +24,7 @@ from .data import N_CLASSES
 __all__ = ["GridDataset", "MeshGrid"]
 
 
-def _csr(source: Any, target: Any, method: str) -> sp.csr_matrix:
+def _csr(source: sg.Sampling, target: sg.Sampling, method: str) -> sp.csr_matrix:
     return sp.csr_matrix(sg.resampling_matrix(source, target, method=method), dtype=np.float32)
 
 
@@ -49,8 +49,8 @@ class MeshGrid:
         All None when the grid is the mesh.
     """
 
-    mesh: Any
-    grid: Any
+    mesh: sg.Sampling
+    grid: sg.Sampling
     fields: sp.csr_matrix | None = None
     labels: sp.csr_matrix | None = None
     back: sp.csr_matrix | None = None
@@ -61,7 +61,7 @@ class MeshGrid:
         self._back_pick = _picks(self.back)
 
     @classmethod
-    def between(cls, mesh: Any, grid: Any) -> MeshGrid:
+    def between(cls, mesh: sg.Sampling, grid: sg.Sampling) -> MeshGrid:
         """The transform from ``mesh`` to ``grid`` (identity when they coincide)."""
         if mesh.n_vertices == grid.n_vertices and np.allclose(mesh.coords, grid.coords):
             return cls(mesh, grid)

@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,12 +18,15 @@ from ._format import N_CHANNELS, N_CLASSES, N_VERTICES, parse_name
 from ._reader import DataFileError, read_sample
 from ._stats import load_stats, published_stats
 
+if TYPE_CHECKING:
+    from sphere_graphs import Sampling
+
 __all__ = ["CAM5Dataset", "mesh_resampling"]
 
 log = logging.getLogger("climate_seg.data")
 
 
-def mesh_resampling(target: Any, source: Any = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def mesh_resampling(target: Sampling, source: Sampling | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Resampling matrices from the CAM5 mesh to another sampling.
 
     Parameters

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import sphere_graphs as sg
 import torch
 
 from ..config import TrainConfig, parse_class_weights
@@ -64,7 +64,7 @@ class PreparedData:
     class_counts: np.ndarray
 
     @property
-    def grid(self) -> Any:
+    def grid(self) -> sg.Sampling:
         """The model grid (a ``sphere_graphs`` sampling)."""
         return self.transform.grid
 
