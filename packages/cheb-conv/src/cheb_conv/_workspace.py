@@ -121,7 +121,10 @@ def _make_room(pool: _Pool, nbytes: int) -> bool:
 
 def _is_free(t: torch.Tensor) -> bool:
     try:
-        return cast(Any, t)._use_count() == 1  # untyped in torch's stubs and torch._C._storage_Use_Count(t.untyped_storage()._cdata) <= 2
+        # free = only the pool holds this tensor AND its storage (pooled_empty's aliases
+        # share the storage, not the tensor); both counters are untyped private API
+        storage_uses = cast(Any, torch._C)._storage_Use_Count(t.untyped_storage()._cdata)
+        return bool(cast(Any, t)._use_count() == 1 and storage_uses <= 2)
     except Exception:
         return False
 
