@@ -49,7 +49,8 @@ CHOICES = {
     "ico-k8-depth1": dict(sampling="icosahedral", resolution=5, depth=1),
 }
 DEFAULT = dict(preset="small", width_scale=1.0, batch_size=8, lr=3e-3, warmup_epochs=1,
-               class_weights="1,20,2", scheduler="plateau", patience=0)
+               class_weights="1,20,2", scheduler="plateau", patience=0,
+               split="random")  # the seed sets the split (and the initialisation)
 
 
 def _append(path: Path, record: dict) -> None:
