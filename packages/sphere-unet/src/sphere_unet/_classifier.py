@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import sphere_graphs as sg
 from torch import Tensor, nn
@@ -90,9 +91,9 @@ class SphericalClassifier(nn.Module):
         h = x.transpose(0, 1).contiguous()
         for i, level in enumerate(self.blocks):
             if i > 0:
-                h, _ = self.stack.pools[i - 1].pool(h, False)
+                h, _ = self.stack.pooling(i - 1).pool(h, False)
             lap = self.stack.laplacian(i)
-            for blk in level:
+            for blk in cast(nn.ModuleList, level):
                 h = blk(lap, h)
         return h.mean(0)
 

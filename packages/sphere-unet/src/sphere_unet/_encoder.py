@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import sphere_graphs as sg
 from cheb_conv import SparseOperator
@@ -88,17 +89,22 @@ class LevelStack(nn.Module):
                 f"levels start from {levels[0].n_vertices} vertices but the sampling has "
                 f"{sampling.n_vertices}; build them from this sampling."
             )
-        if any(lv.coarsening is None for lv in levels[:-1]):
+        coarsenings = [lv.coarsening for lv in levels[:-1] if lv.coarsening is not None]
+        if len(coarsenings) != len(levels) - 1:
             raise ValueError("every level but the coarsest needs its coarsening; use sphere_graphs.graph_hierarchy.")
         self.vertices = [lv.n_vertices for lv in levels]
         self.n_vertices = self.vertices[0]
         self.kind = levels[0].sampling.kind
         self.operators = nn.ModuleList(SparseOperator(lv.laplacian, symmetric=True) for lv in levels)
-        self.pools = nn.ModuleList(GraphPool(lv.coarsening, pool) for lv in levels[:-1])
+        self.pools = nn.ModuleList(GraphPool(c, pool) for c in coarsenings)
 
     def laplacian(self, level: int) -> SparseOperator:
         """Rescaled Laplacian of ``level`` (0 = finest), shape ``(V_l, V_l)``."""
-        return self.operators[level]
+        return cast(SparseOperator, self.operators[level])
+
+    def pooling(self, level: int) -> GraphPool:
+        """Pooling from ``level`` to ``level + 1`` (0 = finest), ``(V, B, C)`` layout."""
+        return cast(GraphPool, self.pools[level])
 
     def extra_repr(self) -> str:
         return f"kind={self.kind}, vertices={self.vertices}"

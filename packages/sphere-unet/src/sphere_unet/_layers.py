@@ -127,20 +127,21 @@ class ChebBlock(nn.Module):
         statistic changes (in-place updates bump the tensors' versions), so inference
         does not redo the folding on every call. Not cached under ``torch.compile``.
         """
-        folding = self.bn is not None and not self.training and self.bn.running_mean is not None
+        fold_bn = self.bn if not self.training and self.bn is not None and self.bn.running_mean is not None else None
         cacheable = not self.training and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
         key = None
         if cacheable:
-            tensors = [t for t in (self.weight, self.bias) if t is not None]
+            tensors: list[Tensor] = [t for t in (self.weight, self.bias) if t is not None]
             if self.bn is not None:
                 tensors += [t for t in (self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var)
                             if t is not None]
             key = (x.dtype, x.device, *[(t.data_ptr(), t._version) for t in tensors])
             if self._eval_cache is not None and self._eval_cache[0] == key:
                 return self._eval_cache[1]
-        w, b = self.weight, self.bias
-        if folding:
-            w, b = cheb_conv.fold_batch_norm(w, b, self.bn)
+        w: Tensor = self.weight
+        b: Tensor | None = self.bias
+        if fold_bn is not None:
+            w, b = cheb_conv.fold_batch_norm(w, b, fold_bn)
         out = (w, cheb_conv.power_basis(w), b)
         if cacheable:
             self._eval_cache = (key, out)

@@ -63,16 +63,21 @@ def build_levels(
     """
     if graph not in GRAPHS:
         raise ValueError(f"graph must be one of {GRAPHS}; got {graph!r}.")
-    options = dict(
-        graph="mesh" if graph == "mesh" else "knn",
-        k=k,
-        sigma=sigma,
-        ties="index" if graph == "knn_strict" else "distance",
-        laplacian=laplacian,
-        dtype=_DTYPE,
-    )
+
+    def hierarchy(s: sg.Sampling, d: int) -> sg.GraphHierarchy:
+        return sg.graph_hierarchy(
+            s,
+            d,
+            graph="mesh" if graph == "mesh" else "knn",
+            k=k,
+            sigma=sigma,
+            ties="index" if graph == "knn_strict" else "distance",
+            laplacian=laplacian,
+            dtype=_DTYPE,
+        )
+
     if coarsenings is None:
-        return list(sg.graph_hierarchy(sampling, depth, **options))
+        return list(hierarchy(sampling, depth))
     coarsenings = list(coarsenings)[:depth]
     if len(coarsenings) < depth:
         raise ValueError(
@@ -89,7 +94,7 @@ def build_levels(
                 f"{s.n_vertices}; pass a hierarchy built from this sampling."
             )
         try:
-            (single,) = sg.graph_hierarchy(s, 0, **options)
+            (single,) = hierarchy(s, 0)
         except ValueError as err:
             raise ValueError(f"level {i} of the given hierarchy ({s.n_vertices} vertices): {err}") from err
         levels.append(sg.GraphLevel(s, single.graph, single.laplacian, single.lmax, c))

@@ -15,7 +15,7 @@ Two variants:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sphere_graphs as sg
 import torch
@@ -85,7 +85,7 @@ class GraphConvLSTMCell(nn.Module):
         self.gates = ChebBlock((in_channels, hidden_channels), 4 * hidden_channels, resolve_order(K, kernel_size),
                                norm=False, relu=False)
         with torch.no_grad():  # forget-gate bias 1: remember by default
-            self.gates.bias[hidden_channels : 2 * hidden_channels].fill_(1.0)
+            cast(Tensor, self.gates.bias)[hidden_channels : 2 * hidden_channels].fill_(1.0)  # built with bias=True
 
     def forward(self, lap: SparseOperator, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """One step; ``x`` ``(V, B, C_in)``, state ``(h, c)`` each ``(V, B, H)``; returns ``(h, c)``."""
@@ -115,8 +115,9 @@ class ConvLSTMUNet(SphericalUNet):
 
     def __init__(self, sampling: sg.Sampling, in_channels: int, out_channels: int, depth: int = 3, **kwargs: Any) -> None:
         super().__init__(sampling, in_channels, out_channels, depth, **kwargs)
-        width = self.encoder[-1][-1].out_channels
-        self.lstm = GraphConvLSTMCell(width, width, self.encoder[-1][-1].K)
+        bottleneck = cast(ChebBlock, cast(nn.ModuleList, self.encoder[-1])[-1])
+        width = bottleneck.out_channels
+        self.lstm = GraphConvLSTMCell(width, width, bottleneck.K)
 
     def forward(self, x: Tensor) -> Tensor:
         """Segment the last frame of a sequence.
@@ -134,14 +135,15 @@ class ConvLSTMUNet(SphericalUNet):
         h = x.permute(2, 0, 1, 3).reshape(V, B * T, C)
         skips, idx = self.encode(h)
 
-        def last(t: Tensor | None) -> Tensor | None:
-            if t is None:
-                return None
+        def last(t: Tensor) -> Tensor:
             return t.view(t.shape[0], B, T, t.shape[-1])[:, :, -1].contiguous()
 
         seq = skips[-1].view(skips[-1].shape[0], B, T, -1)
         lap = self.stack.laplacian(self.depth)
-        state = None
+        state: tuple[Tensor, Tensor] | None = None
         for t in range(T):
             state = self.lstm(lap, seq[:, :, t].contiguous(), state)
-        return self.decode(state[0], [last(s) for s in skips], [last(i) for i in idx]).transpose(0, 1)
+        if state is None:
+            raise ValueError(f"{type(self).__name__} needs at least one frame; got T={T}.")
+        last_idx = [None if i is None else last(i) for i in idx]
+        return self.decode(state[0], [last(s) for s in skips], last_idx).transpose(0, 1)

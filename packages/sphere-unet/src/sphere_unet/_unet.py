@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import sphere_graphs as sg
 from torch import Tensor, nn
@@ -208,10 +209,10 @@ class SphericalUNet(nn.Module):
         skips, idx = [], []
         for i, blocks in enumerate(self.encoder):
             if i > 0:
-                h, ind = self.stack.pools[i - 1].pool(h, False)
+                h, ind = self.stack.pooling(i - 1).pool(h, False)
                 idx.append(ind)
             lap = self.stack.laplacian(i)
-            for blk in blocks:
+            for blk in cast(nn.ModuleList, blocks):
                 h = blk(lap, h)
             skips.append(h)
         return skips, idx
@@ -220,7 +221,7 @@ class SphericalUNet(nn.Module):
         """Run the decoder from bottleneck ``h`` ``(V_depth, B, C)``; returns ``(V, B, out)``."""
         for j, (up, merge) in enumerate(zip(self.up, self.merge, strict=False)):
             level = self.depth - 1 - j
-            pool = self.stack.pools[level]
+            pool = self.stack.pooling(level)
             lap = self.stack.laplacian(level)
             if idx[level] is None:  # nearest unpooling is linear: mix on the coarse rows
                 h = up(lap, h, lift=pool.unpool)

@@ -10,7 +10,7 @@ HEALPix quarter turn about z, an icosahedral rotation...), it checks
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 import numpy as np
 import sphere_graphs as sg
@@ -65,7 +65,7 @@ def assert_equivariant(
     dtype = like.dtype if like is not None else torch.float32
     device = like.device if like is not None else torch.device("cpu")
     if "channels" not in kwargs and "x" not in kwargs and hasattr(model, "in_channels"):
-        kwargs["channels"] = int(model.in_channels)
+        kwargs["channels"] = int(cast(SupportsInt, model.in_channels))  # a dynamic module attribute
 
     def fn(x: NDArray[np.float64]) -> NDArray[np.float64]:
         with torch.no_grad():
