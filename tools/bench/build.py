@@ -90,13 +90,24 @@ def _inference_case(nside: int, reps: int) -> dict:
 
 def _subprocess(kind: str, nside: int, reps: int) -> dict:
     out = subprocess.run(
-        [sys.executable, "-P", __file__, "--case", kind, str(nside), str(reps)],  # -P: not tools/bench/cheb_conv.py
+        [
+            sys.executable,
+            "-P",
+            __file__,
+            "--case",
+            kind,
+            str(nside),
+            str(reps),
+        ],  # -P: not tools/bench/cheb_conv.py
         capture_output=True,
         text=True,
         check=False,
     )
     if out.returncode != 0:
-        return {"nside": nside, "error": out.stderr.strip().splitlines()[-1] if out.stderr else f"rc {out.returncode}"}
+        return {
+            "nside": nside,
+            "error": out.stderr.strip().splitlines()[-1] if out.stderr else f"rc {out.returncode}",
+        }
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -107,7 +118,9 @@ def main() -> None:
     parser.add_argument("--inf-nsides", type=int, nargs="*", default=None)
     parser.add_argument("--reps", type=int, default=3, help="interleaved build pairs per nside")
     parser.add_argument("--inf-reps", type=int, default=3)
-    parser.add_argument("--case", nargs=3, metavar=("KIND", "NSIDE", "REPS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--case", nargs=3, metavar=("KIND", "NSIDE", "REPS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.case:
         kind, nside, reps = args.case[0], int(args.case[1]), int(args.case[2])
@@ -115,15 +128,25 @@ def main() -> None:
         print(json.dumps(res))
         return
     build = args.build_nsides if args.build_nsides is not None else ([128] if args.quick else [512])
-    inference = args.inf_nsides if args.inf_nsides is not None else ([64, 128] if args.quick else [64, 128, 256, 512])
-    print("build: SphericalUNet(healpix(nside), 1, 2, depth=4, width=16) vs knn_graph(k=8) + Laplacian")
-    print(f"{'nside':>6} {'V':>10} {'graph s':>9} {'model s':>9} {'model/graph':>12} {'peak GiB':>9}")
+    inference = (
+        args.inf_nsides
+        if args.inf_nsides is not None
+        else ([64, 128] if args.quick else [64, 128, 256, 512])
+    )
+    print(
+        "build: SphericalUNet(healpix(nside), 1, 2, depth=4, width=16) vs knn_graph(k=8) + Laplacian"
+    )
+    print(
+        f"{'nside':>6} {'V':>10} {'graph s':>9} {'model s':>9} {'model/graph':>12} {'peak GiB':>9}"
+    )
     for nside in build:
         r = _subprocess("build", nside, args.reps)
         if "error" in r:
             print(f"{nside:>6} failed: {r['error']}")
             continue
-        print(f"{nside:>6} {r['V']:>10} {r['graph_s']:>9.2f} {r['model_s']:>9.2f} {r['ratio']:>11.2f}x {r['peak_gib']:>9.2f}")
+        print(
+            f"{nside:>6} {r['V']:>10} {r['graph_s']:>9.2f} {r['model_s']:>9.2f} {r['ratio']:>11.2f}x {r['peak_gib']:>9.2f}"
+        )
     print("inference: eval, inference_mode, B = 1, float32")
     print(f"{'nside':>6} {'V':>10} {'s / call':>9} {'ns / vertex':>12}")
     for nside in inference:

@@ -59,7 +59,9 @@ def write_files(folder: Path, n: int, seed: int = 0) -> list[Path]:
     start = dt.datetime(2106, 1, 1)
     for k in range(n):
         t = start + dt.timedelta(hours=3 * k)
-        data = (CHANNEL_MEAN[:, None] + CHANNEL_STD[:, None] * rng.standard_normal((16, 10242))).astype(np.float32)
+        data = (
+            CHANNEL_MEAN[:, None] + CHANNEL_STD[:, None] * rng.standard_normal((16, 10242))
+        ).astype(np.float32)
         labels = rng.choice(3, size=10242, p=[0.977, 0.001, 0.022])
         path = folder / format_name(t.date(), t.hour // 3, 1)
         np.savez(path, data=data, labels=np.ascontiguousarray(eye[:, labels]))
@@ -76,8 +78,14 @@ def time_npload(files: list[Path]) -> float:
 
 
 def time_loader(ds: object, workers: int, batch: int) -> float:
-    loader = DataLoader(ds, batch_size=batch, num_workers=workers, shuffle=False,
-                        persistent_workers=False, multiprocessing_context="fork" if workers else None)
+    loader = DataLoader(
+        ds,
+        batch_size=batch,
+        num_workers=workers,
+        shuffle=False,
+        persistent_workers=False,
+        multiprocessing_context="fork" if workers else None,
+    )
     start = time.perf_counter()
     n = 0
     for x, _, _ in loader:
@@ -109,7 +117,9 @@ def time_training(model: torch.nn.Module, device: torch.device, batch: int, step
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--folder", type=Path, help="existing data-*-mesh.npz files (default: synthesise --files)")
+    ap.add_argument(
+        "--folder", type=Path, help="existing data-*-mesh.npz files (default: synthesise --files)"
+    )
     ap.add_argument("--files", type=int, default=256)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--batch", type=int, default=8)
@@ -142,7 +152,9 @@ def main() -> None:
             for src, fs in (("npz", files), ("pack", packed_files)):
                 for w in workers:
                     configs[(src, kind, w)] = dataset_for(fs, mean, std, cfg, transform)
-        devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+        devices = [torch.device("cpu")] + (
+            [torch.device("cuda")] if torch.cuda.is_available() else []
+        )
         models = {}
         for preset in args.presets.split(","):
             cfg = TrainConfig(preset=preset)  # type: ignore[arg-type]
@@ -158,10 +170,13 @@ def main() -> None:
                         continue
                     steps = args.train_steps if dev.type == "cpu" else 20
                     results.setdefault(f"train {preset} {dev.type}", []).append(
-                        time_training(model, dev, args.batch, steps))
+                        time_training(model, dev, args.batch, steps)
+                    )
         peer = statistics.median(results["np.load"])
-        print(f"{len(files)} files of (16, 10242) float32 in the page cache, batch {args.batch}, "
-              f"{args.reps} interleaved repetitions, median; torch threads {torch.get_num_threads()}")
+        print(
+            f"{len(files)} files of (16, 10242) float32 in the page cache, batch {args.batch}, "
+            f"{args.reps} interleaved repetitions, median; torch threads {torch.get_num_threads()}"
+        )
         print(f"{'pipeline':32} {'samples/s':>10} {'per worker':>11} {'vs np.load':>11}")
         print(f"{'np.load (peer, files/s)':32} {peer:10.0f} {peer:11.0f} {1.0:11.2f}")
         rows = []
@@ -171,13 +186,17 @@ def main() -> None:
             med = statistics.median(values)
             if name.startswith("train"):
                 preset = name.split()[1]
-                print(f"{name + f' ({parameter_count(models[preset]):,} p)':32} {med:10.1f} {'':>11} {'':>11}")
+                print(
+                    f"{name + f' ({parameter_count(models[preset]):,} p)':32} {med:10.1f} {'':>11} {'':>11}"
+                )
             else:
                 w = int(name.rsplit("w", 1)[1])
                 print(f"{name:32} {med:10.0f} {med / max(w, 1):11.0f} {med / peer:11.2f}")
             rows.append({"name": name, "samples_per_s": med, "all": values})
         if args.json:
-            Path(args.json).write_text(json.dumps({"np_load_files_per_s": peer, "results": rows}, indent=1))
+            Path(args.json).write_text(
+                json.dumps({"np_load_files_per_s": peer, "results": rows}, indent=1)
+            )
 
 
 if __name__ == "__main__":

@@ -78,8 +78,10 @@ def main() -> None:
             f"{statistics.median(r['seconds'] for r in ours):8.2f} {statistics.median(ratios):6.2f} "
             f"{max(r['peak_gib'] for r in peers):9.2f} {max(r['peak_gib'] for r in ours):9.2f}"
         )
-    print(f"ratio = median over {args.reps} interleaved repetitions of ours / peer (goal <= 2); "
-          f"ours = graph_hierarchy(depth={args.depth}), peer = knn_graph + laplacian of the finest level.")
+    print(
+        f"ratio = median over {args.reps} interleaved repetitions of ours / peer (goal <= 2); "
+        f"ours = graph_hierarchy(depth={args.depth}), peer = knn_graph + laplacian of the finest level."
+    )
 
 
 if __name__ == "__main__":

@@ -48,9 +48,17 @@ CHOICES = {
     "equiangular-k8": dict(sampling="equiangular", resolution=64),
     "ico-k8-depth1": dict(sampling="icosahedral", resolution=5, depth=1),
 }
-DEFAULT = dict(preset="small", width_scale=1.0, batch_size=8, lr=3e-3, warmup_epochs=1,
-               class_weights="1,20,2", scheduler="plateau", patience=0,
-               split="random")  # the seed sets the split (and the initialisation)
+DEFAULT = dict(
+    preset="small",
+    width_scale=1.0,
+    batch_size=8,
+    lr=3e-3,
+    warmup_epochs=1,
+    class_weights="1,20,2",
+    scheduler="plateau",
+    patience=0,
+    split="random",
+)  # the seed sets the split (and the initialisation)
 
 
 def _append(path: Path, record: dict) -> None:
@@ -74,8 +82,10 @@ def pixelwise(files: list[Path], train: list[Path], test: list[Path]) -> dict[st
     mean, std = x_tr.mean(0), x_tr.std(0)
     fit = LogisticRegression(max_iter=1000).fit((x_tr - mean) / std, y_tr)
     prob = fit.predict_proba((x_te - mean) / std)
-    return {"ap_tc": float(average_precision_score(y_te == 1, prob[:, 1])),
-            "ap_ar": float(average_precision_score(y_te == 2, prob[:, 2]))}
+    return {
+        "ap_tc": float(average_precision_score(y_te == 1, prob[:, 1])),
+        "ap_ar": float(average_precision_score(y_te == 2, prob[:, 2])),
+    }
 
 
 def run_pixelwise(data: Path, results: Path, seed: int) -> None:
@@ -87,26 +97,58 @@ def run_pixelwise(data: Path, results: Path, seed: int) -> None:
     issue = pixelwise(files, files[:n_train], files[n_train:])
     split = split_files(files, seed=seed)
     own = pixelwise(files, split.train, split.test)
-    _append(results, {"part": "pixelwise", "protocol": "first 2/3 train, last 1/3 test", **issue,
-                      "n_files": len(files), "seconds": round(time.perf_counter() - t0, 1)})
-    _append(results, {"part": "pixelwise", "protocol": f"U-Net split (seed {seed})", **own,
-                      "n_files": len(files)})
+    _append(
+        results,
+        {
+            "part": "pixelwise",
+            "protocol": "first 2/3 train, last 1/3 test",
+            **issue,
+            "n_files": len(files),
+            "seconds": round(time.perf_counter() - t0, 1),
+        },
+    )
+    _append(
+        results,
+        {
+            "part": "pixelwise",
+            "protocol": f"U-Net split (seed {seed})",
+            **own,
+            "n_files": len(files),
+        },
+    )
 
 
 def run_unet(data: Path, results: Path, name: str, overrides: dict, epochs: int, seed: int) -> None:
     from climate_seg import load_config, train
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = load_config(None, **DEFAULT, **overrides, data=str(data), out=str(Path(tmp) / "run"),
-                          epochs=epochs, seed=seed)
+        cfg = load_config(
+            None,
+            **DEFAULT,
+            **overrides,
+            data=str(data),
+            out=str(Path(tmp) / "run"),
+            epochs=epochs,
+            seed=seed,
+        )
         t0 = time.perf_counter()
         run_dir = Path(train(cfg))
         seconds = time.perf_counter() - t0
         report = json.loads((run_dir / "test_metrics.json").read_text())
     grid = report["test"]["grid"]
-    _append(results, {"part": "unet" if name == "default" else "ranking", "model": name, "seed": seed,
-                      "epochs": epochs, "ap_tc": grid["ap_tc"], "ap_ar": grid["ap_ar"], "map": grid["map"],
-                      "seconds": round(seconds, 1)})
+    _append(
+        results,
+        {
+            "part": "unet" if name == "default" else "ranking",
+            "model": name,
+            "seed": seed,
+            "epochs": epochs,
+            "ap_tc": grid["ap_tc"],
+            "ap_ar": grid["ap_ar"],
+            "map": grid["map"],
+            "seconds": round(seconds, 1),
+        },
+    )
 
 
 def report(results: Path) -> None:
@@ -114,17 +156,23 @@ def report(results: Path) -> None:
     print("| model | AP TC | AP AR | time |\n|---|---|---|---|")
     for r in records:
         if r["part"] == "pixelwise":
-            print(f"| per-pixel logistic regression ({r['protocol']}) | {r['ap_tc']:.3f} | {r['ap_ar']:.3f} | |")
+            print(
+                f"| per-pixel logistic regression ({r['protocol']}) | {r['ap_tc']:.3f} | {r['ap_ar']:.3f} | |"
+            )
         elif r["part"] == "unet":
-            print(f"| default U-Net, {r['epochs']} epochs, seed {r['seed']} | {r['ap_tc']:.3f} | {r['ap_ar']:.3f} "
-                  f"| {r['seconds']:.0f} s |")
+            print(
+                f"| default U-Net, {r['epochs']} epochs, seed {r['seed']} | {r['ap_tc']:.3f} | {r['ap_ar']:.3f} "
+                f"| {r['seconds']:.0f} s |"
+            )
     rows: dict[str, list[dict]] = {}
     for r in records:
         if r["part"] == "ranking":
             rows.setdefault(r["model"], []).append(r)
     if rows:
-        print("\n| model | epochs | seeds | AP TC median [min, max] | AP AR median [min, max] | mAP median "
-              "[min, max] | time per run |\n|---|---|---|---|---|---|---|")
+        print(
+            "\n| model | epochs | seeds | AP TC median [min, max] | AP AR median [min, max] | mAP median "
+            "[min, max] | time per run |\n|---|---|---|---|---|---|---|"
+        )
     for name, rs in rows.items():
         cells = []
         for key in ("ap_tc", "ap_ar", "map"):
@@ -136,13 +184,17 @@ def report(results: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("part", choices=["pixelwise", "unet", "ranking", "report"])
     ap.add_argument("--data", type=Path, help="folder of synthetic files (climate-seg data synth)")
     ap.add_argument("--results", type=Path, default=Path("runs/synth_ranking.jsonl"))
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--seed", type=int, nargs="+", default=[0])
-    ap.add_argument("--only", nargs="+", choices=sorted(CHOICES), help="ranking: these choices only")
+    ap.add_argument(
+        "--only", nargs="+", choices=sorted(CHOICES), help="ranking: these choices only"
+    )
     args = ap.parse_args()
     args.results.parent.mkdir(parents=True, exist_ok=True)
     if args.part == "report":

@@ -85,7 +85,9 @@ class BaselineUNet(nn.Module):
         dims = [(512, 512), (512, 256), (256, 128), (128, 64)]
         skip = [512, 512, 256, 128]
         self.d_up = nn.ModuleList(BaseChebBN(i, o, K) for i, o in dims)
-        self.d_cat = nn.ModuleList(BaseChebBN(o + s, o, K) for (i, o), s in zip(dims, skip, strict=False))
+        self.d_cat = nn.ModuleList(
+            BaseChebBN(o + s, o, K) for (i, o), s in zip(dims, skip, strict=False)
+        )
         self.d5a, self.d5b = BaseChebBN(64, 32, K), BaseCheb(32, ncls, K)
 
     def pool(self, x, level):
@@ -163,6 +165,7 @@ def _step_fn(model, which, mode, x, y, device):
         def step():  # same context for both models
             with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
                 model(x)
+
     return step
 
 
@@ -194,7 +197,9 @@ def timings(mode, batch, reps, warmup, device_name, which=("baseline", "ours")):
                 times[w].append(time.perf_counter() - t)
     out = {w: (statistics.median(t), min(t)) for w, t in times.items()}
     for w, t in times.items():
-        out[(w, "ratio")] = statistics.median(b / o for b, o in zip(times["baseline"], t, strict=True))
+        out[(w, "ratio")] = statistics.median(
+            b / o for b, o in zip(times["baseline"], t, strict=True)
+        )
     return out
 
 
@@ -230,7 +235,9 @@ def main():
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--no-memory", action="store_true", help="skip the per-configuration peak-memory runs")
+    ap.add_argument(
+        "--no-memory", action="store_true", help="skip the per-configuration peak-memory runs"
+    )
     ap.add_argument("--json", help="write the results to this file")
     args = ap.parse_args()
     if args.quick:
@@ -244,20 +251,40 @@ def main():
             which = ("baseline", "ours") if mode == "train" else ("baseline", "ours", "ours_bf16")
             t = timings(mode, args.batch, reps, args.warmup, device, which)
             for w in which:
-                peak, params = run_memory(w, mode, args, device) if not args.no_memory else (float("nan"), 0)
-                rows.append(dict(which=w, mode=mode, device=device, median_s=t[w][0], min_s=t[w][1],
-                                 samples_per_s=args.batch / t[w][0], peak_mib=peak,
-                                 params=params or sum(p.numel() for p in build(w, torch.device("cpu")).parameters()),
-                                 speedup=t[(w, "ratio")]))
-    print(f"DeepSphere AR/TC U-Net, icosahedral level 5 (V=10242), B={args.batch}, C_in=16, K=3, "
-          f"threads={args.threads}, params={rows[0]['params']:,}")
-    print("speedup: median over interleaved repetitions of t_baseline / t_model; ours_bf16: "
-          "torch.autocast(bfloat16) inference")
-    print(f"{'device':6} {'mode':5} {'model':9} {'median s':>9} {'min s':>8} {'samples/s':>10} "
-          f"{'peak MiB':>9} {'speedup':>8}")
+                peak, params = (
+                    run_memory(w, mode, args, device) if not args.no_memory else (float("nan"), 0)
+                )
+                rows.append(
+                    dict(
+                        which=w,
+                        mode=mode,
+                        device=device,
+                        median_s=t[w][0],
+                        min_s=t[w][1],
+                        samples_per_s=args.batch / t[w][0],
+                        peak_mib=peak,
+                        params=params
+                        or sum(p.numel() for p in build(w, torch.device("cpu")).parameters()),
+                        speedup=t[(w, "ratio")],
+                    )
+                )
+    print(
+        f"DeepSphere AR/TC U-Net, icosahedral level 5 (V=10242), B={args.batch}, C_in=16, K=3, "
+        f"threads={args.threads}, params={rows[0]['params']:,}"
+    )
+    print(
+        "speedup: median over interleaved repetitions of t_baseline / t_model; ours_bf16: "
+        "torch.autocast(bfloat16) inference"
+    )
+    print(
+        f"{'device':6} {'mode':5} {'model':9} {'median s':>9} {'min s':>8} {'samples/s':>10} "
+        f"{'peak MiB':>9} {'speedup':>8}"
+    )
     for r in rows:
-        print(f"{r['device']:6} {r['mode']:5} {r['which']:9} {r['median_s']:9.4f} {r['min_s']:8.4f} "
-              f"{r['samples_per_s']:10.2f} {r['peak_mib']:9.0f} {r['speedup']:7.2f}x")
+        print(
+            f"{r['device']:6} {r['mode']:5} {r['which']:9} {r['median_s']:9.4f} {r['min_s']:8.4f} "
+            f"{r['samples_per_s']:10.2f} {r['peak_mib']:9.0f} {r['speedup']:7.2f}x"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=2)

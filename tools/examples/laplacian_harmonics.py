@@ -53,7 +53,7 @@ def degree_energy(u: np.ndarray, coords: np.ndarray, lmax: int) -> np.ndarray:
 def alignment(energy: np.ndarray) -> np.ndarray:
     """Per-degree alignment ``(lmax + 1,)``: mean energy of group ``l`` on degree ``l``."""
     lmax = energy.shape[0] - 1
-    return np.array([energy[ell, ell**2:(ell + 1) ** 2].mean() for ell in range(lmax + 1)])
+    return np.array([energy[ell, ell**2 : (ell + 1) ** 2].mean() for ell in range(lmax + 1)])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,34 +66,53 @@ def main(argv: list[str] | None = None) -> None:
             w, u, coords = spectrum(nside, k, published)
             e = degree_energy(u, coords, lmax)
             results[(k, published)] = (w, e, alignment(e))
-            print(f"k={k:2d} {'published' if published else 'naive    '} width: alignment l=1..{lmax}: "
-                  + " ".join(f"{a:.2f}" for a in alignment(e)[1:]))
+            print(
+                f"k={k:2d} {'published' if published else 'naive    '} width: alignment l=1..{lmax}: "
+                + " ".join(f"{a:.2f}" for a in alignment(e)[1:])
+            )
 
     n = (lmax + 1) ** 2
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     w, e, _ = results[(ks[0], True)]
     axes[0].plot(np.arange(n), w[:n] / w[1:4].mean() * 2, ".", ms=3, label="graph (scaled)")
     ells = np.arange(lmax + 1)
-    axes[0].step(np.arange(n), np.repeat(ells * (ells + 1), 2 * ells + 1), where="mid",
-                 label="sphere l (l + 1)")
+    axes[0].step(
+        np.arange(n),
+        np.repeat(ells * (ells + 1), 2 * ells + 1),
+        where="mid",
+        label="sphere l (l + 1)",
+    )
     for ell in ells:
         axes[0].axvline(ell**2 - 0.5, color="grey", lw=0.3)
-    axes[0].set(xlabel="eigenvalue index", ylabel="eigenvalue", title=f"k={ks[0]}, nside={nside}: "
-                "groups of 2l+1")
+    axes[0].set(
+        xlabel="eigenvalue index",
+        ylabel="eigenvalue",
+        title=f"k={ks[0]}, nside={nside}: groups of 2l+1",
+    )
     axes[0].legend()
     axes[1].imshow(e, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1)
-    axes[1].set(xlabel="eigenvector index", ylabel="degree l",
-                title="energy of each eigenvector per degree")
+    axes[1].set(
+        xlabel="eigenvector index", ylabel="degree l", title="energy of each eigenvector per degree"
+    )
     fig.tight_layout()
     fig.savefig(args.out / "laplacian_spectrum.png", dpi=100)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for (k, published), (_, _, a) in results.items():
-        ax.plot(ells[1:], a[1:], "o-" if published else "x--", ms=3,
-                label=f"k={k}, {'published' if published else 'naive'} width")
-    ax.set(xlabel="degree l", ylabel="alignment with Y_l", ylim=(0, 1.02),
-           title=f"HEALPix nside={nside}: eigenspaces vs spherical harmonics")
+        ax.plot(
+            ells[1:],
+            a[1:],
+            "o-" if published else "x--",
+            ms=3,
+            label=f"k={k}, {'published' if published else 'naive'} width",
+        )
+    ax.set(
+        xlabel="degree l",
+        ylabel="alignment with Y_l",
+        ylim=(0, 1.02),
+        title=f"HEALPix nside={nside}: eigenspaces vs spherical harmonics",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(args.out / "laplacian_alignment.png", dpi=100)

@@ -20,16 +20,24 @@ from cosmo_exp import maps, regression
 
 def main(argv: list[str] | None = None) -> dict:
     args = _common.parse(__doc__, argv)
-    cfg = (regression.RegressionConfig.quick() if args.quick else
-           regression.RegressionConfig(nside=16, n_train=300, n_test=100, epochs=25))
+    cfg = (
+        regression.RegressionConfig.quick()
+        if args.quick
+        else regression.RegressionConfig(nside=16, n_train=300, n_test=100, epochs=25)
+    )
     res = regression.run_regression(cfg)
     regression.figure(res, args.out / "regression_predictions.png")
     params = maps.family_params(1, cfg.seed)
     x = regression.family_maps(cfg.nside, params, cfg.n_channels, cfg.shape, cfg.seed)[0]
     fig = plt.figure(figsize=(10, 3.4))
     for c in range(cfg.n_channels):
-        hp.mollview(x[:, c], nest=True, fig=fig.number, sub=(1, cfg.n_channels, c + 1),
-                    title=f"channel {c}: Omega_m={params[0, 0]:.3f}, sigma_8={params[0, 1]:.3f}")
+        hp.mollview(
+            x[:, c],
+            nest=True,
+            fig=fig.number,
+            sub=(1, cfg.n_channels, c + 1),
+            title=f"channel {c}: Omega_m={params[0, 0]:.3f}, sigma_8={params[0, 1]:.3f}",
+        )
     fig.savefig(args.out / "regression_channels.png", dpi=90)
     plt.close(fig)
     return res

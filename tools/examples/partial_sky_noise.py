@@ -29,10 +29,22 @@ def main(argv: list[str] | None = None) -> dict[float, float]:
     acc = {}
     for level in levels:
         rng = np.random.default_rng(1)
-        model = models.deepsphere("fcn", sampling, k=8, depth=models.depth_for(sampling.n_vertices, 8),
-                                  width=16, kernel_size=5)
-        models.train(model, split.x_train, split.y_train, epochs=epochs, batch=32,
-                     augment=lambda x, level=level, rng=rng: data.add_noise(x, level, sigma, rng) / sigma)
+        model = models.deepsphere(
+            "fcn",
+            sampling,
+            k=8,
+            depth=models.depth_for(sampling.n_vertices, 8),
+            width=16,
+            kernel_size=5,
+        )
+        models.train(
+            model,
+            split.x_train,
+            split.y_train,
+            epochs=epochs,
+            batch=32,
+            augment=lambda x, level=level, rng=rng: data.add_noise(x, level, sigma, rng) / sigma,
+        )
         x_te = data.add_noise(split.x_test, level, sigma, np.random.default_rng(2)) / sigma
         acc[level] = float((models.predict(model, x_te).argmax(1) == split.y_test).mean())
         print(f"noise {level:.1f}: test accuracy {100 * acc[level]:.1f} % ({len(x_te)} patches)")
@@ -51,8 +63,12 @@ def main(argv: list[str] | None = None) -> dict[float, float]:
     fig, ax = plt.subplots(figsize=(5, 3.6))
     ax.plot(list(acc), [100 * a for a in acc.values()], "o-")
     ax.axhline(50, color="grey", lw=0.5)
-    ax.set(xlabel="relative noise level", ylabel="test accuracy (%)", ylim=(40, 100),
-           title=f"DeepSphere on order-{order} patches (nside {nside})")
+    ax.set(
+        xlabel="relative noise level",
+        ylabel="test accuracy (%)",
+        ylim=(40, 100),
+        title=f"DeepSphere on order-{order} patches (nside {nside})",
+    )
     fig.tight_layout()
     fig.savefig(args.out / "partial_sky_accuracy.png", dpi=100)
     plt.close(fig)

@@ -35,8 +35,9 @@ def graph_operator(nside: int, k: int = 8) -> tuple[sp.csr_matrix, float]:
     return lap, float(sg.estimate_lmax(lap))
 
 
-def chebyshev_coefficients(response: Callable[[np.ndarray], np.ndarray], lmax: float,
-                           order: int) -> np.ndarray:
+def chebyshev_coefficients(
+    response: Callable[[np.ndarray], np.ndarray], lmax: float, order: int
+) -> np.ndarray:
     """Coefficients ``c_k`` with ``response(lam) ~ sum c_k T_k(2 lam / lmax - 1)`` on ``[0, lmax]``."""
     return C.chebinterpolate(lambda u: response((u + 1) * lmax / 2), order)
 
@@ -50,7 +51,9 @@ def filter_map(x: np.ndarray, lap: sp.spmatrix, lmax: float, coeffs: np.ndarray)
     op = cheb_conv.rescale(lap, lmax)
     x_t = torch.as_tensor(x, dtype=torch.float64)
     f = x_t.shape[1]
-    weight = torch.as_tensor(coeffs, dtype=torch.float64)[:, None, None] * torch.eye(f, dtype=torch.float64)
+    weight = torch.as_tensor(coeffs, dtype=torch.float64)[:, None, None] * torch.eye(
+        f, dtype=torch.float64
+    )
     return cheb_conv.cheb_conv(x_t, cheb_conv.as_operator(op, torch.float64), weight).numpy()
 
 
@@ -81,8 +84,14 @@ def main(argv: list[str] | None = None) -> None:
     fig = plt.figure(figsize=(12, 6.5))
     hp.mollview(signal, nest=True, fig=fig.number, sub=(2, 2, 1), title="input map", cbar=False)
     for i, (name, y) in enumerate(out.items()):
-        hp.mollview(y, nest=True, fig=fig.number, sub=(2, 2, i + 2), title=f"{name} (Chebyshev, K={order + 1})",
-                    cbar=False)
+        hp.mollview(
+            y,
+            nest=True,
+            fig=fig.number,
+            sub=(2, 2, i + 2),
+            title=f"{name} (Chebyshev, K={order + 1})",
+            cbar=False,
+        )
     fig.savefig(args.out / "convolution_filters.png", dpi=90)
     plt.close(fig)
 
@@ -102,8 +111,16 @@ def main(argv: list[str] | None = None) -> None:
     for i, t in enumerate(times):
         c = chebyshev_coefficients(heat(t), lmax, 30)
         y = filter_map(delta, lap, lmax, c)[:, 0]
-        hp.orthview(y, nest=True, rot=(np.degrees(1.0), 30), half_sky=True, fig=fig.number,
-                    sub=(1, 4, i + 2), title=f"diffused point, t lmax = {t * lmax:g}", cbar=False)
+        hp.orthview(
+            y,
+            nest=True,
+            rot=(np.degrees(1.0), 30),
+            half_sky=True,
+            fig=fig.number,
+            sub=(1, 4, i + 2),
+            title=f"diffused point, t lmax = {t * lmax:g}",
+            cbar=False,
+        )
     fig.savefig(args.out / "convolution_heat.png", dpi=90)
     plt.close(fig)
     print(f"wrote {args.out / 'convolution_filters.png'} and {args.out / 'convolution_heat.png'}")

@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> float:
 
     torch.manual_seed(0)
     sampling = sg.healpix(nside, nest=True)
-    model = SphericalClassifier(sampling, 1, 2, depth=2, k=8, kernel_size=5,
-                                channels=[[16], [32], [32]])
+    model = SphericalClassifier(
+        sampling, 1, 2, depth=2, k=8, kernel_size=5, channels=[[16], [32], [32]]
+    )
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     steps = epochs * -(-int((~test).sum()) // 16)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> float:
         perm = torch.randperm(len(y_tr))
         total = 0.0
         for s in range(0, len(perm), 16):
-            idx = perm[s:s + 16]
+            idx = perm[s : s + 16]
             opt.zero_grad()
             loss = nn.functional.cross_entropy(model(x_tr[idx]), y_tr[idx])
             loss.backward()
@@ -58,12 +59,19 @@ def main(argv: list[str] | None = None) -> float:
         model.eval()
         with torch.no_grad():
             accs.append(float((model(x_te).argmax(1) == y_te).float().mean()))
-        print(f"epoch {len(losses):2d}: loss {losses[-1]:.3f}, test accuracy {100 * accs[-1]:.1f} %")
+        print(
+            f"epoch {len(losses):2d}: loss {losses[-1]:.3f}, test accuracy {100 * accs[-1]:.1f} %"
+        )
 
     fig = plt.figure(figsize=(10, 3.4))
     for i, c in enumerate(maps.CLASSES):
-        hp.mollview(data[c.name][0], nest=True, fig=fig.number, sub=(1, 2, i + 1),
-                    title=f"{c.name}: Omega_m={c.omega_m}, sigma_8={c.sigma_8} (map 0)")
+        hp.mollview(
+            data[c.name][0],
+            nest=True,
+            fig=fig.number,
+            sub=(1, 2, i + 1),
+            title=f"{c.name}: Omega_m={c.omega_m}, sigma_8={c.sigma_8} (map 0)",
+        )
     fig.savefig(args.out / "whole_sphere_maps.png", dpi=90)
     plt.close(fig)
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))

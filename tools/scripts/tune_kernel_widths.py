@@ -234,8 +234,6 @@ __all__ = ["TABLE_VERTICES", "TUNED_KERNEL_WIDTHS", "TUNED_WIDTH_RATIOS"]
 '''
 
 
-
-
 def _format(table: dict) -> str:
     lines = ["{"]
     for kind in sorted(table):

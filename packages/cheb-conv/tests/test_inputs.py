@@ -19,7 +19,9 @@ def test_one_directional_edge_list_is_refused_unless_directed():
     cheb_conv.laplacian(sym)  # the fix the message gives works
 
 
-@pytest.mark.parametrize("bad,match", [(float("nan"), "NaN"), (float("inf"), "NaN or infinite"), (-1.0, "negative")])
+@pytest.mark.parametrize(
+    "bad,match", [(float("nan"), "NaN"), (float("inf"), "NaN or infinite"), (-1.0, "negative")]
+)
 def test_bad_weights_are_refused(bad, match):
     A = random_graph(10, 30).to_dense()
     A[1, 2] = A[2, 1] = bad

@@ -56,7 +56,9 @@ def test_lift_mixes_on_coarse_rows(K):
 
     assert torch.autograd.gradcheck(f, (xc, W, b))
     with pytest.raises(ValueError, match="exactly one"):
-        cheb_conv.cheb_conv_vertex_major([xc, xc], L, torch.zeros(K, 10, 4, dtype=torch.float64), lift=lift)
+        cheb_conv.cheb_conv_vertex_major(
+            [xc, xc], L, torch.zeros(K, 10, 4, dtype=torch.float64), lift=lift
+        )
 
 
 def test_power_basis_is_the_chebyshev_polynomial():
@@ -91,10 +93,14 @@ def test_fold_batch_norm_and_affine():
     for bias in (b, None):
         Wf, bf = cheb_conv.fold_batch_norm(W, bias, bn)
         zb = z if bias is not None else torch.from_numpy(dense_reference(x, L, W))
-        torch.testing.assert_close(cheb_conv.cheb_conv(x, L, Wf, bf), bn(zb.reshape(-1, 4)).view_as(zb))
+        torch.testing.assert_close(
+            cheb_conv.cheb_conv(x, L, Wf, bf), bn(zb.reshape(-1, 4)).view_as(zb)
+        )
     torch.testing.assert_close(cheb_conv.cheb_conv(x, L, *cheb_conv.fold_batch_norm(W, b, bn)), ref)
     s, t = torch.randn(4, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
-    torch.testing.assert_close(cheb_conv.cheb_conv(x, L, *cheb_conv.fold_affine(W, b, s, t)), z * s + t)
+    torch.testing.assert_close(
+        cheb_conv.cheb_conv(x, L, *cheb_conv.fold_affine(W, b, s, t)), z * s + t
+    )
     with pytest.raises(ValueError, match="running statistics"):
         cheb_conv.fold_batch_norm(W, b, torch.nn.BatchNorm1d(4, track_running_stats=False))
 
@@ -104,7 +110,9 @@ def test_sparse_apply_rectangular_and_gradcheck():
     op = cheb_conv.SparseOperator(A.to_sparse())
     assert not op.symmetric and op.shape == (7, 5)
     x = torch.randn(5, 3, 2, dtype=torch.float64, requires_grad=True)
-    torch.testing.assert_close(cheb_conv.sparse_apply(op, x, 0.5), 0.5 * torch.einsum("uv,vbc->ubc", A, x))
+    torch.testing.assert_close(
+        cheb_conv.sparse_apply(op, x, 0.5), 0.5 * torch.einsum("uv,vbc->ubc", A, x)
+    )
     assert torch.autograd.gradcheck(lambda t: cheb_conv.sparse_apply(op, t), (x,))
     assert torch.autograd.gradgradcheck(lambda t: cheb_conv.sparse_apply(op, t).square(), (x,))
     with pytest.raises(ValueError, match="rows"):
@@ -173,7 +181,9 @@ def test_functional_jvp_hvp_vhp_match_dense_reference():
         torch.testing.assert_close(h1, h2)
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")  # torch.func internals
+@pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)  # torch.func internals
 def test_forward_mode_ad_matches_dense_reference():
     """torch.func.jvp and torch.autograd.forward_ad use the custom jvp (exact)."""
     import torch.autograd.forward_ad as fwAD
@@ -187,8 +197,12 @@ def test_forward_mode_ad_matches_dense_reference():
     tx, tW, tb = torch.randn_like(x), torch.randn_like(W), torch.randn_like(b)
     # requires_grad inputs take the fused function (its custom jvp)
     xr, Wr = x.clone().requires_grad_(), W.clone().requires_grad_()
-    _, ours = torch.func.jvp(lambda a, w, c: cheb_conv.cheb_conv(a, op, w, c), (xr, Wr, b), (tx, tW, tb))
-    _, ref = torch.func.jvp(lambda a, w, c: dense_reference_torch(a, L, w, c), (x, W, b), (tx, tW, tb))
+    _, ours = torch.func.jvp(
+        lambda a, w, c: cheb_conv.cheb_conv(a, op, w, c), (xr, Wr, b), (tx, tW, tb)
+    )
+    _, ref = torch.func.jvp(
+        lambda a, w, c: dense_reference_torch(a, L, w, c), (x, W, b), (tx, tW, tb)
+    )
     torch.testing.assert_close(ours, ref)
     with fwAD.dual_level():
         y = cheb_conv.cheb_conv(fwAD.make_dual(xr, tx), op, Wr, b)

@@ -46,7 +46,11 @@ def test_buffers_state_dict_and_device_moves(graph):
     assert m[0].weight.dtype == torch.float64 and m[0].operator.val.dtype == graph.dtype
     m.float()
     assert m[0].operator.crow.dtype == torch.int32  # indices never follow a dtype move
-    assert cheb_conv.ddp_ignore_operators(m) == ["0.operator.col", "0.operator.crow", "0.operator.val"]
+    assert cheb_conv.ddp_ignore_operators(m) == [
+        "0.operator.col",
+        "0.operator.crow",
+        "0.operator.val",
+    ]
     assert "0.operator.crow" in m._ddp_params_and_buffers_to_ignore
 
 

@@ -19,11 +19,14 @@ def _rel(a, b):
     return float((a - b).norm() / b.norm())
 
 
-@pytest.mark.parametrize("device,dtype", [
-    ("cpu", torch.bfloat16),
-    pytest.param("cuda", torch.float16, marks=cuda),
-    pytest.param("cuda", torch.bfloat16, marks=cuda),
-])
+@pytest.mark.parametrize(
+    "device,dtype",
+    [
+        ("cpu", torch.bfloat16),
+        pytest.param("cuda", torch.float16, marks=cuda),
+        pytest.param("cuda", torch.bfloat16, marks=cuda),
+    ],
+)
 def test_autocast_train_and_inference(graph, device, dtype):
     """Within 2 % (relative L2) of float32 for the output and every gradient."""
     m, x = _setup(graph, device)

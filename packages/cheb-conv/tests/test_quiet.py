@@ -35,6 +35,8 @@ SCRIPT = textwrap.dedent(
 
 
 def test_no_warnings_on_ordinary_use():
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "quiet"

@@ -38,8 +38,22 @@ def trained(tmp_path_factory):
     return data, root / "run"
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["plot"], ["info"], ["demo"],
-                                     ["data"], ["data", "synth"], ["data", "stats"], ["data", "check"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["train"],
+        ["evaluate"],
+        ["predict"],
+        ["plot"],
+        ["info"],
+        ["demo"],
+        ["data"],
+        ["data", "synth"],
+        ["data", "stats"],
+        ["data", "check"],
+    ],
+)
 def test_help(command):
     result = run(*command, "--help")
     assert result.exit_code == 0 and "Usage" in result.output
@@ -49,14 +63,20 @@ def test_train_help_shows_defaults_hints_and_the_real_parameter_count():
     from climate_seg.config import TrainConfig, option_fields
     from climate_seg.models import build_model, parameter_count, sampling_for
 
-    text = " ".join(CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "250"}).output.split())
+    text = " ".join(
+        CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "250"}).output.split()
+    )
     for f in option_fields():
         assert "--" + f.name.replace("_", "-") in text, f.name
     assert text.count("[default:") >= len(option_fields()) - 1  # every option shows its default
     assert "[default: (12)]" in text and "[default: (auto)]" in text and "[default: (time)]" in text
-    count = parameter_count(build_model(TrainConfig(preset="deepsphere"), sampling_for("icosahedral", 5)))
+    count = parameter_count(
+        build_model(TrainConfig(preset="deepsphere"), sampling_for("icosahedral", 5))
+    )
     assert f"{count:,} parameters" in text  # not "13M"
-    plot_help = " ".join(CliRunner().invoke(app, ["plot", "--help"], env={"COLUMNS": "250"}).output.split())
+    plot_help = " ".join(
+        CliRunner().invoke(app, ["plot", "--help"], env={"COLUMNS": "250"}).output.split()
+    )
     assert "climate-seg[plot]" in plot_help  # install hints survive the rich markup
 
 
@@ -68,12 +88,22 @@ def test_version():
 
 
 def test_gpu_values_are_normalised():
-    assert _normalise_gpu(["train", "--gpu", "0", "1", "--epochs", "2"]) == ["train", "--gpu", "0,1", "--epochs", "2"]
+    assert _normalise_gpu(["train", "--gpu", "0", "1", "--epochs", "2"]) == [
+        "train",
+        "--gpu",
+        "0,1",
+        "--epochs",
+        "2",
+    ]
     assert _normalise_gpu(["train", "--gpu"]) == ["train", "--gpu", "0"]
 
 
 def test_missing_data_folder_suggests_synth(tmp_path):
-    one_line_error(run("train", "--data", tmp_path / "nope", "--out", tmp_path / "r"), "climate-seg data synth", "climate_sphere_l5.zip")
+    one_line_error(
+        run("train", "--data", tmp_path / "nope", "--out", tmp_path / "r"),
+        "climate-seg data synth",
+        "climate_sphere_l5.zip",
+    )
     assert not (tmp_path / "r").exists()
 
 
@@ -84,7 +114,9 @@ def test_empty_folder(tmp_path):
 
 def test_wrong_channel_count(tmp_path):
     write_toy_set(tmp_path / "d", n_files=6, level=1, channels=5)
-    one_line_error(run("train", "--data", tmp_path / "d", "--out", tmp_path / "r", *TINY), "channels")
+    one_line_error(
+        run("train", "--data", tmp_path / "d", "--out", tmp_path / "r", *TINY), "channels"
+    )
 
 
 def test_gpu_that_does_not_exist(tmp_path, trained):
@@ -110,7 +142,9 @@ def test_checkpoint_of_another_sampling(trained, tmp_path):
 
 def test_resume_without_run(trained, tmp_path):
     data, _ = trained
-    one_line_error(run("train", "--data", data, "--out", tmp_path / "r", "--resume"), "nothing to resume")
+    one_line_error(
+        run("train", "--data", data, "--out", tmp_path / "r", "--resume"), "nothing to resume"
+    )
 
 
 def test_evaluate_predict_plot(trained, tmp_path):
@@ -127,7 +161,9 @@ def test_evaluate_predict_plot(trained, tmp_path):
     with np.load(files[0]) as z:
         assert z["labels"].shape == (162,) and z["probabilities"].shape == (3, 162)
     one_file = sorted(data.glob("*.npz"))[0]
-    result = run("plot", one_file, "--run", run_dir, "--out", tmp_path / "png", "--nlat", "24", "--gif")
+    result = run(
+        "plot", one_file, "--run", run_dir, "--out", tmp_path / "png", "--nlat", "24", "--gif"
+    )
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "png").glob("*.png"))) == 2
     assert len(list((tmp_path / "png").glob("*.gif"))) == 1
@@ -177,8 +213,15 @@ def _bad_file(folder, kind):
     return data, labels, files, shutil
 
 
-@pytest.mark.parametrize(("kind", "section"), [("indices", "bad_labels"), ("zeros", "bad_labels"),
-                                               ("fill", "fill_values"), ("truncated", "truncated")])
+@pytest.mark.parametrize(
+    ("kind", "section"),
+    [
+        ("indices", "bad_labels"),
+        ("zeros", "bad_labels"),
+        ("fill", "fill_values"),
+        ("truncated", "truncated"),
+    ],
+)
 def test_data_check_names_bad_labels_and_fill_values(trained, tmp_path, kind, section):
     data, _ = trained
     values, labels, files, shutil = _bad_file(data, kind)
@@ -211,16 +254,37 @@ def test_evaluate_predict_plot_handle_bad_files(trained, tmp_path):
     shutil.copytree(data, folder)
     bad = sorted(folder.glob("*.npz"))[4]
     bad.write_bytes(b"PK\x03\x04 not a zip")
-    one_line_error(run("evaluate", run_dir, "--data", folder, "--split", "all", "--report", tmp_path / "e.json"), bad.name)
+    one_line_error(
+        run(
+            "evaluate", run_dir, "--data", folder, "--split", "all", "--report", tmp_path / "e.json"
+        ),
+        bad.name,
+    )
     assert not (tmp_path / "e.json").exists()
-    one_line_error(run("predict", run_dir, "--data", folder, "--out", tmp_path / "pred"), bad.name, "--skip-bad-files")
+    one_line_error(
+        run("predict", run_dir, "--data", folder, "--out", tmp_path / "pred"),
+        bad.name,
+        "--skip-bad-files",
+    )
     assert not list((tmp_path / "pred").glob("*"))  # nothing written before the error
     one_line_error(run("plot", bad, "--run", run_dir, "--out", tmp_path / "png"), bad.name)
-    result = run("evaluate", run_dir, "--data", folder, "--split", "all", "--report", tmp_path / "e.json", "--skip-bad-files")
+    result = run(
+        "evaluate",
+        run_dir,
+        "--data",
+        folder,
+        "--split",
+        "all",
+        "--report",
+        tmp_path / "e.json",
+        "--skip-bad-files",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["n_files"] == 11 and report["skipped_files"] == [str(bad)]
-    result = run("predict", run_dir, "--data", folder, "--out", tmp_path / "pred", "--skip-bad-files")
+    result = run(
+        "predict", run_dir, "--data", folder, "--out", tmp_path / "pred", "--skip-bad-files"
+    )
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "pred").glob("*-pred.npz"))) == 11
 
@@ -232,7 +296,10 @@ def test_predict_refuses_to_overwrite(trained, tmp_path):
     target.write_bytes(b"mine")
     one_line_error(run("predict", run_dir, "--data", data, "--out", tmp_path / "p"), "--overwrite")
     assert target.read_bytes() == b"mine"
-    assert run("predict", run_dir, "--data", data, "--out", tmp_path / "p", "--overwrite").exit_code == 0
+    assert (
+        run("predict", run_dir, "--data", data, "--out", tmp_path / "p", "--overwrite").exit_code
+        == 0
+    )
     with np.load(target) as z:
         assert z["labels"].shape == (162,)
 
@@ -246,11 +313,19 @@ def test_outputs_respect_the_umask(trained, tmp_path):
     try:
         result = run("train", "--data", data, "--out", tmp_path / "r", *TINY)
         assert result.exit_code == 0, result.output
-        assert run("predict", tmp_path / "r", "--data", data, "--out", tmp_path / "p").exit_code == 0
+        assert (
+            run("predict", tmp_path / "r", "--data", data, "--out", tmp_path / "p").exit_code == 0
+        )
     finally:
         os.umask(old)
     outputs = [*(tmp_path / "r").glob("*.*"), *(tmp_path / "p").glob("*.npz")]
-    assert {p.name for p in outputs} >= {"last.pt", "best.pt", "config.yaml", "metrics.jsonl", "test_metrics.json"}
+    assert {p.name for p in outputs} >= {
+        "last.pt",
+        "best.pt",
+        "config.yaml",
+        "metrics.jsonl",
+        "test_metrics.json",
+    }
     for p in outputs:
         assert stat.S_IMODE(p.stat().st_mode) == 0o640, p.name
 
@@ -261,10 +336,14 @@ def test_no_user_warning_on_any_command(trained, tmp_path):
     data, run_dir = trained
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        for args in (["info"], ["train", "--data", data, "--out", tmp_path / "r", *TINY],
-                     ["evaluate", run_dir, "--data", data, "--report", tmp_path / "e.json"],
-                     ["predict", run_dir, "--data", data, "--out", tmp_path / "p"],
-                     ["data", "stats", data], ["data", "check", data]):
+        for args in (
+            ["info"],
+            ["train", "--data", data, "--out", tmp_path / "r", *TINY],
+            ["evaluate", run_dir, "--data", data, "--report", tmp_path / "e.json"],
+            ["predict", run_dir, "--data", data, "--out", tmp_path / "p"],
+            ["data", "stats", data],
+            ["data", "check", data],
+        ):
             result = run(*args)
             assert result.exit_code == 0, (args, result.output, result.exception)
 
@@ -274,7 +353,16 @@ def test_plot_curves_and_precision_recall(trained, tmp_path):
     result = run("plot", run_dir, "--out", tmp_path / "png")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "png" / "run-curves.png").is_file()
-    result = run("evaluate", run_dir, "--data", data, "--report", tmp_path / "e.json", "--pr-curve", tmp_path / "pr.png")
+    result = run(
+        "evaluate",
+        run_dir,
+        "--data",
+        data,
+        "--report",
+        tmp_path / "e.json",
+        "--pr-curve",
+        tmp_path / "pr.png",
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "pr.png").stat().st_size > 1000
 
@@ -284,13 +372,28 @@ def test_depth_and_weight_decay_options(trained, tmp_path):
     from climate_seg.models import build_model, parameter_count, sampling_for
 
     data, _ = trained
-    one_line_error(run("train", "--data", data, "--out", tmp_path / "deep", *TINY, "--depth", "5"), "depth")
-    result = run("train", "--data", data, "--out", tmp_path / "r", *TINY, "--depth", "1", "--weight-decay", "1e-4")
+    one_line_error(
+        run("train", "--data", data, "--out", tmp_path / "deep", *TINY, "--depth", "5"), "depth"
+    )
+    result = run(
+        "train",
+        "--data",
+        data,
+        "--out",
+        tmp_path / "r",
+        *TINY,
+        "--depth",
+        "1",
+        "--weight-decay",
+        "1e-4",
+    )
     assert result.exit_code == 0, result.output
     ckpt = torch.load(tmp_path / "r" / "last.pt", weights_only=False)
     assert ckpt["optimizer"]["param_groups"][0]["weight_decay"] == 1e-4
     grid = sampling_for("icosahedral", 2)
     shallow = TrainConfig(resolution=2, width_scale=0.25, depth=1)
     assert sum(v.numel() for v in ckpt["model"].values() if v.is_floating_point()) > 0
-    assert parameter_count(build_model(shallow, grid)) < parameter_count(build_model(TrainConfig(resolution=2, width_scale=0.25), grid))
+    assert parameter_count(build_model(shallow, grid)) < parameter_count(
+        build_model(TrainConfig(resolution=2, width_scale=0.25), grid)
+    )
     build_model(shallow, grid).load_state_dict(ckpt["model"])  # the saved model has depth 1

@@ -34,10 +34,18 @@ def test_saved_config_round_trips(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "match"),
-    [("bogus: 1\n", "unknown setting"), ("sampling: cubes\n", "'sampling'.*choose one of"), ("- 1\n", "mapping"),
-     ("epochs: 0\n", "'epochs'.*at least 1"), ("temporal: stack\n", "sequence-length"),
-     ("lr: abc\n", "'lr'.*number"), ("epochs: 2.5\n", "'epochs'.*integer"), ("lr: 0\n", "'lr'.*greater than 0"),
-     ("skip_bad_files: maybe\n", "'skip_bad_files'"), ("temporal: lstm\nsequence_length: 3\nsplit: random\n", "split")],
+    [
+        ("bogus: 1\n", "unknown setting"),
+        ("sampling: cubes\n", "'sampling'.*choose one of"),
+        ("- 1\n", "mapping"),
+        ("epochs: 0\n", "'epochs'.*at least 1"),
+        ("temporal: stack\n", "sequence-length"),
+        ("lr: abc\n", "'lr'.*number"),
+        ("epochs: 2.5\n", "'epochs'.*integer"),
+        ("lr: 0\n", "'lr'.*greater than 0"),
+        ("skip_bad_files: maybe\n", "'skip_bad_files'"),
+        ("temporal: lstm\nsequence_length: 3\nsplit: random\n", "split"),
+    ],
 )
 def test_bad_config_is_a_clear_value_error(tmp_path, text, match):
     path = tmp_path / "c.yaml"
@@ -59,7 +67,9 @@ def test_class_weight_specs():
 def test_yaml_numbers_in_any_notation(tmp_path):
     """PyYAML reads ``1e-3`` as a string; the loader coerces it to the field's type."""
     path = tmp_path / "c.yaml"
-    path.write_text("lr: 1e-3\nweight_decay: 1.0e-5\nepochs: 3.0\nwidth_scale: 1\nskip-bad-files: yes\ntemporal: none\n")
+    path.write_text(
+        "lr: 1e-3\nweight_decay: 1.0e-5\nepochs: 3.0\nwidth_scale: 1\nskip-bad-files: yes\ntemporal: none\n"
+    )
     cfg = load_config(path)
     assert cfg.lr == pytest.approx(1e-3) and isinstance(cfg.lr, float)
     assert cfg.weight_decay == pytest.approx(1e-5)
@@ -75,7 +85,12 @@ def test_example_configs_ship_and_load_by_name():
     for name in names:
         load_config(name)  # every shipped example is valid
     cfg = load_config("paper-healpix", epochs=2)
-    assert (cfg.sampling, cfg.grid_resolution, cfg.preset, cfg.epochs) == ("healpix", 32, "deepsphere", 2)
+    assert (cfg.sampling, cfg.grid_resolution, cfg.preset, cfg.epochs) == (
+        "healpix",
+        32,
+        "deepsphere",
+        2,
+    )
     with pytest.raises(ValueError, match="neither a file nor a shipped example"):
         load_config("no-such-config")
 
@@ -108,10 +123,14 @@ def test_resume_config_applies_refuses_and_stays_in_place(tmp_path):
     from climate_seg.training import resume_config
 
     saved = TrainConfig(out="/elsewhere/run", epochs=3, lr=1e-3, batch_size=4)
-    cfg, notes = resume_config(saved, {"lr": 2e-4, "epochs": 5, "nproc": 2, "batch_size": 4}, tmp_path / "run")
+    cfg, notes = resume_config(
+        saved, {"lr": 2e-4, "epochs": 5, "nproc": 2, "batch_size": 4}, tmp_path / "run"
+    )
     assert cfg.out == str(tmp_path / "run")  # a copied or moved folder resumes in place
     assert (cfg.lr, cfg.epochs, cfg.nproc, cfg.batch_size) == (2e-4, 5, 2, 4)
-    assert any("lr: 0.001 -> 0.0002" in n for n in notes) and any("epochs: 3 -> 5" in n for n in notes)
+    assert any("lr: 0.001 -> 0.0002" in n for n in notes) and any(
+        "epochs: 3 -> 5" in n for n in notes
+    )
     assert any("continues in" in n for n in notes)
     unchanged, _ = resume_config(saved, {}, tmp_path / "run")
     assert unchanged.epochs == 3  # the saved plan, not the default

@@ -274,7 +274,9 @@ def test_compute_stats_other_mesh_levels(tmp_path, n_vertices):
     from climate_seg.training._toy import write_toy_set
 
     files = write_toy_set(tmp_path, n_files=5, level=2, seed=3)
-    dense = np.concatenate([np.load(f)["data"].astype(np.float64) for f in files], axis=1)  # (16, 5 * 162)
+    dense = np.concatenate(
+        [np.load(f)["data"].astype(np.float64) for f in files], axis=1
+    )  # (16, 5 * 162)
     bad = tmp_path / "data-2106-02-01-00-1-mesh.npz"
     bad.write_bytes(files[0].read_bytes()[:300])
     with pytest.raises(DataFileError):
@@ -311,15 +313,25 @@ def test_time_and_year_splits_keep_neighbouring_frames_together():
     from climate_seg.data import make_split
 
     start = dt.datetime(2106, 1, 1)
-    names = [format_name((start + dt.timedelta(hours=3 * k)).date(), ((start + dt.timedelta(hours=3 * k)).hour) // 3, 1)
-             for k in range(100)]
-    names += [format_name(dt.date(2106, 1, 1) + dt.timedelta(days=k), 0, 2) for k in range(10)]  # a second run
+    names = [
+        format_name(
+            (start + dt.timedelta(hours=3 * k)).date(),
+            ((start + dt.timedelta(hours=3 * k)).hour) // 3,
+            1,
+        )
+        for k in range(100)
+    ]
+    names += [
+        format_name(dt.date(2106, 1, 1) + dt.timedelta(days=k), 0, 2) for k in range(10)
+    ]  # a second run
     files = [Path(n) for n in names]
     random.Random(0).shuffle(files)
     tr, va, te = make_split(files, "time")
     assert (len(tr), len(va), len(te)) == (77, 11, 22)
     key = lambda p: (parse_name(p.name).date, parse_name(p.name).slot)  # noqa: E731
-    assert max(map(key, tr)) < min(map(key, va)) and max(map(key, va)) < min(map(key, te))  # contiguous blocks
+    assert max(map(key, tr)) < min(map(key, va)) and max(map(key, va)) < min(
+        map(key, te)
+    )  # contiguous blocks
     years = [Path(format_name(dt.date(y, 3, 1), s, 1)) for y in range(2106, 2116) for s in range(4)]
     tr, va, te = make_split(years, "year")
     by_year = [{parse_name(p.name).year for p in part} for part in (tr, va, te)]
@@ -329,12 +341,15 @@ def test_time_and_year_splits_keep_neighbouring_frames_together():
     assert make_split(files, "random", seed=1) == make_split(sorted(files), "random", seed=1)
 
 
-@pytest.mark.parametrize(("labels", "problem"), [
-    (np.zeros((3, V), np.float32), "without a class"),
-    (np.full((3, V), 0.5, np.float32), "other than 0 and 1"),
-    (np.ones((3, V), np.float32), "with several"),
-    (np.zeros(V, np.int64), "class indices"),
-])
+@pytest.mark.parametrize(
+    ("labels", "problem"),
+    [
+        (np.zeros((3, V), np.float32), "without a class"),
+        (np.full((3, V), 0.5, np.float32), "other than 0 and 1"),
+        (np.ones((3, V), np.float32), "with several"),
+        (np.zeros(V, np.int64), "class indices"),
+    ],
+)
 def test_labels_must_be_one_hot(tmp_path, labels, problem):
     path = tmp_path / format_name(dt.date(2106, 1, 1), 0, 1)
     np.savez(path, data=np.zeros((C, V), np.float32), labels=labels)

@@ -108,11 +108,21 @@ def test_physical_consistency(loaded, coords):
 
 def one_cyclone(gen, lat_deg, lon_deg, core=6.3, vmax=45.0, length=4, birth=-10.0, life=40.0):
     """An episode holding a single cyclone (no plumes); ``core`` > 0: warm core."""
-    feats = draw_features(np.random.default_rng(0), length, gen.geometry.noise.shape[0], "easy", 0.0, 0.0)
+    feats = draw_features(
+        np.random.default_rng(0), length, gen.geometry.noise.shape[0], "easy", 0.0, 0.0
+    )
     for name, val in dict(
-        cy_kind=[TC], cy_lat0=[np.deg2rad(lat_deg)], cy_lon0=[np.deg2rad(lon_deg)], cy_birth=[birth],
-        cy_life=[life], cy_vmax=[vmax], cy_rm=[np.deg2rad(1.8)], cy_core=[core], cy_moist=[1.0],
-        cy_east=[-4.5], cy_north=[2.0],
+        cy_kind=[TC],
+        cy_lat0=[np.deg2rad(lat_deg)],
+        cy_lon0=[np.deg2rad(lon_deg)],
+        cy_birth=[birth],
+        cy_life=[life],
+        cy_vmax=[vmax],
+        cy_rm=[np.deg2rad(1.8)],
+        cy_core=[core],
+        cy_moist=[1.0],
+        cy_east=[-4.5],
+        cy_north=[2.0],
     ).items():
         setattr(feats, name, np.asarray(val, np.float32))
     return feats
@@ -286,8 +296,9 @@ def test_no_pixel_decides_its_class(tmp_path, coords):
     """Realistic set: a per-pixel classifier stays below the bounds of the benchmark (AP <= 0.5
     TC, <= 0.6 AR); without the look-alikes (easy) the same classifier finds the cyclones."""
     real = sorted(synthesize(tmp_path / "r", 64, seed=1, episode_length=4, coords=coords))
-    easy = sorted(synthesize(tmp_path / "e", 64, seed=1, episode_length=4, coords=coords,
-                             difficulty="easy"))
+    easy = sorted(
+        synthesize(tmp_path / "e", 64, seed=1, episode_length=4, coords=coords, difficulty="easy")
+    )
     tc, ar = pixelwise_ap(real, 40)
     tc_easy, ar_easy = pixelwise_ap(easy, 40)
     print(f"per-pixel AP realistic TC {tc:.3f} AR {ar:.3f}; easy TC {tc_easy:.3f} AR {ar_easy:.3f}")

@@ -13,7 +13,18 @@ from climate_seg.training._toy import write_toy_set
 from climate_seg.training.logging import RunLogger
 from typer.testing import CliRunner
 
-TINY = ["--resolution", "2", "--width-scale", "0.25", "--batch-size", "2", "--seed", "3", "--epochs", "2"]
+TINY = [
+    "--resolution",
+    "2",
+    "--width-scale",
+    "0.25",
+    "--batch-size",
+    "2",
+    "--seed",
+    "3",
+    "--epochs",
+    "2",
+]
 
 
 class FakeWriter:
@@ -48,7 +59,9 @@ def test_training_writes_tensorboard_scalars(fake_tensorboard, tmp_path):
     data = tmp_path / "data"
     write_toy_set(data, n_files=12, level=2, seed=1)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [str(a) for a in ["train", "--data", data, "--out", out, *TINY]])
+    result = CliRunner().invoke(
+        app, [str(a) for a in ["train", "--data", data, "--out", out, *TINY]]
+    )
     assert result.exit_code == 0, result.output
     assert len(fake_tensorboard.instances) == 1
     writer = fake_tensorboard.instances[0]
@@ -61,7 +74,9 @@ def test_training_writes_tensorboard_scalars(fake_tensorboard, tmp_path):
         for key in ("train_loss", "lr", "map", "ap_tc", "ap_ar", "mean_accuracy", "iou_ar"):
             assert got[(f"val/{key}", r["iteration"])] == pytest.approx(r[key], nan_ok=True), key
     test = next(r for r in records if r["split"] == "test (grid)")
-    assert got[("test_grid/map", val[-1]["iteration"])] == pytest.approx(test["map"], nan_ok=True)  # at the last step
+    assert got[("test_grid/map", val[-1]["iteration"])] == pytest.approx(
+        test["map"], nan_ok=True
+    )  # at the last step
     tags = {tag for tag, _, _ in writer.scalars}
     assert not {t for t in tags if t.endswith(("/epoch", "/iteration", "/n_vertices"))}
     assert all(isinstance(v, float) for _, v, _ in writer.scalars)

@@ -151,7 +151,9 @@ def test_precision_recall_curve_matches_sklearn():
 
     rng = np.random.default_rng(1)
     probs = rng.dirichlet(np.ones(3), size=500)
-    probs[:, 1] = (rng.integers(0, 1000, 500) + 0.5) / 1000  # one score value per histogram bin: exact curve
+    probs[:, 1] = (
+        rng.integers(0, 1000, 500) + 0.5
+    ) / 1000  # one score value per histogram bin: exact curve
     labels = rng.integers(0, 3, 500)
     m = SegmentationMetrics(n_bins=1000)
     m.update(probs, labels)

@@ -16,8 +16,24 @@ from climate_seg.cli import app
 from climate_seg.training._toy import write_toy_set
 from typer.testing import CliRunner
 
-COMMON = ["--epochs", "3", "--patience", "0", "--resolution", "5", "--width-scale", "0.25", "--batch-size", "1",
-          "--seed", "3", "--warmup-epochs", "1", "--log-every", "1"]
+COMMON = [
+    "--epochs",
+    "3",
+    "--patience",
+    "0",
+    "--resolution",
+    "5",
+    "--width-scale",
+    "0.25",
+    "--batch-size",
+    "1",
+    "--seed",
+    "3",
+    "--warmup-epochs",
+    "1",
+    "--log-every",
+    "1",
+]
 
 
 def run(args):
@@ -38,7 +54,9 @@ def _last_logged_iteration(folder):
         lines = (folder / "metrics.jsonl").read_text().splitlines()
     except OSError:
         return 0
-    its = [json.loads(x).get("iteration", 0) for x in lines[:-1] if x]  # the last line may be half-written
+    its = [
+        json.loads(x).get("iteration", 0) for x in lines[:-1] if x
+    ]  # the last line may be half-written
     return max(its, default=0)
 
 
@@ -48,13 +66,21 @@ def _files(folder):
 
 def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weights(tmp_path):
     data = tmp_path / "data"
-    write_toy_set(data, n_files=16, level=5, seed=1)  # time split: 11 train files, 11 iterations per epoch
+    write_toy_set(
+        data, n_files=16, level=5, seed=1
+    )  # time split: 11 train files, 11 iterations per epoch
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(_cli("train", "--data", data, "--out", killed, *COMMON), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _cli("train", "--data", data, "--out", killed, *COMMON),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None and _last_logged_iteration(killed) < 13:
+        while (
+            time.time() < deadline and proc.poll() is None and _last_logged_iteration(killed) < 13
+        ):
             time.sleep(0.002)
         assert proc.poll() is None, proc.stderr.read()[-2000:]
         proc.send_signal(signal.SIGTERM)
@@ -65,20 +91,30 @@ def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weig
             proc.kill()
             proc.wait()
     text = " ".join(err.split())
-    assert "SIGTERM received" in text and f"climate-seg train --out {killed} --resume" in text, text  # the real folder
+    assert "SIGTERM received" in text and f"climate-seg train --out {killed} --resume" in text, (
+        text
+    )  # the real folder
     ckpt = torch.load(killed / "last.pt", weights_only=False)
     it = ckpt["trainer"]["iteration"]
-    assert 11 < it < 22 and not ckpt["finished"], it  # checkpoint at the current iteration, mid-epoch 2
+    assert 11 < it < 22 and not ckpt["finished"], (
+        it
+    )  # checkpoint at the current iteration, mid-epoch 2
     assert max(r["iteration"] for r in _records(killed)) == it
     assert not list(killed.glob(".*.tmp"))
 
     moved = tmp_path / "moved"
     shutil.move(killed, moved)  # a moved run folder resumes in place
-    done = subprocess.run(_cli("train", "--out", moved, "--resume"), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        _cli("train", "--out", moved, "--resume"), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert not killed.exists()  # nothing written into the folder named in config.yaml
     records = _records(moved)
-    assert [r["epoch"] for r in records if r["split"] == "val"] == [1, 2, 3]  # the saved plan: 3 epochs, not 12
+    assert [r["epoch"] for r in records if r["split"] == "val"] == [
+        1,
+        2,
+        3,
+    ]  # the saved plan: 3 epochs, not 12
     assert sorted(r["iteration"] for r in records if r["split"] == "train") == list(range(1, 34))
     final = torch.load(moved / "last.pt", weights_only=False)
     assert final["trainer"]["iteration"] == 33 and final["finished"]
@@ -88,8 +124,12 @@ def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weig
     reference = torch.load(full / "last.pt", weights_only=False)["model"]
     for key, value in reference.items():
         assert torch.allclose(value.float(), final["model"][key].float(), atol=1e-6), key
-    epoch_losses = [[r["loss"] for r in _records(f) if r["split"] == "train_epoch"] for f in (full, moved)]
-    assert epoch_losses[1] == [pytest_approx(v) for v in epoch_losses[0]]  # epoch 2 spans the interruption
+    epoch_losses = [
+        [r["loss"] for r in _records(f) if r["split"] == "train_epoch"] for f in (full, moved)
+    ]
+    assert epoch_losses[1] == [
+        pytest_approx(v) for v in epoch_losses[0]
+    ]  # epoch 2 spans the interruption
 
     # a finished run says so and changes nothing
     before = _files(moved)
@@ -112,9 +152,17 @@ def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weig
     assert _files(moved) == before  # the original is untouched
     records = _records(copy)
     val = [r for r in records if r["split"] == "val"]
-    assert [r["epoch"] for r in val] == [1, 2, 3, 4] and [r["iteration"] for r in val] == [11, 22, 33, 44]
+    assert [r["epoch"] for r in val] == [1, 2, 3, 4] and [r["iteration"] for r in val] == [
+        11,
+        22,
+        33,
+        44,
+    ]
     assert val[-1]["lr"] == 1e-3
-    assert [r["split"] for r in records if r["split"].startswith("test")] == ["test (grid)", "test (grid)"]
+    assert [r["split"] for r in records if r["split"].startswith("test")] == [
+        "test (grid)",
+        "test (grid)",
+    ]
     assert json.loads((copy / "test_metrics.json").read_text())["epochs_run"] == 4
 
 
@@ -129,13 +177,37 @@ def test_torchrun_two_processes(tmp_path):
     write_toy_set(data, n_files=12, level=2, seed=1)
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "climate_seg",
-           "train", "--data", str(data), "--out", str(out), "--epochs", "1", "--resolution", "2", "--width-scale", "0.25",
-           "--batch-size", "2", "--seed", "3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "climate_seg",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--resolution",
+        "2",
+        "--width-scale",
+        "0.25",
+        "--batch-size",
+        "2",
+        "--seed",
+        "3",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((out / "test_metrics.json").read_text())
     dist = report["distributed"]
     assert dist["world_size"] == 2 and dist["backend"] == "gloo"
     assert len(dist["parameter_sha256"]) == 2 and len(set(dist["parameter_sha256"])) == 1
-    assert torch.load(out / "last.pt", weights_only=False)["trainer"]["epoch_length"] == 2  # 8 files / (2 x 2)
+    assert (
+        torch.load(out / "last.pt", weights_only=False)["trainer"]["epoch_length"] == 2
+    )  # 8 files / (2 x 2)

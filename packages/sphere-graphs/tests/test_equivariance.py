@@ -21,7 +21,6 @@ from sphere_graphs import (
 PUBLISHED_32 = {8: 0.025, 20: 0.03185, 40: 0.042432}
 
 
-
 @pytest.fixture(scope="module")
 def hp32():
     return sg.healpix(32)

@@ -12,7 +12,9 @@ def _points(n, seed):
     rng = np.random.default_rng(seed)
     v = rng.standard_normal((n, 3))
     # add exact poles, equator and the |z| = 2/3 boundary
-    extra = np.array([[0, 0, 1.0], [0, 0, -1.0], [1.0, 0, 0], [0, 1.0, 0], [np.sqrt(5) / 3, 0, 2 / 3]])
+    extra = np.array(
+        [[0, 0, 1.0], [0, 0, -1.0], [1.0, 0, 0], [0, 1.0, 0], [np.sqrt(5) / 3, 0, 2 / 3]]
+    )
     return np.concatenate([v, extra, v * 1e-3])
 
 
@@ -22,12 +24,17 @@ def test_vec2pix_and_ang2pix_equal_healpy(nside, nest):
     if nest and nside & (nside - 1):
         pytest.skip("NESTED needs a power-of-two nside")
     v = _points(4000, nside)
-    np.testing.assert_array_equal(sg.vec2pix(nside, *v.T, nest=nest), hp.vec2pix(nside, *v.T, nest=nest))
+    np.testing.assert_array_equal(
+        sg.vec2pix(nside, *v.T, nest=nest), hp.vec2pix(nside, *v.T, nest=nest)
+    )
     theta, phi = hp.vec2ang(v)
-    np.testing.assert_array_equal(sg.ang2pix(nside, theta, phi, nest=nest), hp.ang2pix(nside, theta, phi, nest=nest))
+    np.testing.assert_array_equal(
+        sg.ang2pix(nside, theta, phi, nest=nest), hp.ang2pix(nside, theta, phi, nest=nest)
+    )
     lon, lat = np.degrees(phi), 90 - np.degrees(theta)
     np.testing.assert_array_equal(
-        sg.ang2pix(nside, lon, lat, nest=nest, lonlat=True), hp.ang2pix(nside, lon, lat, nest=nest, lonlat=True)
+        sg.ang2pix(nside, lon, lat, nest=nest, lonlat=True),
+        hp.ang2pix(nside, lon, lat, nest=nest, lonlat=True),
     )
 
 

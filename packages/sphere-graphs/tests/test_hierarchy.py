@@ -81,8 +81,13 @@ def test_incomplete_healpix_subset_is_refused_with_one_message():
     idx = np.array([0, 1, 2, 5, 700])  # pixel 0's group is complete only at level 0
     s = healpix(nside, indices=idx)
     messages = []
-    for call in (lambda: coarsen(s), lambda: hierarchy(s, 1), lambda: hierarchy(s, 2),
-                 lambda: sg.require_closed(s, 1), lambda: sg.graph_hierarchy(s, 1, k=2)):
+    for call in (
+        lambda: coarsen(s),
+        lambda: hierarchy(s, 1),
+        lambda: hierarchy(s, 2),
+        lambda: sg.require_closed(s, 1),
+        lambda: sg.graph_hierarchy(s, 1, k=2),
+    ):
         with pytest.raises(ValueError, match="healpix_closure") as err:
             call()
         messages.append(str(err.value).split(" under ")[0])

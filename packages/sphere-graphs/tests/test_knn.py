@@ -217,14 +217,24 @@ def _perm(coords, rotation):
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: sg.healpix(16), lambda: sg.healpix(16, nest=False), lambda: sg.icosahedral(3),
-     lambda: sg.equiangular(16, 32)],
+    [
+        lambda: sg.healpix(16),
+        lambda: sg.healpix(16, nest=False),
+        lambda: sg.icosahedral(3),
+        lambda: sg.equiangular(16, 32),
+    ],
 )
 def test_default_graph_is_mapped_onto_itself_by_symmetries(make):
     s = make()
     quarter = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])
     mirror = np.diag([1.0, 1, -1])
-    shift = np.array([[np.cos(np.pi / 16), -np.sin(np.pi / 16), 0], [np.sin(np.pi / 16), np.cos(np.pi / 16), 0], [0, 0, 1]])
+    shift = np.array(
+        [
+            [np.cos(np.pi / 16), -np.sin(np.pi / 16), 0],
+            [np.sin(np.pi / 16), np.cos(np.pi / 16), 0],
+            [0, 0, 1],
+        ]
+    )
     if s.kind == "icosahedral":
         from scipy.spatial.transform import Rotation
 

@@ -42,6 +42,7 @@ def test_helper_fails_on_broken_functions():
     # The index tie-break graph is not mapped onto itself by a quarter turn.
     with pytest.raises(AssertionError, match="not equivariant"):
         assert_equivariant(_laplacian_fn(sg.knn_graph(s, 8, ties="index")), s, QUARTER)
+
     # A function that singles out vertex 0.
     def broken(x):
         y = x.copy()

@@ -15,10 +15,14 @@ SAMPLINGS = {
 
 
 @pytest.mark.parametrize("name", list(SAMPLINGS))
-@pytest.mark.parametrize("graph,pool,lap", [("knn", "avg", "combinatorial"), ("knn", "max", "normalized")])
+@pytest.mark.parametrize(
+    "graph,pool,lap", [("knn", "avg", "combinatorial"), ("knn", "max", "normalized")]
+)
 def test_unet_shapes(name, graph, pool, lap):
     s = SAMPLINGS[name]()
-    m = su.SphericalUNet(s, 3, 4, depth=2, width=4, graph=graph, pool=pool, laplacian=lap, dropout=0.1)
+    m = su.SphericalUNet(
+        s, 3, 4, depth=2, width=4, graph=graph, pool=pool, laplacian=lap, dropout=0.1
+    )
     x = torch.randn(2, s.n_vertices, 3, requires_grad=True)
     y = m(x)
     assert y.shape == (2, s.n_vertices, 4)
@@ -65,7 +69,9 @@ def test_preset_parameter_count():
     assert abs(n - 5.76e6) < 0.01e6
 
 
-@pytest.mark.parametrize("sampling,V", [("icosahedral", 10242), ("healpix", 12288), ("equiangular", 8192)])
+@pytest.mark.parametrize(
+    "sampling,V", [("icosahedral", 10242), ("healpix", 12288), ("equiangular", 8192)]
+)
 def test_preset_builds_on_every_sampling(sampling, V):
     m = su.deepsphere_artc(sampling)
     assert m.stack.vertices[0] == V and len(m.stack.vertices) == 6
@@ -164,21 +170,27 @@ def test_k_outside_range_raises(k):
     with pytest.raises(ValueError, match=f"k={k} needs 1 <= k < V"):
         su.SphericalUNet(sg.healpix(4), 1, 2, depth=1, k=k)
     with pytest.raises(ValueError, match=f"k={k}"):
-        su.SphericalUNet(sg.healpix(4), 1, 2, depth=1, k=k, coarsenings=sg.hierarchy(sg.healpix(4), 1))
+        su.SphericalUNet(
+            sg.healpix(4), 1, 2, depth=1, k=k, coarsenings=sg.hierarchy(sg.healpix(4), 1)
+        )
     assert su.SphericalUNet(sg.healpix(4), 1, 2, depth=1, k=47).stack.vertices == [192, 48]
 
 
 def test_input_dtype_and_device_errors_name_the_model():
     s = sg.healpix(2)
     m = su.SphericalUNet(s, 2, 3, depth=1, width=4)
-    with pytest.raises(TypeError, match=r"input dtype torch.float64 differs from the model's torch.float32"):
+    with pytest.raises(
+        TypeError, match=r"input dtype torch.float64 differs from the model's torch.float32"
+    ):
         m(torch.randn(1, s.n_vertices, 2, dtype=torch.float64))
     with pytest.raises(TypeError, match=r"model's torch\.float64"):
         m.double()(torch.randn(1, s.n_vertices, 2))
     with pytest.raises(TypeError, match=r"torch\.int64"):
         su.SphericalClassifier(s, 2, 3, depth=1)(torch.ones(1, s.n_vertices, 2, dtype=torch.long))
     with pytest.raises(TypeError, match="dtype"):
-        su.ConvLSTMUNet(s, 2, 3, depth=1, width=4)(torch.randn(1, 2, s.n_vertices, 2, dtype=torch.float16))
+        su.ConvLSTMUNet(s, 2, 3, depth=1, width=4)(
+            torch.randn(1, 2, s.n_vertices, 2, dtype=torch.float16)
+        )
     meta = torch.randn(1, s.n_vertices, 2, device="meta")
     with pytest.raises(ValueError, match="input is on meta but the model is on cpu"):
         su.SphericalUNet(s, 2, 3, depth=1, width=4)(meta)
@@ -193,7 +205,9 @@ def test_depth_errors_name_the_cause():
         su.SphericalUNet(cloud, 1, 2, depth=1)
     with pytest.raises(ValueError, match="healpix_closure"):
         su.SphericalUNet(sg.healpix(8, indices=np.arange(10)), 1, 2, depth=1)
-    assert su.SphericalClassifier(cloud, 1, 2, depth=0, channels=[[4]])(torch.randn(1, 60, 1)).shape == (1, 2)
+    assert su.SphericalClassifier(cloud, 1, 2, depth=0, channels=[[4]])(
+        torch.randn(1, 60, 1)
+    ).shape == (1, 2)
 
 
 @pytest.mark.parametrize(
@@ -239,9 +253,19 @@ def test_constructor_checks_of_the_other_models():
 def test_public_surface_is_the_documented_one():
     """Internals (levels, stack, pooling adapter, order resolution) are not exported."""
     assert set(su.__all__) == {
-        "ARTC_DECODER", "ARTC_ENCODER", "ChebBlock", "ConvLSTMUNet", "FrameStackUNet", "GraphConvLSTMCell",
-        "SphericalClassifier", "SphericalUNet", "__version__", "artc_sampling", "deepsphere_artc",
-        "deepsphere_artc_temporal", "default_channels",
+        "ARTC_DECODER",
+        "ARTC_ENCODER",
+        "ChebBlock",
+        "ConvLSTMUNet",
+        "FrameStackUNet",
+        "GraphConvLSTMCell",
+        "SphericalClassifier",
+        "SphericalUNet",
+        "__version__",
+        "artc_sampling",
+        "deepsphere_artc",
+        "deepsphere_artc_temporal",
+        "default_channels",
     }
     from pathlib import Path
 

@@ -61,7 +61,9 @@ def test_chebblock_gradcheck_with_lift():
     blk = ChebBlock(3, 2, 3, norm=False, relu=False).double()
     xc = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
     lift = lambda z: z.index_select(0, parent)  # noqa: E731
-    torch.testing.assert_close(blk(op, xc, lift=lift), _ref_vbc(L, lift(xc).detach(), blk.weight, blk.bias))
+    torch.testing.assert_close(
+        blk(op, xc, lift=lift), _ref_vbc(L, lift(xc).detach(), blk.weight, blk.bias)
+    )
     assert torch.autograd.gradcheck(lambda t: blk(op, t, lift=lift), (xc,))
 
 
@@ -92,8 +94,10 @@ def test_eval_weight_cache_follows_every_change():
             lambda: blk.bn.running_var.mul_(2.0),
             lambda: blk.bn.running_mean.add_(0.3),
             lambda: blk.bn.weight.mul_(0.5),
-            lambda: blk.load_state_dict({k: v + 0.01 for k, v in blk.state_dict().items()
-                                         if v.is_floating_point()}, strict=False),
+            lambda: blk.load_state_dict(
+                {k: v + 0.01 for k, v in blk.state_dict().items() if v.is_floating_point()},
+                strict=False,
+            ),
         ]
         for change in changes:
             before = blk(op, x1, x2)

@@ -41,7 +41,7 @@ def test_laplacian_groups_and_alignment():
     assert np.all(a[: lmax + 1] > 0.97), a
     # eigenvalues come in groups of 2l + 1: the gap between groups exceeds the spread inside
     for ell in range(1, lmax):
-        group = w[ell**2:(ell + 1) ** 2]
+        group = w[ell**2 : (ell + 1) ** 2]
         assert w[(ell + 1) ** 2] - group[-1] > group[-1] - group[0]
     # the naive width aligns worse at the highest degree checked at nside 16 (see the
     # example's figure); at nside 8, degree 6, both are still close to 1

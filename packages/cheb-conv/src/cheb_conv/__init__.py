@@ -26,7 +26,14 @@ polynomial degree ``K - 1``).
 from ._sparse import compute_dtype  # noqa: I001  (first: consumes torch's one-time CSR warning)
 from ._functional import cheb_conv, cheb_conv_vertex_major, resolve_operator
 from ._kernels import fold_affine, fold_batch_norm, power_basis
-from ._laplacian import as_operator, estimate_lmax, from_edge_index, is_symmetric, laplacian, rescale
+from ._laplacian import (
+    as_operator,
+    estimate_lmax,
+    from_edge_index,
+    is_symmetric,
+    laplacian,
+    rescale,
+)
 from ._layer import ChebConv
 from ._operator import SparseOperator, ddp_ignore_operators, sparse_apply
 from ._workspace import empty_cache, pooled_empty, set_buffer_cache

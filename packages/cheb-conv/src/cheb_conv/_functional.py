@@ -106,14 +106,18 @@ def _check(x: Tensor, weight: Tensor, bias: Tensor | None, c_in: int, name: str)
         if t is None:
             continue
         if t.device != x.device:
-            raise ValueError(f"{what} is on {t.device} but {name} on {x.device}; move the module with .to(...)")
+            raise ValueError(
+                f"{what} is on {t.device} but {name} on {x.device}; move the module with .to(...)"
+            )
         if t.dtype != x.dtype and not autocast:
             raise TypeError(
                 f"{what} is {t.dtype} but {name} is {x.dtype}: convert one of them (.to(torch.float32) "
                 "or .to(torch.float64)), or run under torch.autocast for mixed precision"
             )
     if bias is not None and bias.shape != (weight.shape[2],):
-        raise ValueError(f"bias must have shape (C_out,) = ({weight.shape[2]},), got {tuple(bias.shape)}")
+        raise ValueError(
+            f"bias must have shape (C_out,) = ({weight.shape[2]},), got {tuple(bias.shape)}"
+        )
 
 
 def cheb_conv(
@@ -225,7 +229,9 @@ def cheb_conv_vertex_major(
     if not parts or not all(isinstance(p, Tensor) for p in parts):
         raise TypeError("x must be a tensor (V, B, C_in) or a non-empty sequence of tensors")
     if any(p.dim() != 3 for p in parts):
-        raise ValueError(f"x must be (V, B, C) tensors, got shapes {[tuple(p.shape) for p in parts]}")
+        raise ValueError(
+            f"x must be (V, B, C) tensors, got shapes {[tuple(p.shape) for p in parts]}"
+        )
     if lift is not None and len(parts) != 1:
         raise ValueError("lift needs exactly one input tensor (not several parts)")
     sizes = [p.shape[-1] for p in parts]
@@ -243,11 +249,13 @@ def cheb_conv_vertex_major(
     rows = [p.reshape(-1, p.shape[-1]) for p in parts]
     row_lift = None
     if lift is not None:
+
         def row_lift(z: Tensor) -> Tensor:
             up = lift(z.view(-1, B, z.shape[-1]))
             if up.shape[:2] != (V, B):
                 raise ValueError(f"lift returned shape {tuple(up.shape)}, expected ({V}, {B}, C)")
             return up.reshape(V * B, -1)
+
     spec = Spec(op.arrays(parts[0].dtype), V, B, row_lift, len(rows))
     y = fused_polynomial(spec, rows, Ms, bias)
     return y.view(V, B, -1)

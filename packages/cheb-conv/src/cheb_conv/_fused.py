@@ -57,7 +57,9 @@ class Spec:
 
 def _lift_adjoint(lift: Callable[[Tensor], Tensor], coarse: Tensor, g: Tensor) -> Tensor:
     """``U^T g`` for the linear row map ``U = lift`` (by autograd of ``lift``)."""
-    z = torch.zeros((coarse.shape[0], g.shape[1]), dtype=g.dtype, device=g.device, requires_grad=True)
+    z = torch.zeros(
+        (coarse.shape[0], g.shape[1]), dtype=g.dtype, device=g.device, requires_grad=True
+    )
     create = torch.is_grad_enabled()  # double backward: U^T g must stay differentiable in g
     with torch.enable_grad():
         up = lift(z)
@@ -134,8 +136,14 @@ class _ChebFunction(torch.autograd.Function):
         n = spec.nparts
         saved = ctx.saved_tensors
         parts, Ms = list(saved[:n]), list(saved[n : 2 * n])
-        x_t = [t if t is not None else torch.zeros_like(p) for t, p in zip(tangents[:n], parts, strict=True)]
-        M_t = [t if t is not None else torch.zeros_like(m) for t, m in zip(tangents[n:], Ms, strict=True)]
+        x_t = [
+            t if t is not None else torch.zeros_like(p)
+            for t, p in zip(tangents[:n], parts, strict=True)
+        ]
+        M_t = [
+            t if t is not None else torch.zeros_like(m)
+            for t, m in zip(tangents[n:], Ms, strict=True)
+        ]
         y = polynomial(spec.apply, x_t, Ms, bias_t, spec.lift)
         return y.add_(polynomial(spec.apply, parts, M_t, None, spec.lift))
 

@@ -13,7 +13,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["as_operator", "estimate_lmax", "from_edge_index", "is_symmetric", "laplacian", "rescale"]
+__all__ = [
+    "as_operator",
+    "estimate_lmax",
+    "from_edge_index",
+    "is_symmetric",
+    "laplacian",
+    "rescale",
+]
 
 _SPARSE_LAYOUTS = (
     torch.sparse_coo,
@@ -225,7 +232,9 @@ def from_edge_index(
     return adj.coalesce().to_sparse_csr()
 
 
-def laplacian(adjacency: Any, kind: str = "combinatorial", *, directed: bool = False) -> torch.Tensor:
+def laplacian(
+    adjacency: Any, kind: str = "combinatorial", *, directed: bool = False
+) -> torch.Tensor:
     """Graph Laplacian of a weighted adjacency matrix.
 
     Parameters
@@ -422,6 +431,10 @@ def rescale(L: Any, lmax: float | None = None) -> torch.Tensor:
     keep = out.values() != 0
     if not bool(keep.all()):
         out = torch.sparse_coo_tensor(
-            out.indices()[:, keep], out.values()[keep], (n, n), is_coalesced=True, check_invariants=False
+            out.indices()[:, keep],
+            out.values()[keep],
+            (n, n),
+            is_coalesced=True,
+            check_invariants=False,
         )
     return out.to_sparse_csr()

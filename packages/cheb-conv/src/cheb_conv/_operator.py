@@ -78,7 +78,9 @@ class SparseOperator(nn.Module):
 
     def _set(self, prefix: str, csr: torch.Tensor) -> None:
         itype = _itype(csr._nnz(), max(csr.shape))
-        self.register_buffer(prefix + "crow", csr.crow_indices().to(itype).clone(), persistent=False)
+        self.register_buffer(
+            prefix + "crow", csr.crow_indices().to(itype).clone(), persistent=False
+        )
         self.register_buffer(prefix + "col", csr.col_indices().to(itype).clone(), persistent=False)
         self.register_buffer(prefix + "val", csr.values().clone(), persistent=False)
 
@@ -198,10 +200,14 @@ def sparse_apply(operator: SparseOperator, x: torch.Tensor, alpha: float = 1.0) 
             "wrap a matrix once with cheb_conv.SparseOperator(matrix)"
         )
     if not isinstance(x, torch.Tensor) or x.dim() not in (2, 3):
-        raise ValueError(f"x must be a tensor of shape (N, B, C) or (N, C), got {getattr(x, 'shape', x)}")
+        raise ValueError(
+            f"x must be a tensor of shape (N, B, C) or (N, C), got {getattr(x, 'shape', x)}"
+        )
     m, n = operator.shape
     if x.shape[0] != n:
-        raise ValueError(f"x has {x.shape[0]} rows but the operator is {m} x {n}; x must be (N, B, C)")
+        raise ValueError(
+            f"x has {x.shape[0]} rows but the operator is {m} x {n}; x must be (N, B, C)"
+        )
     if not x.dtype.is_floating_point:
         raise TypeError(f"x must be floating point (float32 or float64), got {x.dtype}")
     squeeze = x.dim() == 2

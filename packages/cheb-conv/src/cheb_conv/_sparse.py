@@ -36,9 +36,7 @@ __all__ = ["compute_dtype", "spmm_rows"]
 # CSR construction of the process; consume it here so that ordinary use is quiet.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    torch.sparse_csr_tensor(
-        torch.tensor([0, 1]), torch.tensor([0]), torch.tensor([1.0]), (1, 1)
-    )
+    torch.sparse_csr_tensor(torch.tensor([0, 1]), torch.tensor([0]), torch.tensor([1.0]), (1, 1))
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -65,9 +63,7 @@ def _spmm(
     with torch.autocast(x.device.type, enabled=False):
         xin = x if x.dtype == ct else x.to(ct)
         xin = xin.contiguous()
-        a = torch.sparse_csr_tensor(
-            crow, col, val.to(ct), (n_rows, n_cols), check_invariants=False
-        )
+        a = torch.sparse_csr_tensor(crow, col, val.to(ct), (n_rows, n_cols), check_invariants=False)
         out = pooled_empty((n_rows * groups, c), xin)
         wide = out.view(n_rows, groups * c)
         # addmm(beta=0, out=) writes straight into ``out`` (sparse.mm copies a temporary)
@@ -100,7 +96,9 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> N
 
 def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     crow, col, val, tcrow, tcol, tval = ctx.ops
-    gx = _spmm(tcrow, tcol, tval, crow, col, val, grad.contiguous(), ctx.n_rows, ctx.groups, ctx.alpha)
+    gx = _spmm(
+        tcrow, tcol, tval, crow, col, val, grad.contiguous(), ctx.n_rows, ctx.groups, ctx.alpha
+    )
     return None, None, None, None, None, None, gx, None, None, None
 
 
@@ -153,7 +151,13 @@ class _SpmmFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         a = ctx.arrays
-        return None, spmm_rows((*a[3:], *a[:3]), grad.contiguous(), ctx.n_rows, ctx.groups, ctx.alpha), None, None, None
+        return (
+            None,
+            spmm_rows((*a[3:], *a[:3]), grad.contiguous(), ctx.n_rows, ctx.groups, ctx.alpha),
+            None,
+            None,
+            None,
+        )
 
     @staticmethod
     def jvp(ctx: Any, arrays_t: Any, x_t: torch.Tensor, *_: Any) -> torch.Tensor:

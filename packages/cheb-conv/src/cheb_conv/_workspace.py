@@ -186,10 +186,11 @@ def pooled_empty(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         Uninitialised, contiguous, of ``shape``.
     """
     buf = work_buffer(shape, like)
-    if torch.compiler.is_compiling() or not any(b is buf for b in _thread_pool().get((tuple(shape), like.dtype), ())):
+    if torch.compiler.is_compiling() or not any(
+        b is buf for b in _thread_pool().get((tuple(shape), like.dtype), ())
+    ):
         return buf  # not pooled (small, disabled, full bucket or not CPU): already fresh
     alias = like.new_empty((0,))
     with torch.no_grad():
         alias.set_(buf.untyped_storage(), 0, buf.shape, buf.stride())
     return alias
-

@@ -29,7 +29,9 @@ def to_dense_numpy(operator: Any) -> npt.NDArray[np.float64]:
     return np.asarray(operator, dtype=np.float64)
 
 
-def dense_reference(x: Any, operator: Any, weight: Any, bias: Any = None) -> npt.NDArray[np.float64]:
+def dense_reference(
+    x: Any, operator: Any, weight: Any, bias: Any = None
+) -> npt.NDArray[np.float64]:
     """Straightforward float64 Chebyshev convolution with a dense operator.
 
     Parameters

@@ -16,8 +16,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["atomic_save", "atomic_write_bytes", "check_writable", "current_umask", "data_files",
-           "load_checkpoint"]
+__all__ = [
+    "atomic_save",
+    "atomic_write_bytes",
+    "check_writable",
+    "current_umask",
+    "data_files",
+    "load_checkpoint",
+]
 
 
 def current_umask() -> int:
@@ -92,8 +98,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise ValueError(f"checkpoint {path} cannot be read ({exc.__class__.__name__}); it is not a climate-seg "
-                         "checkpoint.") from None
+        raise ValueError(
+            f"checkpoint {path} cannot be read ({exc.__class__.__name__}); it is not a climate-seg "
+            "checkpoint."
+        ) from None
 
 
 def check_writable(folder: str | Path) -> None:
@@ -104,7 +112,9 @@ def check_writable(folder: str | Path) -> None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
             pass
     except OSError as exc:
-        raise ValueError(f"output folder {folder} is not writable ({exc.strerror}); choose another --out.") from None
+        raise ValueError(
+            f"output folder {folder} is not writable ({exc.strerror}); choose another --out."
+        ) from None
 
 
 def data_files(folder: str | Path | None) -> list[Path]:
@@ -122,7 +132,9 @@ def data_files(folder: str | Path | None) -> list[Path]:
     from .data import is_packed, list_files, packed_names
 
     if folder is None:
-        raise ValueError("no data folder given; pass --data DIR (create one with `climate-seg data synth --out DIR`).")
+        raise ValueError(
+            "no data folder given; pass --data DIR (create one with `climate-seg data synth --out DIR`)."
+        )
     folder = Path(folder)
     if folder.is_file() and folder.name.endswith(".npz"):
         return [folder]
@@ -132,7 +144,9 @@ def data_files(folder: str | Path | None) -> list[Path]:
             "or unzip the real archive climate_sphere_l5.zip (folder data_5_all/)."
         )
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder; pass the folder holding the data-*-mesh.npz files.")
+        raise ValueError(
+            f"{folder} is not a folder; pass the folder holding the data-*-mesh.npz files."
+        )
     if is_packed(folder):  # `climate-seg data pack`: frames named by their original files
         return [folder / name for name in packed_names(folder)]
     try:

@@ -56,17 +56,31 @@ SAMPLINGS: tuple[str, ...] = get_args(SamplingName)
 DEFAULT_RESOLUTION = {"icosahedral": 5, "healpix": 32, "equiangular": 64}
 
 
-def _meta(help: str, *, min: float | None = None, max: float | None = None,
-          exclusive_min: bool = False, cli: bool = True, resume: str = "fixed",
-          default_text: str | None = None) -> dict[str, Any]:
+def _meta(
+    help: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    exclusive_min: bool = False,
+    cli: bool = True,
+    resume: str = "fixed",
+    default_text: str | None = None,
+) -> dict[str, Any]:
     """Field metadata: help text, range, whether it is a CLI option, and its ``--resume`` rule.
 
     ``resume``: ``"fixed"`` (part of the run's plan; a different value is refused on
     resume), ``"apply"`` (a new value is applied and logged), ``"runtime"`` (devices, workers,
     logging: applied silently).
     """
-    return {"help": help, "min": min, "max": max, "exclusive_min": exclusive_min, "cli": cli, "resume": resume,
-            "default_text": default_text}
+    return {
+        "help": help,
+        "min": min,
+        "max": max,
+        "exclusive_min": exclusive_min,
+        "cli": cli,
+        "resume": resume,
+        "default_text": default_text,
+    }
 
 
 @dataclass
@@ -111,48 +125,150 @@ class TrainConfig:
         Free-form settings (e.g. ``time_limit_s`` of the demo).
     """
 
-    data: str | None = field(default=None, metadata=_meta("Folder of data-YYYY-MM-DD-HH-R-mesh.npz files.", resume="apply",
-                             default_text="required"))
-    out: str = field(default="runs/climate-seg", metadata=_meta("Run folder (checkpoints, metrics.jsonl, config.yaml).", resume="runtime"))
-    sampling: SamplingName = field(default="icosahedral", metadata=_meta("Grid the model runs on (the data are resampled from the mesh)."))
-    resolution: int | None = field(default=None, metadata=_meta("Icosahedral level, HEALPix nside or equiangular nlat.", min=0,
-                                  default_text="5 / 32 / 64"))
-    preset: PresetName = field(default="small", metadata=_meta("Model: small (SphericalUNet, fast on CPUs) or deepsphere "
-                                       "(the published AR/TC U-Net, 5,763,491 parameters)."))
-    depth: int | None = field(default=None, metadata=_meta("Poolings of the small U-Net (the deepsphere preset has 5).", min=1,
-                             default_text="3"))
-    neighbours: int = field(default=8, metadata=_meta("k of the k-nearest-neighbour graphs of the small U-Net.",
-                                                      min=1))
-    width_scale: float = field(default=1.0, metadata=_meta("Multiply every layer width of the preset.", min=0, exclusive_min=True))
-    kernel_size: int = field(default=3, metadata=_meta("Chebyshev polynomial order of the graph convolutions.", min=1))
-    epochs: int = field(default=12, metadata=_meta("Epochs of the run (with --resume: extend or keep the saved plan).", min=1,
-                       resume="apply"))
+    data: str | None = field(
+        default=None,
+        metadata=_meta(
+            "Folder of data-YYYY-MM-DD-HH-R-mesh.npz files.",
+            resume="apply",
+            default_text="required",
+        ),
+    )
+    out: str = field(
+        default="runs/climate-seg",
+        metadata=_meta("Run folder (checkpoints, metrics.jsonl, config.yaml).", resume="runtime"),
+    )
+    sampling: SamplingName = field(
+        default="icosahedral",
+        metadata=_meta("Grid the model runs on (the data are resampled from the mesh)."),
+    )
+    resolution: int | None = field(
+        default=None,
+        metadata=_meta(
+            "Icosahedral level, HEALPix nside or equiangular nlat.",
+            min=0,
+            default_text="5 / 32 / 64",
+        ),
+    )
+    preset: PresetName = field(
+        default="small",
+        metadata=_meta(
+            "Model: small (SphericalUNet, fast on CPUs) or deepsphere "
+            "(the published AR/TC U-Net, 5,763,491 parameters)."
+        ),
+    )
+    depth: int | None = field(
+        default=None,
+        metadata=_meta(
+            "Poolings of the small U-Net (the deepsphere preset has 5).", min=1, default_text="3"
+        ),
+    )
+    neighbours: int = field(
+        default=8, metadata=_meta("k of the k-nearest-neighbour graphs of the small U-Net.", min=1)
+    )
+    width_scale: float = field(
+        default=1.0,
+        metadata=_meta("Multiply every layer width of the preset.", min=0, exclusive_min=True),
+    )
+    kernel_size: int = field(
+        default=3, metadata=_meta("Chebyshev polynomial order of the graph convolutions.", min=1)
+    )
+    epochs: int = field(
+        default=12,
+        metadata=_meta(
+            "Epochs of the run (with --resume: extend or keep the saved plan).",
+            min=1,
+            resume="apply",
+        ),
+    )
     batch_size: int = field(default=8, metadata=_meta("Samples per batch and process.", min=1))
-    lr: float = field(default=3e-3, metadata=_meta("Adam learning rate after warm-up.", min=0, exclusive_min=True, resume="apply"))
-    weight_decay: float = field(default=0.0, metadata=_meta("Adam weight decay (L2 penalty).", min=0, resume="apply"))
-    warmup_epochs: int = field(default=1, metadata=_meta("Linear learning-rate warm-up (epochs).", min=0))
-    scheduler: SchedulerName = field(default="plateau", metadata=_meta("plateau (ReduceLROnPlateau on val mAP) or cosine."))
-    patience: int = field(default=5, metadata=_meta("Early stopping patience on val mAP in epochs (0: off).", min=0, resume="apply"))
-    class_weights: str = field(default="auto", metadata=_meta("Cross-entropy class weights: auto (from the training split's class "
-                                      "frequencies), balanced, none or w0,w1,w2."))
-    split: SplitName = field(default="time", metadata=_meta("Train/val/test split: time (contiguous date blocks), year (whole years) "
-                                    "or random."))
-    temporal: TemporalName | None = field(default=None, metadata=_meta("Temporal model: stack frames as channels, or lstm.",
-                                         default_text="none"))
-    sequence_length: int = field(default=1, metadata=_meta("Frames per temporal sample (T).", min=1))
-    prediction_shift: int = field(default=0, metadata=_meta("Predict the labels S frames after the last input.", min=0))
-    skip_bad_files: bool = field(default=False, metadata=_meta("Skip unreadable or malformed files instead of stopping.", resume="apply"))
+    lr: float = field(
+        default=3e-3,
+        metadata=_meta(
+            "Adam learning rate after warm-up.", min=0, exclusive_min=True, resume="apply"
+        ),
+    )
+    weight_decay: float = field(
+        default=0.0, metadata=_meta("Adam weight decay (L2 penalty).", min=0, resume="apply")
+    )
+    warmup_epochs: int = field(
+        default=1, metadata=_meta("Linear learning-rate warm-up (epochs).", min=0)
+    )
+    scheduler: SchedulerName = field(
+        default="plateau", metadata=_meta("plateau (ReduceLROnPlateau on val mAP) or cosine.")
+    )
+    patience: int = field(
+        default=5,
+        metadata=_meta(
+            "Early stopping patience on val mAP in epochs (0: off).", min=0, resume="apply"
+        ),
+    )
+    class_weights: str = field(
+        default="auto",
+        metadata=_meta(
+            "Cross-entropy class weights: auto (from the training split's class "
+            "frequencies), balanced, none or w0,w1,w2."
+        ),
+    )
+    split: SplitName = field(
+        default="time",
+        metadata=_meta(
+            "Train/val/test split: time (contiguous date blocks), year (whole years) or random."
+        ),
+    )
+    temporal: TemporalName | None = field(
+        default=None,
+        metadata=_meta("Temporal model: stack frames as channels, or lstm.", default_text="none"),
+    )
+    sequence_length: int = field(
+        default=1, metadata=_meta("Frames per temporal sample (T).", min=1)
+    )
+    prediction_shift: int = field(
+        default=0, metadata=_meta("Predict the labels S frames after the last input.", min=0)
+    )
+    skip_bad_files: bool = field(
+        default=False,
+        metadata=_meta("Skip unreadable or malformed files instead of stopping.", resume="apply"),
+    )
     seed: int = field(default=0, metadata=_meta("Seed of the split, shuffling and initialisation."))
-    gpu: list[int] | None = field(default=None, metadata=_meta("GPU ids: absent = CPU; --gpu 0 = cuda:0; --gpu 0 1 = DDP over GPUs 0 and 1.",
-                                 resume="runtime", default_text="CPU"))
-    nproc: int = field(default=1, metadata=_meta("CPU processes (gloo backend) when no --gpu.", min=1, resume="runtime"))
-    max_files: int | None = field(default=None, metadata=_meta("Use at most N files (quick experiments).", min=1, default_text="all"))
-    checkpoint_every: int = field(default=0, metadata=_meta("Also save last.pt every N iterations (0: at the end of each epoch only).",
-                                 min=0, resume="runtime"))
-    num_workers: int = field(default=0, metadata=_meta("DataLoader worker processes.", min=0, resume="runtime"))
-    log_every: int = field(default=50, metadata=_meta("Log the training loss, learning rate and samples/s every N iterations (0: per epoch "
-                              "only).", min=0, resume="runtime"))
-    extra: dict[str, Any] = field(default_factory=dict, metadata=_meta("Free-form settings.", cli=False, resume="runtime"))
+    gpu: list[int] | None = field(
+        default=None,
+        metadata=_meta(
+            "GPU ids: absent = CPU; --gpu 0 = cuda:0; --gpu 0 1 = DDP over GPUs 0 and 1.",
+            resume="runtime",
+            default_text="CPU",
+        ),
+    )
+    nproc: int = field(
+        default=1,
+        metadata=_meta("CPU processes (gloo backend) when no --gpu.", min=1, resume="runtime"),
+    )
+    max_files: int | None = field(
+        default=None,
+        metadata=_meta("Use at most N files (quick experiments).", min=1, default_text="all"),
+    )
+    checkpoint_every: int = field(
+        default=0,
+        metadata=_meta(
+            "Also save last.pt every N iterations (0: at the end of each epoch only).",
+            min=0,
+            resume="runtime",
+        ),
+    )
+    num_workers: int = field(
+        default=0, metadata=_meta("DataLoader worker processes.", min=0, resume="runtime")
+    )
+    log_every: int = field(
+        default=50,
+        metadata=_meta(
+            "Log the training loss, learning rate and samples/s every N iterations (0: per epoch "
+            "only).",
+            min=0,
+            resume="runtime",
+        ),
+    )
+    extra: dict[str, Any] = field(
+        default_factory=dict, metadata=_meta("Free-form settings.", cli=False, resume="runtime")
+    )
 
     def validate(self) -> TrainConfig:
         """Check values and combinations; raise ``ValueError`` naming the setting and the fix."""
@@ -161,17 +277,23 @@ class TrainConfig:
         if self.temporal is not None and self.sequence_length < 2:
             raise ValueError("temporal: --temporal needs --sequence-length of at least 2.")
         if self.temporal is not None and self.split == "random":
-            raise ValueError("split: temporal models need consecutive frames in each part; use --split time or year.")
+            raise ValueError(
+                "split: temporal models need consecutive frames in each part; use --split time or year."
+            )
         if self.preset == "deepsphere" and self.depth not in (None, 5):
-            raise ValueError(f"depth: the deepsphere preset has 5 poolings; drop --depth {self.depth} or use "
-                             "--preset small.")
+            raise ValueError(
+                f"depth: the deepsphere preset has 5 poolings; drop --depth {self.depth} or use "
+                "--preset small."
+            )
         parse_class_weights(self.class_weights)
         return self
 
     @property
     def grid_resolution(self) -> int:
         """The resolution actually used (explicit or the sampling's default)."""
-        return int(self.resolution if self.resolution is not None else DEFAULT_RESOLUTION[self.sampling])
+        return int(
+            self.resolution if self.resolution is not None else DEFAULT_RESOLUTION[self.sampling]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (YAML/JSON serialisable)."""
@@ -209,7 +331,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     """``value`` converted to the type of field ``name``; ``ValueError`` naming the key otherwise."""
     tp, optional = _strip_optional(_HINTS[name])
     where = f" in {source}" if source else ""
-    if value is None or (optional and isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
+    if value is None or (
+        optional and isinstance(value, str) and value.strip().lower() in ("none", "null", "")
+    ):
         if optional:
             return None
         raise ValueError(f"setting {name!r}{where} must not be empty.")
@@ -217,7 +341,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if get_origin(tp) is Literal:
             text = str(value).strip().lower()
             if text not in get_args(tp):
-                raise ValueError(f"setting {name!r}{where} is {value!r}; choose one of {', '.join(get_args(tp))}.")
+                raise ValueError(
+                    f"setting {name!r}{where} is {value!r}; choose one of {', '.join(get_args(tp))}."
+                )
             return text
         if tp is bool:
             if isinstance(value, bool):
@@ -244,7 +370,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 return ",".join(str(v) for v in value)
             return str(value)
         if get_origin(tp) is list:
-            items = value if isinstance(value, (list, tuple)) else [v for v in str(value).replace(",", " ").split()]
+            items = (
+                value
+                if isinstance(value, (list, tuple))
+                else [v for v in str(value).replace(",", " ").split()]
+            )
             return [int(v) for v in items]
         if get_origin(tp) is dict:
             if not isinstance(value, dict):
@@ -274,7 +404,9 @@ def _check_value(f: dataclasses.Field, value: Any) -> None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         flag = "--" + f.name.replace("_", "-")
         if lo is not None and (value <= lo if f.metadata.get("exclusive_min") else value < lo):
-            bound = f"greater than {lo:g}" if f.metadata.get("exclusive_min") else f"at least {lo:g}"
+            bound = (
+                f"greater than {lo:g}" if f.metadata.get("exclusive_min") else f"at least {lo:g}"
+            )
             raise ValueError(f"setting {f.name!r} ({flag}) must be {bound}; got {value}.")
         if hi is not None and value > hi:
             raise ValueError(f"setting {f.name!r} ({flag}) must be at most {hi:g}; got {value}.")
@@ -310,8 +442,11 @@ _CONFIGS = "configs"
 def example_configs() -> dict[str, Path]:
     """Example configurations shipped with the package: ``{name: path}`` (name = file stem)."""
     folder = resources.files("climate_seg") / _CONFIGS
-    return {Path(str(p)).stem: Path(str(p)) for p in sorted(folder.iterdir(), key=lambda q: q.name)
-            if p.name.endswith((".yaml", ".toml"))}
+    return {
+        Path(str(p)).stem: Path(str(p))
+        for p in sorted(folder.iterdir(), key=lambda q: q.name)
+        if p.name.endswith((".yaml", ".toml"))
+    }
 
 
 def resolve_config_path(name_or_path: str | Path) -> Path:
@@ -322,9 +457,15 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     examples = example_configs()
     if str(name_or_path) in examples:
         return examples[str(name_or_path)]
-    what = "config file {} does not exist" if path.suffix or len(path.parts) > 1 else "config {} is neither a file nor a shipped example"
-    raise ValueError(f"{what.format(repr(str(name_or_path)))}; shipped examples: {', '.join(examples)} "
-                     "(see `climate-seg info`).")
+    what = (
+        "config file {} does not exist"
+        if path.suffix or len(path.parts) > 1
+        else "config {} is neither a file nor a shipped example"
+    )
+    raise ValueError(
+        f"{what.format(repr(str(name_or_path)))}; shipped examples: {', '.join(examples)} "
+        "(see `climate-seg info`)."
+    )
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -364,7 +505,9 @@ def read_settings(path: str | Path | None = None, **overrides: Any) -> dict[str,
         for key, value in _read_file(file).items():
             key = str(key).replace("-", "_")
             if key not in names:
-                raise ValueError(f"unknown setting {key!r} in {file}; valid keys: {', '.join(sorted(names))}.")
+                raise ValueError(
+                    f"unknown setting {key!r} in {file}; valid keys: {', '.join(sorted(names))}."
+                )
             values[key] = _coerce(key, value, str(file))
     for key, value in overrides.items():
         if value is None:

@@ -30,8 +30,14 @@ def metric_dict(r: dict[str, Any]) -> dict[str, float]:
         ``accuracy`` (pixel), ``mean_iou``, ``recall_<c>`` and ``iou_<c>`` for c in bg, tc,
         ar, and ``n_vertices``.
     """
-    out = {"ap_tc": r["AP_TC"], "ap_ar": r["AP_AR"], "map": r["mAP"], "mean_accuracy": r["mean_accuracy"],
-           "accuracy": r["pixel_accuracy"], "mean_iou": r["mean_IoU"]}
+    out = {
+        "ap_tc": r["AP_TC"],
+        "ap_ar": r["AP_AR"],
+        "map": r["mAP"],
+        "mean_accuracy": r["mean_accuracy"],
+        "accuracy": r["pixel_accuracy"],
+        "mean_iou": r["mean_IoU"],
+    }
     for new, old in (("bg", "background"), ("tc", "TC"), ("ar", "AR")):
         out[f"recall_{new}"], out[f"iou_{new}"] = r[f"recall_{old}"], r[f"IoU_{old}"]
     result: dict[str, Any] = {k: float(v) for k, v in out.items()}
@@ -39,9 +45,15 @@ def metric_dict(r: dict[str, Any]) -> dict[str, float]:
     return result
 
 
-def evaluate_model(model: torch.nn.Module, dataset: Any, device: torch.device | str = "cpu", batch_size: int = 4,
-                   transform: MeshGrid | None = None, workers: int = 0,
-                   keep: list[SegmentationMetrics] | None = None) -> dict[str, dict[str, float]]:
+def evaluate_model(
+    model: torch.nn.Module,
+    dataset: Any,
+    device: torch.device | str = "cpu",
+    batch_size: int = 4,
+    transform: MeshGrid | None = None,
+    workers: int = 0,
+    keep: list[SegmentationMetrics] | None = None,
+) -> dict[str, dict[str, float]]:
     """Metrics of ``model`` on ``dataset`` (all ranks cooperate; every rank gets the result).
 
     An ignite evaluator ``Engine`` with :class:`~climate_seg.metrics.IgniteSegmentationMetrics`
@@ -83,14 +95,20 @@ def evaluate_model(model: torch.nn.Module, dataset: Any, device: torch.device | 
         return probs, y, mesh, y_mesh
 
     evaluator = Engine(step)
-    metrics = {"grid": IgniteSegmentationMetrics(lambda o: (o[0], o[1]), device=device, from_logits=False)}
+    metrics = {
+        "grid": IgniteSegmentationMetrics(lambda o: (o[0], o[1]), device=device, from_logits=False)
+    }
     if back is not None:
-        metrics["mesh"] = IgniteSegmentationMetrics(lambda o: (o[2], o[3]), device=device, from_logits=False)
+        metrics["mesh"] = IgniteSegmentationMetrics(
+            lambda o: (o[2], o[3]), device=device, from_logits=False
+        )
     for name, metric in metrics.items():
         metric.attach(evaluator, name)
     with torch.no_grad():
         if shard:
-            evaluator.run(DataLoader(dataset, batch_size=batch_size, sampler=shard, num_workers=workers))
+            evaluator.run(
+                DataLoader(dataset, batch_size=batch_size, sampler=shard, num_workers=workers)
+            )
             results = {name: evaluator.state.metrics[name] for name in metrics}
         else:  # an empty shard (fewer samples than ranks) still joins the all-reduce
             results = {name: metric.compute() for name, metric in metrics.items()}

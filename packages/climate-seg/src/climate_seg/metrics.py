@@ -124,7 +124,9 @@ class SegmentationMetrics:
     def reset(self) -> None:
         """Forget everything accumulated."""
         k = len(self.ap_classes)
-        self.confusion: NDArray[np.int64] = np.zeros((self.n_classes, self.n_classes), dtype=np.int64)
+        self.confusion: NDArray[np.int64] = np.zeros(
+            (self.n_classes, self.n_classes), dtype=np.int64
+        )
         self.hist_pos: NDArray[np.int64] = np.zeros((k, self.n_bins), dtype=np.int64)
         self.hist_neg: NDArray[np.int64] = np.zeros((k, self.n_bins), dtype=np.int64)
         self._scores: list[np.ndarray] | None = [] if self.exact_limit > 0 else None
@@ -274,7 +276,9 @@ class SegmentationMetrics:
             out[f"AP_{self.class_names[c]}"] = ap
         # NaN when any class AP is undefined (no positive of that class): a mean over the
         # remaining classes would silently report another quantity
-        out["mAP"] = float(np.mean(aps)) if aps and not any(np.isnan(a) for a in aps) else float("nan")
+        out["mAP"] = (
+            float(np.mean(aps)) if aps and not any(np.isnan(a) for a in aps) else float("nan")
+        )
         for c in range(self.n_classes):
             out[f"recall_{self.class_names[c]}"] = float(recall[c])
             out[f"IoU_{self.class_names[c]}"] = float(iou[c])
@@ -286,8 +290,6 @@ class SegmentationMetrics:
         out["n_vertices"] = int(self.count)
         out["ap_exact"] = self.exact
         return out
-
-
 
 
 class IgniteSegmentationMetrics(_IgniteMetric):
@@ -314,8 +316,13 @@ class IgniteSegmentationMetrics(_IgniteMetric):
     then holds the summed state (e.g. for :meth:`SegmentationMetrics.precision_recall`).
     """
 
-    def __init__(self, output_transform: Callable = lambda x: x, device: str | torch.device = "cpu",
-                 from_logits: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        output_transform: Callable = lambda x: x,
+        device: str | torch.device = "cpu",
+        from_logits: bool = True,
+        **kwargs: Any,
+    ) -> None:
         self._acc = SegmentationMetrics(**kwargs)
         self.from_logits = bool(from_logits)
         super().__init__(output_transform=output_transform, device=device)

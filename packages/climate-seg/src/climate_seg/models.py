@@ -17,7 +17,14 @@ import torch
 from .config import TrainConfig
 from .data import N_CHANNELS, N_CLASSES
 
-__all__ = ["SMALL_DEPTH", "SMALL_WIDTH", "build_model", "data_mesh", "parameter_count", "sampling_for"]
+__all__ = [
+    "SMALL_DEPTH",
+    "SMALL_WIDTH",
+    "build_model",
+    "data_mesh",
+    "parameter_count",
+    "sampling_for",
+]
 
 #: Base width of the ``small`` preset (multiplied by ``width_scale``) and its default depth.
 SMALL_WIDTH, SMALL_DEPTH = 16, 3
@@ -77,7 +84,9 @@ def build_model(config: TrainConfig, sampling: sg.Sampling) -> torch.nn.Module:
     with warnings.catch_warnings():
         # sphere_unet 0.1 wraps a read-only numpy index table in a constant buffer
         # (torch warns that writing to it would be undefined; it is never written)
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="The given NumPy array is not writable", category=UserWarning
+        )
         return _build(config, sampling)
 
 
@@ -85,22 +94,30 @@ def _build(config: TrainConfig, sampling: sg.Sampling) -> torch.nn.Module:
     T = config.sequence_length
     if config.preset == "deepsphere":
         if config.temporal:
-            return su.deepsphere_artc_temporal(sampling, n_frames=T, mode=config.temporal, kernel_size=config.kernel_size)
+            return su.deepsphere_artc_temporal(
+                sampling, n_frames=T, mode=config.temporal, kernel_size=config.kernel_size
+            )
         return su.deepsphere_artc(sampling, kernel_size=config.kernel_size)
     limit = sg.max_depth(sampling)
     depth = SMALL_DEPTH if config.depth is None else config.depth
     if config.depth is not None and depth > limit:
-        raise ValueError(f"depth: {depth} poolings need a finer grid; {config.sampling} resolution "
-                         f"{config.grid_resolution} allows at most {limit}.")
+        raise ValueError(
+            f"depth: {depth} poolings need a finer grid; {config.sampling} resolution "
+            f"{config.grid_resolution} allows at most {limit}."
+        )
     depth = max(1, min(depth, limit))
-    if config.depth is None:  # the default depth also stops where a coarse level has no more than k vertices
+    if (
+        config.depth is None
+    ):  # the default depth also stops where a coarse level has no more than k vertices
         coarse = sampling
         for level in range(depth):
             coarse = sg.coarsen(coarse).coarse
             if coarse.n_vertices <= config.neighbours:
                 depth = max(1, level)
                 break
-    kw: dict[str, Any] = dict(width=max(2, round(SMALL_WIDTH * config.width_scale)), kernel_size=config.kernel_size)
+    kw: dict[str, Any] = dict(
+        width=max(2, round(SMALL_WIDTH * config.width_scale)), kernel_size=config.kernel_size
+    )
     if config.neighbours != 8:
         kw["k"] = int(config.neighbours)
     if config.temporal == "stack":

@@ -43,8 +43,14 @@ def select_files(data: str | Path, split_name: str, config: TrainConfig) -> list
     return parts[split_name]
 
 
-def dataset_for(files: list[Path], mean: np.ndarray, std: np.ndarray, config: TrainConfig, transform: MeshGrid,
-                skip_bad_files: bool | None = None) -> GridDataset:
+def dataset_for(
+    files: list[Path],
+    mean: np.ndarray,
+    std: np.ndarray,
+    config: TrainConfig,
+    transform: MeshGrid,
+    skip_bad_files: bool | None = None,
+) -> GridDataset:
     """Frames ``(V_grid, 16)`` or sequences ``(T, V_grid, 16)`` of ``files`` on the model grid.
 
     Parameters
@@ -61,8 +67,14 @@ def dataset_for(files: list[Path], mean: np.ndarray, std: np.ndarray, config: Tr
     seq = config.sequence_length if config.temporal is not None else None
     skip = config.skip_bad_files if skip_bad_files is None else skip_bad_files
     kind = PackedDataset if files and is_packed(Path(files[0]).parent) else CAM5Dataset
-    base = kind(files, stats=(mean, std), seq_len=seq, shift=config.prediction_shift if seq else 0,
-                skip_bad_files=skip, n_vertices=transform.mesh.n_vertices)
+    base = kind(
+        files,
+        stats=(mean, std),
+        seq_len=seq,
+        shift=config.prediction_shift if seq else 0,
+        skip_bad_files=skip,
+        n_vertices=transform.mesh.n_vertices,
+    )
     return GridDataset(base, transform)
 
 
@@ -77,9 +89,15 @@ def vertex_count(files: list[Path], skip_bad_files: bool) -> int:
         except Exception as exc:
             if skip_bad_files:
                 continue
-            raise ValueError(f"{f} cannot be read ({exc.__class__.__name__}); fix or remove it, or pass "
-                             "--skip-bad-files (see `climate-seg data check`).") from None
+            raise ValueError(
+                f"{f} cannot be read ({exc.__class__.__name__}); fix or remove it, or pass "
+                "--skip-bad-files (see `climate-seg data check`)."
+            ) from None
         if len(shape) != 2 or shape[0] != 16:
-            raise ValueError(f"{f.name} has {shape[0] if shape else 0} channels; CAM5 files have 16 (TMQ ... ZBOT).")
+            raise ValueError(
+                f"{f.name} has {shape[0] if shape else 0} channels; CAM5 files have 16 (TMQ ... ZBOT)."
+            )
         return int(shape[1])
-    raise ValueError("no training file can be read; check the folder with `climate-seg data check`.")
+    raise ValueError(
+        "no training file can be read; check the folder with `climate-seg data check`."
+    )

@@ -14,17 +14,39 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CHANNEL_UNITS", "CLASS_COLORS", "plot_curves", "plot_globe_gif", "plot_maps", "plot_precision_recall",
-           "raster"]
+__all__ = [
+    "CHANNEL_UNITS",
+    "CLASS_COLORS",
+    "plot_curves",
+    "plot_globe_gif",
+    "plot_maps",
+    "plot_precision_recall",
+    "raster",
+]
 
 #: Background, TC, AR.
 CLASS_COLORS = ("#f2f2f2", "#d62728", "#1f77b4")
 CLASS_NAMES = ("background", "TC", "AR")
 
 #: Units of the 16 CAM5 channels (CAM5 history-file conventions).
-CHANNEL_UNITS = {"TMQ": "kg m$^{-2}$", "U850": "m s$^{-1}$", "V850": "m s$^{-1}$", "UBOT": "m s$^{-1}$",
-                 "VBOT": "m s$^{-1}$", "QREFHT": "kg kg$^{-1}$", "PS": "Pa", "PSL": "Pa", "T200": "K", "T500": "K",
-                 "PRECT": "m s$^{-1}$", "TS": "K", "TREFHT": "K", "Z1000": "m", "Z200": "m", "ZBOT": "m"}
+CHANNEL_UNITS = {
+    "TMQ": "kg m$^{-2}$",
+    "U850": "m s$^{-1}$",
+    "V850": "m s$^{-1}$",
+    "UBOT": "m s$^{-1}$",
+    "VBOT": "m s$^{-1}$",
+    "QREFHT": "kg kg$^{-1}$",
+    "PS": "Pa",
+    "PSL": "Pa",
+    "T200": "K",
+    "T500": "K",
+    "PRECT": "m s$^{-1}$",
+    "TS": "K",
+    "TREFHT": "K",
+    "Z1000": "m",
+    "Z200": "m",
+    "ZBOT": "m",
+}
 
 
 def _pyplot() -> Any:
@@ -38,7 +60,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def raster(transform: Any, values: np.ndarray, classes: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def raster(
+    transform: Any, values: np.ndarray, classes: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mesh values on the regular raster of an equiangular ``transform.grid``.
 
     Parameters
@@ -88,8 +112,16 @@ def _map_axes(fig: Any, n: int, k: int, projection: str) -> Any:
     return ax
 
 
-def plot_maps(transform: Any, field: np.ndarray, truth: np.ndarray | None, prediction: np.ndarray | None,
-              path: str | Path, projection: str = "mollweide", channel: str = "TMQ", when: str = "") -> Path:
+def plot_maps(
+    transform: Any,
+    field: np.ndarray,
+    truth: np.ndarray | None,
+    prediction: np.ndarray | None,
+    path: str | Path,
+    projection: str = "mollweide",
+    channel: str = "TMQ",
+    when: str = "",
+) -> Path:
     """Save a PNG with filled maps of a channel, the ground truth and the prediction.
 
     Parameters
@@ -115,7 +147,11 @@ def plot_maps(transform: Any, field: np.ndarray, truth: np.ndarray | None, predi
     if projection not in ("mollweide", "equirectangular"):
         raise ValueError(f"unknown projection {projection!r}; choose mollweide or equirectangular.")
     panels: list[tuple[str, np.ndarray, bool]] = [(channel, field, False)]
-    panels += [(name, lab, True) for name, lab in (("ground truth", truth), ("prediction", prediction)) if lab is not None]
+    panels += [
+        (name, lab, True)
+        for name, lab in (("ground truth", truth), ("prediction", prediction))
+        if lab is not None
+    ]
     fig = plt.figure(figsize=(5.2 * len(panels), 3.4))
     cmap, norm = ListedColormap(CLASS_COLORS), BoundaryNorm([-0.5, 0.5, 1.5, 2.5], 3)
     for k, (name, values, is_class) in enumerate(panels):
@@ -130,7 +166,10 @@ def plot_maps(transform: Any, field: np.ndarray, truth: np.ndarray | None, predi
             bar.set_label(f"{channel} ({CHANNEL_UNITS.get(channel, 'raw units')})", fontsize=8)
         ax.set_title(name, fontsize=10)
     if truth is not None or prediction is not None:
-        handles = [Patch(facecolor=c, edgecolor="0.5", label=n) for c, n in zip(CLASS_COLORS, CLASS_NAMES, strict=True)]
+        handles = [
+            Patch(facecolor=c, edgecolor="0.5", label=n)
+            for c, n in zip(CLASS_COLORS, CLASS_NAMES, strict=True)
+        ]
         fig.legend(handles=handles, loc="lower right", ncol=3, fontsize=8, frameon=False)
     fig.suptitle(f"{when}  ({projection})" if when else projection, fontsize=11)
     fig.tight_layout()
@@ -140,8 +179,14 @@ def plot_maps(transform: Any, field: np.ndarray, truth: np.ndarray | None, predi
     return path
 
 
-def plot_globe_gif(transform: Any, truth: np.ndarray, prediction: np.ndarray | None, path: str | Path,
-                   when: str = "", frames: int = 24) -> Path:
+def plot_globe_gif(
+    transform: Any,
+    truth: np.ndarray,
+    prediction: np.ndarray | None,
+    path: str | Path,
+    when: str = "",
+    frames: int = 24,
+) -> Path:
     """Save a GIF of rotating globes, ground truth and prediction side by side, with the date.
 
     Raises
@@ -154,7 +199,9 @@ def plot_globe_gif(transform: Any, truth: np.ndarray, prediction: np.ndarray | N
 
     if not animation.PillowWriter.isAvailable():
         raise RuntimeError("--gif needs pillow (pip install pillow); the PNG maps were written.")
-    panels = [("ground truth", truth)] + ([("prediction", prediction)] if prediction is not None else [])
+    panels = [("ground truth", truth)] + (
+        [("prediction", prediction)] if prediction is not None else []
+    )
     colors = np.array([[int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)] for c in CLASS_COLORS])
     fig = plt.figure(figsize=(3.6 * len(panels), 3.8))
     axes = []
@@ -163,7 +210,14 @@ def plot_globe_gif(transform: Any, truth: np.ndarray, prediction: np.ndarray | N
         lo, la = np.meshgrid(np.radians(lon), np.radians(lat))
         xyz = np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)
         ax = fig.add_subplot(1, len(panels), k + 1, projection="3d")
-        ax.plot_surface(*xyz, facecolors=colors[image.astype(int)], rstride=1, cstride=1, linewidth=0, shade=False)
+        ax.plot_surface(
+            *xyz,
+            facecolors=colors[image.astype(int)],
+            rstride=1,
+            cstride=1,
+            linewidth=0,
+            shade=False,
+        )
         ax.set_box_aspect((1, 1, 1))
         ax.set_axis_off()
         ax.set_title(name, fontsize=10)
@@ -187,7 +241,9 @@ def plot_curves(run_dir: str | Path, path: str | Path) -> Path:
     plt = _pyplot()
     metrics = Path(run_dir) / "metrics.jsonl"
     if not metrics.is_file():
-        raise ValueError(f"{run_dir} holds no metrics.jsonl; pass a run folder of `climate-seg train`.")
+        raise ValueError(
+            f"{run_dir} holds no metrics.jsonl; pass a run folder of `climate-seg train`."
+        )
     records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
     train = [r for r in records if r.get("split") == "train_epoch"]
     steps = [r for r in records if r.get("split") == "train"]
@@ -197,8 +253,13 @@ def plot_curves(run_dir: str | Path, path: str | Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     if steps and train:
         epoch_length = max(train[0]["iteration"] / max(train[0]["epoch"], 1), 1)
-        left.plot([r["iteration"] / epoch_length for r in steps], [r["loss"] for r in steps],
-                  color="0.7", lw=0.8, label="every N iterations")
+        left.plot(
+            [r["iteration"] / epoch_length for r in steps],
+            [r["loss"] for r in steps],
+            color="0.7",
+            lw=0.8,
+            label="every N iterations",
+        )
     left.plot([r["epoch"] for r in train], [r["loss"] for r in train], "o-", label="epoch mean")
     left.set_xlabel("epoch")
     left.set_ylabel("training loss (weighted cross-entropy)")
@@ -226,7 +287,12 @@ def plot_precision_recall(acc: Any, path: str | Path, title: str = "") -> Path:
     for k, c in enumerate(acc.ap_classes):
         precision, recall = acc.precision_recall(k)
         name = acc.class_names[c]
-        ax.plot(recall, precision, color=CLASS_COLORS[c], label=f"{name} (AP {result[f'AP_{name}']:.3f})")
+        ax.plot(
+            recall,
+            precision,
+            color=CLASS_COLORS[c],
+            label=f"{name} (AP {result[f'AP_{name}']:.3f})",
+        )
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.set_xlim(0, 1)

@@ -60,14 +60,20 @@ class LoadedModel:
             no good file remains; nothing has been written yet at that point.
         """
         n_vertices = vertex_count(files, skip_bad_files)
-        ds = dataset_for(files, self.mean, self.std, self.config, self.transform_for(n_vertices), skip_bad_files)
+        ds = dataset_for(
+            files, self.mean, self.std, self.config, self.transform_for(n_vertices), skip_bad_files
+        )
         try:
             ds.base.validate()
         except DataFileError as exc:
-            raise ValueError(f"{exc} Fix or remove the file, or pass --skip-bad-files "
-                             "(see `climate-seg data check`).") from None
+            raise ValueError(
+                f"{exc} Fix or remove the file, or pass --skip-bad-files "
+                "(see `climate-seg data check`)."
+            ) from None
         if len(ds) == 0:
-            raise ValueError("no readable data file; check the folder with `climate-seg data check`.")
+            raise ValueError(
+                "no readable data file; check the folder with `climate-seg data check`."
+            )
         return ds
 
     @torch.no_grad()
@@ -83,7 +89,9 @@ def resolve_checkpoint(path: Path) -> Path:
         for name in ("best.pt", "last.pt"):
             if (path / name).is_file():
                 return path / name
-        raise ValueError(f"{path} holds no best.pt or last.pt; train with `climate-seg train --out {path}` first.")
+        raise ValueError(
+            f"{path} holds no best.pt or last.pt; train with `climate-seg train --out {path}` first."
+        )
     return path
 
 
@@ -94,15 +102,19 @@ def load_model(checkpoint: Path, sampling: str | None = None) -> LoadedModel:
         raise ValueError(f"{checkpoint} is not a climate-seg checkpoint (no model/config inside).")
     cfg = config_from_dict(ckpt["config"])
     if sampling is not None and sampling != cfg.sampling:
-        raise ValueError(f"the checkpoint was trained on the {cfg.sampling} sampling, not {sampling}; "
-                         f"pass --sampling {cfg.sampling} or a checkpoint trained on {sampling}.")
+        raise ValueError(
+            f"the checkpoint was trained on the {cfg.sampling} sampling, not {sampling}; "
+            f"pass --sampling {cfg.sampling} or a checkpoint trained on {sampling}."
+        )
     grid = sampling_for(cfg.sampling, cfg.grid_resolution)
     model = build_model(cfg, grid)
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError:
-        raise ValueError(f"{checkpoint} does not match the model of its configuration ({cfg.sampling}); "
-                         "it was written by another version or sampling.") from None
+        raise ValueError(
+            f"{checkpoint} does not match the model of its configuration ({cfg.sampling}); "
+            "it was written by another version or sampling."
+        ) from None
     model.eval()
     return LoadedModel(model, cfg, grid, np.asarray(ckpt["mean"]), np.asarray(ckpt["std"]))
 
@@ -111,12 +123,19 @@ def _targets(ds: GridDataset, config: TrainConfig, out_dir: Path) -> list[Path]:
     base = ds.base
     offset = (config.sequence_length - 1 + config.prediction_shift) if config.temporal else 0
     names = [Path(f).name for f in base.files]
-    return [Path(out_dir) / names[int(s) + offset].replace(".npz", "-pred.npz") for s in base._starts]
+    return [
+        Path(out_dir) / names[int(s) + offset].replace(".npz", "-pred.npz") for s in base._starts
+    ]
 
 
 @torch.no_grad()
-def predict_files(loaded: LoadedModel, files: list[Path], out_dir: Path, overwrite: bool = False,
-                  skip_bad_files: bool = False) -> list[Path]:
+def predict_files(
+    loaded: LoadedModel,
+    files: list[Path],
+    out_dir: Path,
+    overwrite: bool = False,
+    skip_bad_files: bool = False,
+) -> list[Path]:
     """Write ``<name>-pred.npz`` per input frame: ``probabilities (3, V)`` float16 and ``labels (V,)`` int8 on the mesh.
 
     Also stores the grid predictions (``grid_labels``) when the model grid is not the mesh.
@@ -132,16 +151,20 @@ def predict_files(loaded: LoadedModel, files: list[Path], out_dir: Path, overwri
     targets = _targets(ds, loaded.config, out_dir)
     existing = [t for t in targets if t.exists()]
     if existing and not overwrite:
-        raise ValueError(f"{len(existing)} prediction file(s) already exist in {out_dir} (e.g. {existing[0].name}); "
-                         "pass --overwrite to replace them or choose another --out.")
+        raise ValueError(
+            f"{len(existing)} prediction file(s) already exist in {out_dir} (e.g. {existing[0].name}); "
+            "pass --overwrite to replace them or choose another --out."
+        )
     transform = ds.transform
     written = []
     for i, target in enumerate(targets):
         x, _, _ = ds[i]
         probs = loaded.probabilities(x[None])[0]
         mesh_probs = transform.to_mesh(probs)
-        arrays: dict[str, np.ndarray] = {"probabilities": mesh_probs.T.numpy().astype(np.float16),
-                  "labels": mesh_probs.argmax(-1).numpy().astype(np.int8)}
+        arrays: dict[str, np.ndarray] = {
+            "probabilities": mesh_probs.T.numpy().astype(np.float16),
+            "labels": mesh_probs.argmax(-1).numpy().astype(np.int8),
+        }
         if not transform.identity:
             arrays["grid_labels"] = probs.argmax(-1).numpy().astype(np.int8)
         buffer = io.BytesIO()

@@ -65,7 +65,13 @@ class MeshGrid:
         """The transform from ``mesh`` to ``grid`` (identity when they coincide)."""
         if mesh.n_vertices == grid.n_vertices and np.allclose(mesh.coords, grid.coords):
             return cls(mesh, grid)
-        return cls(mesh, grid, _csr(mesh, grid, "linear"), _csr(mesh, grid, "nearest"), _csr(grid, mesh, "nearest"))
+        return cls(
+            mesh,
+            grid,
+            _csr(mesh, grid, "linear"),
+            _csr(mesh, grid, "nearest"),
+            _csr(grid, mesh, "nearest"),
+        )
 
     @property
     def identity(self) -> bool:
@@ -144,4 +150,8 @@ class GridDataset(Dataset):
             return torch.as_tensor(x_np), torch.as_tensor(y_np), torch.as_tensor(y_np)
         xg = self.transform.fields_to_grid(x_np)
         yg = self.transform.labels_to_grid(y_np)
-        return torch.from_numpy(np.ascontiguousarray(xg)), torch.from_numpy(yg), torch.as_tensor(y_np)
+        return (
+            torch.from_numpy(np.ascontiguousarray(xg)),
+            torch.from_numpy(yg),
+            torch.as_tensor(y_np),
+        )

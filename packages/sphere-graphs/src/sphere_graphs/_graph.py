@@ -209,8 +209,11 @@ class SphereGraph:
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise ValueError(f"{path} is not a SphereGraph file (written by SphereGraph.save).")
         with loaded as f:
-            missing = [key for key in ("header", "indptr", "indices", "data", "shape", "coords")
-                       if key not in getattr(f, "files", [])]
+            missing = [
+                key
+                for key in ("header", "indptr", "indices", "data", "shape", "coords")
+                if key not in getattr(f, "files", [])
+            ]
             if missing:
                 raise ValueError(
                     f"{path} is not a SphereGraph file (written by SphereGraph.save): it lacks "

@@ -43,7 +43,9 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ public API
-def pix2xyf(nside: int, ipix: ArrayLike, nest: bool = True) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+def pix2xyf(
+    nside: int, ipix: ArrayLike, nest: bool = True
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """Face coordinates ``(x, y, face)`` of HEALPix pixels.
 
     Parameters
@@ -203,7 +205,9 @@ def _build_crossing_table() -> NDArray[np.int64]:
 _CROSS = _build_crossing_table()
 
 
-def _neighbours_xyf(n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+def _neighbours_xyf(
+    n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     nx = x[:, None] + _DX
     ny = y[:, None] + _DY
     face = np.broadcast_to(f[:, None], nx.shape).copy()

@@ -143,7 +143,9 @@ def _ij_to_ring(n: int, i: NDArray[np.int64], j: NDArray[np.int64]) -> NDArray[n
 
 
 # ------------------------------------------------------------ (ring, pos) <-> xyf
-def _ij_to_xyf(n: int, i: NDArray[np.int64], j: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+def _ij_to_xyf(
+    n: int, i: NDArray[np.int64], j: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     north, south = i < n, i > 3 * n
     # Equatorial belt: twice the longitude in units of pi / (4 n) is h; the face is read
     # off the two diagonal coordinates h - i and h + i.
@@ -217,21 +219,29 @@ def _compact(v: NDArray[np.int64], nbits: int = 64) -> NDArray[np.int64]:
     return out
 
 
-def _nest_to_xyf(n: int, p: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+def _nest_to_xyf(
+    n: int, p: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     nn = n * n
     f, r = p // nn, p % nn
     nbits = 2 * n.bit_length()
     return _compact(r, nbits), _compact(r >> 1, nbits), f
 
 
-def _xyf_to_nest(n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64]) -> NDArray[np.int64]:
+def _xyf_to_nest(
+    n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64]
+) -> NDArray[np.int64]:
     nbits = n.bit_length()
     return f * (n * n) + (_spread(x, nbits) | (_spread(y, nbits) << 1))
 
 
-def _pix_to_xyf(n: int, p: NDArray[np.int64], nest: bool) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+def _pix_to_xyf(
+    n: int, p: NDArray[np.int64], nest: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     return _nest_to_xyf(n, p) if nest else _ij_to_xyf(n, *_ring_to_ij(n, p))
 
 
-def _xyf_to_pix(n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64], nest: bool) -> NDArray[np.int64]:
+def _xyf_to_pix(
+    n: int, x: NDArray[np.int64], y: NDArray[np.int64], f: NDArray[np.int64], nest: bool
+) -> NDArray[np.int64]:
     return _xyf_to_nest(n, x, y, f) if nest else _ij_to_ring(n, *_xyf_to_ij(n, x, y, f))

@@ -96,7 +96,9 @@ def ang2pix(
     return _locate(n, np.cos(colat), np.sin(colat), lon, nest)
 
 
-def vec2pix(nside: int, x: ArrayLike, y: ArrayLike, z: ArrayLike, nest: bool = True) -> NDArray[np.int64]:
+def vec2pix(
+    nside: int, x: ArrayLike, y: ArrayLike, z: ArrayLike, nest: bool = True
+) -> NDArray[np.int64]:
     """Pixel containing each vector ``(x, y, z)`` (any length > 0), as ``healpy.vec2pix``.
 
     Parameters

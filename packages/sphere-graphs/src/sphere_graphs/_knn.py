@@ -138,7 +138,9 @@ def tree_knn(
     n_tree = tree.n
     queries = np.asarray(queries, dtype=np.int64)
     extra_cols = 0 if tie is None else 8
-    out_nbr = np.empty((queries.size, k), dtype=np.int32 if coords.shape[0] < 2**31 - 1 else np.int64)
+    out_nbr = np.empty(
+        (queries.size, k), dtype=np.int32 if coords.shape[0] < 2**31 - 1 else np.int64
+    )
     out_d2 = np.empty((queries.size, k))
     ex: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     todo = np.arange(queries.size)

@@ -276,7 +276,9 @@ def _face(
                     rows_t, cols_t = np.nonzero(within & ~reach[:, None] & interior[:, None])
                     if rows_t.size:
                         src = start_t + zgrid[tpix[rows_t]]
-                        dst = P[txs[rows_t] + x0 + off[cols_t, 0], tys[rows_t] + y0 + off[cols_t, 1]]
+                        dst = P[
+                            txs[rows_t] + x0 + off[cols_t, 0], tys[rows_t] + y0 + off[cols_t, 1]
+                        ]
                         extras.append((src, dst, tsub[rows_t, cols_t]))
             selimg[bx : bx + block, by : by + block] = sel_block.reshape(block, block, k)
             start = base + int(
@@ -363,7 +365,20 @@ def healpix_knn(sampling: HealpixSampling, k: int, tie: float | None = None) -> 
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [
             pool.submit(
-                _face, coords, grid, f, nside, k, r, off, nbr, d2, mutual, block, tie, face_extras[f]
+                _face,
+                coords,
+                grid,
+                f,
+                nside,
+                k,
+                r,
+                off,
+                nbr,
+                d2,
+                mutual,
+                block,
+                tie,
+                face_extras[f],
             )
             for f in range(12)
         ]

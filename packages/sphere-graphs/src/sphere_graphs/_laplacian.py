@@ -124,7 +124,9 @@ def laplacian(
     return _minus_with_diagonal(w, (degree > 0).astype(np.float64), inv_sqrt)
 
 
-def estimate_lmax(L: sp.spmatrix | ArrayLike, *, tol: float = 1e-3, normalized_bound: bool = False) -> float:
+def estimate_lmax(
+    L: sp.spmatrix | ArrayLike, *, tol: float = 1e-3, normalized_bound: bool = False
+) -> float:
     """Upper estimate of the largest eigenvalue of a symmetric Laplacian.
 
     Uses ``scipy.sparse.linalg.eigsh`` (largest algebraic, relative tolerance

@@ -114,7 +114,9 @@ def _per_level(value: float | Sequence[float] | None, n: int, name: str) -> list
         return [None if value is None else float(value)] * n
     values = list(value)
     if len(values) != n:
-        raise ValueError(f"{name} must be one number or {n} numbers (one per level); got {len(values)}.")
+        raise ValueError(
+            f"{name} must be one number or {n} numbers (one per level); got {len(values)}."
+        )
     return [None if v is None else float(v) for v in values]
 
 
@@ -218,5 +220,7 @@ def graph_hierarchy(
         # construction): rescale without re-validating them, degree computed once.
         given = estimate_lmax(g.laplacian(laplacian)) if lmax == "arpack" else None
         lap, bound = _rescaled(g.adjacency, laplacian, given, np.dtype(dtype))
-        levels.append(GraphLevel(s, g, lap, bound, coarsenings[i] if i < len(coarsenings) else None))
+        levels.append(
+            GraphLevel(s, g, lap, bound, coarsenings[i] if i < len(coarsenings) else None)
+        )
     return GraphHierarchy(tuple(levels), laplacian, graph)

@@ -91,7 +91,9 @@ def tuned_kernel_width(sampling: Sampling, k: int) -> float | None:
     return float(per_k[best] * math.sqrt(4 * math.pi / n))
 
 
-def default_kernel_width(sampling: Sampling, k: int, kth_distances: np.ndarray | None = None) -> float:
+def default_kernel_width(
+    sampling: Sampling, k: int, kth_distances: np.ndarray | None = None
+) -> float:
     """Default ``sigma`` of :func:`sphere_graphs.knn_graph`.
 
     Rules, in order:

@@ -115,12 +115,16 @@ def symmetry_permutation(
     return perm.astype(np.int64)
 
 
-def _permutation(sampling: Sampling | ArrayLike, rotation: ArrayLike, atol: float, what: str) -> NDArray[np.int64]:
+def _permutation(
+    sampling: Sampling | ArrayLike, rotation: ArrayLike, atol: float, what: str
+) -> NDArray[np.int64]:
     rot = np.asarray(rotation)
     n = _coords(sampling).shape[0]
     if rot.ndim == 1:
-        if not np.issubdtype(rot.dtype, np.integer) or rot.shape != (n,) or not np.array_equal(
-            np.sort(rot), np.arange(n)
+        if (
+            not np.issubdtype(rot.dtype, np.integer)
+            or rot.shape != (n,)
+            or not np.array_equal(np.sort(rot), np.arange(n))
         ):
             raise ValueError(
                 f"{what}: a permutation must be an integer array holding each of 0..{n - 1} once; "
@@ -187,7 +191,9 @@ def equivariance_residual(
             f"fn must return (B, V_out, C_out) arrays of one shape; got {y.shape} and {y_rot.shape}."
         )
     if output_permutation is not None:
-        p_out = _permutation(np.zeros((y.shape[1], 3)), output_permutation, match_atol, "output_permutation")
+        p_out = _permutation(
+            np.zeros((y.shape[1], 3)), output_permutation, match_atol, "output_permutation"
+        )
     elif output_sampling is not None:
         p_out = _permutation(output_sampling, rotation, match_atol, "rotation (output)")
     elif y.shape[1] == p_in.size:

@@ -27,7 +27,10 @@ _DEFAULT_UNPOOL = {"healpix": "nearest", "equiangular": "nearest", "icosahedral"
 
 def for_sampling(
     sampling: Sampling | Coarsening | Sequence[Coarsening],
-    mode: str = "max", *, levels: int = 1, unpool_mode: str | None = None
+    mode: str = "max",
+    *,
+    levels: int = 1,
+    unpool_mode: str | None = None,
 ) -> tuple[Pool, Unpool]:
     """Pooling and unpooling modules for one coarsening of a sphere-graphs sampling.
 

@@ -69,7 +69,12 @@ class IcosahedralPool(Pool):
     """
 
     def __init__(
-        self, sampling: IcosahedralSampling | None = None, mode: str = "max", levels: int = 1, *, level: int | None = None
+        self,
+        sampling: IcosahedralSampling | None = None,
+        mode: str = "max",
+        levels: int = 1,
+        *,
+        level: int | None = None,
     ) -> None:
         maps, fine, coarse = icosahedral_setup(sampling, level=level, levels=levels)
         super().__init__(maps, mode, fine=fine, coarse=coarse)

@@ -25,7 +25,9 @@ def check_dropout(value: object) -> float:
     return float(value)
 
 
-def check_input(x: object, n_vertices: int, channels: int, like: Tensor, name: str, temporal: bool = False) -> None:
+def check_input(
+    x: object, n_vertices: int, channels: int, like: Tensor, name: str, temporal: bool = False
+) -> None:
     """Raise ``TypeError`` / ``ValueError`` unless ``x`` is ``(B, V, C)`` (or ``(B, T, V, C)``).
 
     ``like`` is a parameter of the model: ``x`` must have its dtype and device.
@@ -57,5 +59,3 @@ def check_input(x: object, n_vertices: int, channels: int, like: Tensor, name: s
             f"{name}: input is on {x.device} but the model is on {like.device}; "
             f"move one of them (x.to('{like.device}') or model.to('{x.device}'))."
         )
-
-

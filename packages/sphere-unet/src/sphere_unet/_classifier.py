@@ -64,14 +64,27 @@ class SphericalClassifier(nn.Module):
     ) -> None:
         super().__init__()
         depth = check_int("depth", depth, 0)
-        in_channels, n_outputs = check_int("in_channels", in_channels, 1), check_int("n_outputs", n_outputs, 1)
+        in_channels, n_outputs = (
+            check_int("in_channels", in_channels, 1),
+            check_int("n_outputs", n_outputs, 1),
+        )
         dropout = check_dropout(dropout)
         K = resolve_order(K, kernel_size)
         channels = [list(c) for c in (channels or [[16 * 2**i] for i in range(depth + 1)])]
         if len(channels) != depth + 1 or any(len(c) == 0 for c in channels):
-            raise ValueError(f"channels needs depth + 1 = {depth + 1} non-empty entries; got {channels}.")
-        self.stack = LevelStack(sampling, depth, graph=graph, k=k, sigma=sigma, laplacian=laplacian,
-                                pool=pool, coarsenings=coarsenings)
+            raise ValueError(
+                f"channels needs depth + 1 = {depth + 1} non-empty entries; got {channels}."
+            )
+        self.stack = LevelStack(
+            sampling,
+            depth,
+            graph=graph,
+            k=k,
+            sigma=sigma,
+            laplacian=laplacian,
+            pool=pool,
+            coarsenings=coarsenings,
+        )
         self.n_vertices = self.stack.n_vertices
         self.in_channels = int(in_channels)
         self.blocks = nn.ModuleList()

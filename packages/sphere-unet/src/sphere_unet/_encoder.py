@@ -76,7 +76,13 @@ class LevelStack(nn.Module):
             raise ValueError(f"pool must be 'max' or 'avg'; got {pool!r}.")
         if levels is None:
             levels = build_levels(
-                sampling, depth, graph=graph, k=k, sigma=sigma, laplacian=laplacian, coarsenings=coarsenings
+                sampling,
+                depth,
+                graph=graph,
+                k=k,
+                sigma=sigma,
+                laplacian=laplacian,
+                coarsenings=coarsenings,
             )
         levels = list(levels)
         if len(levels) != depth + 1 or not all(isinstance(lv, sg.GraphLevel) for lv in levels):
@@ -91,11 +97,15 @@ class LevelStack(nn.Module):
             )
         coarsenings = [lv.coarsening for lv in levels[:-1] if lv.coarsening is not None]
         if len(coarsenings) != len(levels) - 1:
-            raise ValueError("every level but the coarsest needs its coarsening; use sphere_graphs.graph_hierarchy.")
+            raise ValueError(
+                "every level but the coarsest needs its coarsening; use sphere_graphs.graph_hierarchy."
+            )
         self.vertices = [lv.n_vertices for lv in levels]
         self.n_vertices = self.vertices[0]
         self.kind = levels[0].sampling.kind
-        self.operators = nn.ModuleList(SparseOperator(lv.laplacian, symmetric=True) for lv in levels)
+        self.operators = nn.ModuleList(
+            SparseOperator(lv.laplacian, symmetric=True) for lv in levels
+        )
         self.pools = nn.ModuleList(GraphPool(c, pool) for c in coarsenings)
 
     def laplacian(self, level: int) -> SparseOperator:

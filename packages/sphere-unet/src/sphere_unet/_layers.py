@@ -36,7 +36,9 @@ def resolve_order(K: int | None, kernel_size: int | None, default: int = 3) -> i
     int
     """
     if K is not None and kernel_size is not None and K != kernel_size:
-        raise ValueError(f"K={K} and kernel_size={kernel_size} disagree; pass only K (kernel_size is an alias).")
+        raise ValueError(
+            f"K={K} and kernel_size={kernel_size} disagree; pass only K (kernel_size is an alias)."
+        )
     value = K if K is not None else kernel_size if kernel_size is not None else default
     return check_int("K (Chebyshev order, alias kernel_size)", value, 1)
 
@@ -88,9 +90,15 @@ class ChebBlock(nn.Module):
     ) -> None:
         super().__init__()
         K = resolve_order(K, kernel_size)
-        parts = [int(in_channels)] if isinstance(in_channels, (int, np.integer)) else [int(c) for c in in_channels]
+        parts = (
+            [int(in_channels)]
+            if isinstance(in_channels, (int, np.integer))
+            else [int(c) for c in in_channels]
+        )
         if any(c <= 0 for c in parts) or out_channels <= 0:
-            raise ValueError(f"channel counts must be positive; got in={parts}, out={out_channels}.")
+            raise ValueError(
+                f"channel counts must be positive; got in={parts}, out={out_channels}."
+            )
         self.parts = tuple(parts)
         self.in_channels = sum(parts)
         self.out_channels = int(out_channels)
@@ -127,14 +135,28 @@ class ChebBlock(nn.Module):
         statistic changes (in-place updates bump the tensors' versions), so inference
         does not redo the folding on every call. Not cached under ``torch.compile``.
         """
-        fold_bn = self.bn if not self.training and self.bn is not None and self.bn.running_mean is not None else None
-        cacheable = not self.training and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        fold_bn = (
+            self.bn
+            if not self.training and self.bn is not None and self.bn.running_mean is not None
+            else None
+        )
+        cacheable = (
+            not self.training and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        )
         key = None
         if cacheable:
             tensors: list[Tensor] = [t for t in (self.weight, self.bias) if t is not None]
             if self.bn is not None:
-                tensors += [t for t in (self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var)
-                            if t is not None]
+                tensors += [
+                    t
+                    for t in (
+                        self.bn.weight,
+                        self.bn.bias,
+                        self.bn.running_mean,
+                        self.bn.running_var,
+                    )
+                    if t is not None
+                ]
             key = (x.dtype, x.device, *[(t.data_ptr(), t._version) for t in tensors])
             if self._eval_cache is not None and self._eval_cache[0] == key:
                 return self._eval_cache[1]
@@ -187,7 +209,9 @@ class ChebBlock(nn.Module):
             if self.bn.num_batches_tracked is not None:
                 self.bn.num_batches_tracked.add_(1)
         if self.relu:
-            inplace = y._base is None and (not y.requires_grad or (self.bn is not None and self.training))
+            inplace = y._base is None and (
+                not y.requires_grad or (self.bn is not None and self.training)
+            )
             y = F.relu_(y) if inplace else F.relu(y)
         if self.dropout > 0 and self.training:
             y = F.dropout(y, self.dropout, True)

@@ -96,6 +96,8 @@ def build_levels(
         try:
             (single,) = hierarchy(s, 0)
         except ValueError as err:
-            raise ValueError(f"level {i} of the given hierarchy ({s.n_vertices} vertices): {err}") from err
+            raise ValueError(
+                f"level {i} of the given hierarchy ({s.n_vertices} vertices): {err}"
+            ) from err
         levels.append(sg.GraphLevel(s, single.graph, single.laplacian, single.lmax, c))
     return levels

@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from ._temporal import ConvLSTMUNet, FrameStackUNet
     from ._unet import SphericalUNet
 
-__all__ = ["ARTC_DECODER", "ARTC_ENCODER", "artc_sampling", "deepsphere_artc", "deepsphere_artc_temporal"]
+__all__ = [
+    "ARTC_DECODER",
+    "ARTC_ENCODER",
+    "artc_sampling",
+    "deepsphere_artc",
+    "deepsphere_artc_temporal",
+]
 
 #: Encoder widths per level, finest (icosahedral level 5) first; the last entry is the
 #: level-0 bottleneck (a plain Chebyshev conv, no batch norm / ReLU).
@@ -24,7 +30,9 @@ ARTC_DECODER = (512, 256, 128, 64, 32)
 ARTC_DEPTH = 5
 
 
-def artc_sampling(sampling: str | sg.Sampling = "icosahedral", resolution: int | None = None) -> sg.Sampling:
+def artc_sampling(
+    sampling: str | sg.Sampling = "icosahedral", resolution: int | None = None
+) -> sg.Sampling:
     """The finest sampling of the AR/TC preset.
 
     Parameters
@@ -44,19 +52,25 @@ def artc_sampling(sampling: str | sg.Sampling = "icosahedral", resolution: int |
     """
     if isinstance(sampling, sg.Sampling):
         if resolution is not None:
-            raise ValueError("resolution applies to a sampling name; drop it when passing a sampling object.")
+            raise ValueError(
+                "resolution applies to a sampling name; drop it when passing a sampling object."
+            )
         return sampling
     if resolution is not None:
         resolution = check_int("resolution", resolution, 1)
     if sampling == "icosahedral":
         level = 5 if resolution is None else int(resolution)
         if level < ARTC_DEPTH:
-            raise ValueError(f"the AR/TC preset pools 5 times; icosahedral level must be >= 5, got {level}.")
+            raise ValueError(
+                f"the AR/TC preset pools 5 times; icosahedral level must be >= 5, got {level}."
+            )
         return sg.icosahedral(level)
     if sampling == "healpix":
         nside = 32 if resolution is None else int(resolution)
         if nside < 2**ARTC_DEPTH or nside & (nside - 1):
-            raise ValueError(f"the AR/TC preset pools 5 times; nside must be a power of 2 >= 32, got {nside}.")
+            raise ValueError(
+                f"the AR/TC preset pools 5 times; nside must be a power of 2 >= 32, got {nside}."
+            )
         return sg.healpix(nside, nest=True)
     if sampling == "equiangular":
         nlat = 64 if resolution is None else int(resolution)
@@ -85,7 +99,11 @@ def _artc_kwargs(K: int, kwargs: dict, sampling: sg.Sampling) -> dict:
         skip_finest=False,
     )
     coarsest = sampling.n_vertices // 4**ARTC_DEPTH
-    if isinstance(sampling, sg.EquiangularSampling) and coarsest <= 8 and kwargs.get("graph", "knn") != "mesh":
+    if (
+        isinstance(sampling, sg.EquiangularSampling)
+        and coarsest <= 8
+        and kwargs.get("graph", "knn") != "mesh"
+    ):
         out["k"] = max(coarsest - 1, 1)
     out.update(kwargs)
     return out

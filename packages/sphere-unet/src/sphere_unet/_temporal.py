@@ -40,8 +40,16 @@ class FrameStackUNet(SphericalUNet):
         ``T``; the inner U-Net sees ``T * in_channels`` channels (frame-major).
     """
 
-    def __init__(self, sampling: sg.Sampling, in_channels: int, out_channels: int, depth: int = 3, *,
-                 n_frames: int = 3, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        sampling: sg.Sampling,
+        in_channels: int,
+        out_channels: int,
+        depth: int = 3,
+        *,
+        n_frames: int = 3,
+        **kwargs: Any,
+    ) -> None:
         n_frames = check_int("n_frames", n_frames, 1)
         in_channels = check_int("in_channels", in_channels, 1)
         super().__init__(sampling, n_frames * in_channels, out_channels, depth, **kwargs)
@@ -59,7 +67,14 @@ class FrameStackUNet(SphericalUNet):
         -------
         torch.Tensor, shape (B, V, out_channels)
         """
-        check_input(x, self.n_vertices, self.frame_channels, self.head.weight, type(self).__name__, temporal=True)
+        check_input(
+            x,
+            self.n_vertices,
+            self.frame_channels,
+            self.head.weight,
+            type(self).__name__,
+            temporal=True,
+        )
         B, T, V, C = x.shape
         if T != self.n_frames:
             raise ValueError(f"FrameStackUNet was built for T={self.n_frames} frames; got T={T}.")
@@ -78,16 +93,31 @@ class GraphConvLSTMCell(nn.Module):
         Chebyshev order; ``kernel_size`` is an alias.
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, K: int | None = None, *,
-                 kernel_size: int | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        K: int | None = None,
+        *,
+        kernel_size: int | None = None,
+    ) -> None:
         super().__init__()
         self.hidden_channels = int(hidden_channels)
-        self.gates = ChebBlock((in_channels, hidden_channels), 4 * hidden_channels, resolve_order(K, kernel_size),
-                               norm=False, relu=False)
+        self.gates = ChebBlock(
+            (in_channels, hidden_channels),
+            4 * hidden_channels,
+            resolve_order(K, kernel_size),
+            norm=False,
+            relu=False,
+        )
         with torch.no_grad():  # forget-gate bias 1: remember by default
-            cast(Tensor, self.gates.bias)[hidden_channels : 2 * hidden_channels].fill_(1.0)  # built with bias=True
+            cast(Tensor, self.gates.bias)[hidden_channels : 2 * hidden_channels].fill_(
+                1.0
+            )  # built with bias=True
 
-    def forward(self, lap: SparseOperator, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, lap: SparseOperator, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
         """One step; ``x`` ``(V, B, C_in)``, state ``(h, c)`` each ``(V, B, H)``; returns ``(h, c)``."""
         if state is None:
             h = x.new_zeros(x.shape[0], x.shape[1], self.hidden_channels)
@@ -113,7 +143,14 @@ class ConvLSTMUNet(SphericalUNet):
         As :class:`SphericalUNet`.
     """
 
-    def __init__(self, sampling: sg.Sampling, in_channels: int, out_channels: int, depth: int = 3, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        sampling: sg.Sampling,
+        in_channels: int,
+        out_channels: int,
+        depth: int = 3,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(sampling, in_channels, out_channels, depth, **kwargs)
         bottleneck = cast(ChebBlock, cast(nn.ModuleList, self.encoder[-1])[-1])
         width = bottleneck.out_channels
@@ -130,7 +167,14 @@ class ConvLSTMUNet(SphericalUNet):
         -------
         torch.Tensor, shape (B, V, out_channels)
         """
-        check_input(x, self.n_vertices, self.in_channels, self.head.weight, type(self).__name__, temporal=True)
+        check_input(
+            x,
+            self.n_vertices,
+            self.in_channels,
+            self.head.weight,
+            type(self).__name__,
+            temporal=True,
+        )
         B, T, V, C = x.shape
         h = x.permute(2, 0, 1, 3).reshape(V, B * T, C)
         skips, idx = self.encode(h)

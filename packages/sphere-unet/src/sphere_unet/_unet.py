@@ -15,7 +15,9 @@ from ._layers import ChebBlock, resolve_order
 __all__ = ["SphericalUNet", "default_channels"]
 
 
-def default_channels(depth: int, width: int = 16) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+def default_channels(
+    depth: int, width: int = 16
+) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
     """Encoder and decoder widths of a plain U-Net.
 
     Level ``i`` (0 = finest) of the encoder has two convolutions of ``width * 2**i``
@@ -138,7 +140,10 @@ class SphericalUNet(nn.Module):
     ) -> None:
         super().__init__()
         depth = check_int("depth", depth, 1)
-        in_channels, out_channels = check_int("in_channels", in_channels, 1), check_int("out_channels", out_channels, 1)
+        in_channels, out_channels = (
+            check_int("in_channels", in_channels, 1),
+            check_int("out_channels", out_channels, 1),
+        )
         dropout = check_dropout(dropout)
         K = resolve_order(K, kernel_size)
         enc_default, dec_default = default_channels(depth, width)
@@ -149,12 +154,25 @@ class SphericalUNet(nn.Module):
                 f"encoder_channels needs depth + 1 = {depth + 1} non-empty entries; got {encoder_channels}."
             )
         if len(decoder_channels) != depth:
-            raise ValueError(f"decoder_channels needs depth = {depth} entries; got {decoder_channels}.")
+            raise ValueError(
+                f"decoder_channels needs depth = {depth} entries; got {decoder_channels}."
+            )
         self.stack = LevelStack(
-            sampling, depth, graph=graph, k=k, sigma=sigma, laplacian=laplacian, pool=pool,
-            levels=levels, coarsenings=coarsenings,
+            sampling,
+            depth,
+            graph=graph,
+            k=k,
+            sigma=sigma,
+            laplacian=laplacian,
+            pool=pool,
+            levels=levels,
+            coarsenings=coarsenings,
         )
-        self.in_channels, self.out_channels, self.depth = int(in_channels), int(out_channels), int(depth)
+        self.in_channels, self.out_channels, self.depth = (
+            int(in_channels),
+            int(out_channels),
+            int(depth),
+        )
         self.n_vertices = self.stack.n_vertices
         self.encoder = nn.ModuleList()
         c = self.in_channels
@@ -174,7 +192,9 @@ class SphericalUNet(nn.Module):
             level = depth - 1 - j
             use_skip = level > 0 or skip_finest
             self.up.append(ChebBlock(c, w, K, dropout=0.0 if use_skip else dropout))
-            self.merge.append(ChebBlock((w, skips[level]), w, K, dropout=dropout) if use_skip else nn.Identity())
+            self.merge.append(
+                ChebBlock((w, skips[level]), w, K, dropout=dropout) if use_skip else nn.Identity()
+            )
             c = w
         self.head = ChebBlock(c, self.out_channels, K, norm=False, relu=False)
 

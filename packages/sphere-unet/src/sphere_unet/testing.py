@@ -76,7 +76,11 @@ def assert_equivariant(
 
 
 def synthetic_segmentation(
-    sampling: sg.Sampling, n_samples: int = 4, in_channels: int = 2, n_classes: int = 3, seed: int = 0
+    sampling: sg.Sampling,
+    n_samples: int = 4,
+    in_channels: int = 2,
+    n_classes: int = 3,
+    seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A tiny segmentation task: classes are caps around random centres.
 

@@ -47,18 +47,20 @@ def psd_features(x: NDArray[np.floating], nside: int, order: int) -> NDArray[np.
     for i, patch in enumerate(x):
         p = i % n_patch
         full[:] = 0.0
-        full[p * n_pix: (p + 1) * n_pix] = patch
+        full[p * n_pix : (p + 1) * n_pix] = patch
         cl = hp.anafast(hp.reorder(full, n2r=True), lmax=lmax, use_pixel_weights=False)[2:]
         n_bins = len(cl) // 3
         feats.append(np.log(cl[: 3 * n_bins].reshape(n_bins, 3).mean(1) + 1e-30))
     return np.asarray(feats)
 
 
-def svm_accuracy(f_train: NDArray, y_train: NDArray, f_test: NDArray, y_test: NDArray,
-                 seed: int = 0) -> float:
+def svm_accuracy(
+    f_train: NDArray, y_train: NDArray, f_test: NDArray, y_test: NDArray, seed: int = 0
+) -> float:
     """Accuracy of a standardised RBF SVM, ``C`` chosen by 3-fold cross-validation."""
-    clf = GridSearchCV(make_pipeline(StandardScaler(), SVC(kernel="rbf")),
-                       {"svc__C": [0.1, 1.0, 10.0]}, cv=3)
+    clf = GridSearchCV(
+        make_pipeline(StandardScaler(), SVC(kernel="rbf")), {"svc__C": [0.1, 1.0, 10.0]}, cv=3
+    )
     rng = np.random.default_rng(seed)
     sub = rng.permutation(len(f_train))[:4000]  # SVMs scale quadratically
     clf.fit(f_train[sub], y_train[sub])

@@ -62,14 +62,15 @@ def zorder_permutation(nside: int, order: int) -> NDArray[np.int64]:
     return perm
 
 
-def add_noise(x: NDArray[np.float32], level: float, sigma: float,
-              rng: np.random.Generator) -> NDArray[np.float32]:
+def add_noise(
+    x: NDArray[np.float32], level: float, sigma: float, rng: np.random.Generator
+) -> NDArray[np.float32]:
     """``x`` plus white Gaussian pixel noise of std ``level * sigma`` (``sigma``: signal std)."""
     if level < 0:
         raise ValueError(f"noise level must be >= 0; got {level}.")
     if level == 0:
         return x.astype(np.float32, copy=False)
-    return (x + rng.standard_normal(x.shape).astype(np.float32) * np.float32(level * sigma))
+    return x + rng.standard_normal(x.shape).astype(np.float32) * np.float32(level * sigma)
 
 
 class Split:
@@ -81,12 +82,15 @@ class Split:
     y_train, y_test : ndarray, shape (N,), int64
     """
 
-    def __init__(self, x_train: NDArray, y_train: NDArray, x_test: NDArray, y_test: NDArray) -> None:
+    def __init__(
+        self, x_train: NDArray, y_train: NDArray, x_test: NDArray, y_test: NDArray
+    ) -> None:
         self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
 
 
-def make_split(maps: dict[str, NDArray[np.float32]], nside: int, order: int,
-               test_fraction: float = 0.3) -> Split:
+def make_split(
+    maps: dict[str, NDArray[np.float32]], nside: int, order: int, test_fraction: float = 0.3
+) -> Split:
     """Split by map index (patches of one map never straddle train and test).
 
     Parameters
@@ -99,10 +103,14 @@ def make_split(maps: dict[str, NDArray[np.float32]], nside: int, order: int,
     parts: dict[str, list] = {"xtr": [], "ytr": [], "xte": [], "yte": []}
     for label, name in enumerate(names):
         p = patches(maps[name][:m], nside, order)
-        tr, te = p[: m - n_test].reshape(-1, p.shape[2]), p[m - n_test:].reshape(-1, p.shape[2])
+        tr, te = p[: m - n_test].reshape(-1, p.shape[2]), p[m - n_test :].reshape(-1, p.shape[2])
         parts["xtr"].append(tr)
         parts["xte"].append(te)
         parts["ytr"].append(np.full(len(tr), label))
         parts["yte"].append(np.full(len(te), label))
-    return Split(np.concatenate(parts["xtr"]), np.concatenate(parts["ytr"]).astype(np.int64),
-                 np.concatenate(parts["xte"]), np.concatenate(parts["yte"]).astype(np.int64))
+    return Split(
+        np.concatenate(parts["xtr"]),
+        np.concatenate(parts["ytr"]).astype(np.int64),
+        np.concatenate(parts["xte"]),
+        np.concatenate(parts["yte"]).astype(np.int64),
+    )

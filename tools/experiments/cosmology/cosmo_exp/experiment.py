@@ -48,8 +48,9 @@ class Config:
     @classmethod
     def quick(cls) -> Config:
         # nside 32: the 8 x 8 patches of order 4 are the smallest on which k = 40 fits
-        return cls(nside=32, n_maps=6, orders=(1, 2, 4), noise=(0.0, 1.0), epochs=3, width=8,
-                   kernel_size=3)
+        return cls(
+            nside=32, n_maps=6, orders=(1, 2, 4), noise=(0.0, 1.0), epochs=3, width=8, kernel_size=3
+        )
 
 
 def _cells(cfg: Config) -> list[tuple[str, int | None, int, float]]:
@@ -119,8 +120,10 @@ def run(cfg: Config, out: str | Path, log: Callable[[str], Any] = print) -> list
         if order not in splits:
             splits[order] = data.make_split(all_maps, cfg.nside, order, cfg.test_fraction)
         r = _cell(cfg, splits[order], method, k, order, noise, sigma)
-        log(f"{method:15s} k={k!s:4s} order={order} noise={noise:.1f}: "
-            f"accuracy {100 * r['accuracy']:.1f} % ({r['seconds']:.1f} s)")
+        log(
+            f"{method:15s} k={k!s:4s} order={order} noise={noise:.1f}: "
+            f"accuracy {100 * r['accuracy']:.1f} % ({r['seconds']:.1f} s)"
+        )
         results.append(r)
         _save(path, cfg, results)
     _save(path, cfg, results)
@@ -133,8 +136,15 @@ def _test_noise(x: NDArray, noise: float, sigma: float, seed: int) -> NDArray:
     return data.add_noise(x, noise, sigma, np.random.default_rng([seed, 99, int(10 * noise)]))
 
 
-def _cell(cfg: Config, split: data.Split, method: str, k: int | None, order: int, noise: float,
-          sigma: float) -> dict:
+def _cell(
+    cfg: Config,
+    split: data.Split,
+    method: str,
+    k: int | None,
+    order: int,
+    noise: float,
+    sigma: float,
+) -> dict:
     torch.set_num_threads(1)
     x_test = _test_noise(split.x_test, noise, sigma, cfg.seed) / sigma
     x_train = split.x_train
@@ -145,7 +155,10 @@ def _cell(cfg: Config, split: data.Split, method: str, k: int | None, order: int
         if method == "svm_histogram":
             lim = 5.0 * math.sqrt(1 + noise**2)
             edges = np.linspace(-lim, lim, 41)
-            ftr, fte = baselines.histogram_features(xtr, edges), baselines.histogram_features(x_test, edges)
+            ftr, fte = (
+                baselines.histogram_features(xtr, edges),
+                baselines.histogram_features(x_test, edges),
+            )
         else:
             ftr = baselines.psd_features(xtr, cfg.nside, order)
             fte = baselines.psd_features(x_test, cfg.nside, order)
@@ -156,28 +169,49 @@ def _cell(cfg: Config, split: data.Split, method: str, k: int | None, order: int
         depth = models.depth_for(n_pix, max(cfg.ks))
         model: torch.nn.Module
         if method == "cnn2d":
-            model = models.Image2dCNN(math.isqrt(n_pix), data.zorder_permutation(cfg.nside, order),
-                                      depth, cfg.width)
+            model = models.Image2dCNN(
+                math.isqrt(n_pix), data.zorder_permutation(cfg.nside, order), depth, cfg.width
+            )
         else:
             if k is None:
                 raise ValueError(f"{method} needs a k.")
             torch.manual_seed(cfg.seed)
-            model = models.deepsphere(method.split("_")[1], data.patch_sampling(cfg.nside, order), k,
-                                      depth, cfg.width, cfg.kernel_size)
+            model = models.deepsphere(
+                method.split("_")[1],
+                data.patch_sampling(cfg.nside, order),
+                k,
+                depth,
+                cfg.width,
+                cfg.kernel_size,
+            )
         rng = np.random.default_rng([cfg.seed, 6, int(10 * noise)])
 
         def augment(xb: NDArray) -> NDArray:
             return data.add_noise(xb, noise, sigma, rng) / sigma
 
-        seconds = models.train(model, x_train, split.y_train, epochs=cfg.epochs, batch=cfg.batch,
-                               augment=augment, seed=cfg.seed)
+        seconds = models.train(
+            model,
+            x_train,
+            split.y_train,
+            epochs=cfg.epochs,
+            batch=cfg.batch,
+            augment=augment,
+            seed=cfg.seed,
+        )
         t1 = time.perf_counter()
         pred = models.predict(model, x_test).argmax(1)
         infer_ms = 1000 * (time.perf_counter() - t1) / len(x_test)
         acc = float(np.mean(pred == split.y_test))
-    return {"method": method, "k": k, "order": order, "noise": float(noise), "accuracy": acc,
-            "n_test": len(split.y_test), "seconds": round(seconds, 2),
-            "infer_ms": None if math.isnan(infer_ms) else round(infer_ms, 4)}
+    return {
+        "method": method,
+        "k": k,
+        "order": order,
+        "noise": float(noise),
+        "accuracy": acc,
+        "n_test": len(split.y_test),
+        "seconds": round(seconds, 2),
+        "infer_ms": None if math.isnan(infer_ms) else round(infer_ms, 4),
+    }
 
 
 def _label(r: dict) -> str:
@@ -187,16 +221,23 @@ def _label(r: dict) -> str:
 def markdown_table(results: list[dict]) -> str:
     """Accuracy (%) per method (rows) and (order, noise) (columns), plus mean training seconds."""
     cols = sorted({(r["order"], r["noise"]) for r in results})
-    labels = list(dict.fromkeys(_label(r) for r in sorted(
-        results, key=lambda r: (METHODS.index(r["method"]), r["k"] or 0))))
+    labels = list(
+        dict.fromkeys(
+            _label(r)
+            for r in sorted(results, key=lambda r: (METHODS.index(r["method"]), r["k"] or 0))
+        )
+    )
     acc = {(_label(r), r["order"], r["noise"]): r for r in results}
     head = "| method | " + " | ".join(f"o{o} n{n:g}" for o, n in cols) + " | train s (mean) |"
     lines = [head, "|---" * (len(cols) + 2) + "|"]
     for lab in labels:
         cells = [acc.get((lab, o, n)) for o, n in cols]
         secs = [c["seconds"] for c in cells if c]
-        lines.append(f"| {lab} | " + " | ".join(
-            f"{100 * c['accuracy']:.1f}" if c else "" for c in cells) + f" | {np.mean(secs):.1f} |")
+        lines.append(
+            f"| {lab} | "
+            + " | ".join(f"{100 * c['accuracy']:.1f}" if c else "" for c in cells)
+            + f" | {np.mean(secs):.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -208,19 +249,33 @@ def figure(results: list[dict], path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     orders = sorted({r["order"] for r in results})
-    fig, axes = plt.subplots(1, len(orders), figsize=(4.2 * len(orders), 3.6), squeeze=False,
-                             sharey=True)
-    labels = list(dict.fromkeys(_label(r) for r in sorted(
-        results, key=lambda r: (METHODS.index(r["method"]), r["k"] or 0))))
+    fig, axes = plt.subplots(
+        1, len(orders), figsize=(4.2 * len(orders), 3.6), squeeze=False, sharey=True
+    )
+    labels = list(
+        dict.fromkeys(
+            _label(r)
+            for r in sorted(results, key=lambda r: (METHODS.index(r["method"]), r["k"] or 0))
+        )
+    )
     for ax, order in zip(axes[0], orders, strict=True):
         for lab in labels:
-            rs = sorted((r for r in results if r["order"] == order and _label(r) == lab),
-                        key=lambda r: r["noise"])
+            rs = sorted(
+                (r for r in results if r["order"] == order and _label(r) == lab),
+                key=lambda r: r["noise"],
+            )
             if rs:
-                ax.plot([r["noise"] for r in rs], [100 * r["accuracy"] for r in rs], "o-",
-                        label=lab, ms=3)
+                ax.plot(
+                    [r["noise"] for r in rs],
+                    [100 * r["accuracy"] for r in rs],
+                    "o-",
+                    label=lab,
+                    ms=3,
+                )
         ax.axhline(50, color="grey", lw=0.5)
-        ax.set(title=f"order {order} ({12 * order**2} patches / map)", xlabel="relative noise level")
+        ax.set(
+            title=f"order {order} ({12 * order**2} patches / map)", xlabel="relative noise level"
+        )
     axes[0][0].set_ylabel("test accuracy (%)")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()

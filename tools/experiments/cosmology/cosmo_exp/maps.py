@@ -159,8 +159,10 @@ def gaussian_cl(cl_kappa: NDArray[np.float64], shift: float) -> NDArray[np.float
     # l = 0, 1: xi_kappa has no monopole / dipole but its log does; they are dropped
     # below (a constant and a dipole of g), which changes kappa only negligibly.
     if np.any(cl_g[2:] < 0):
-        raise ValueError("the lognormal model is not realisable: C_g has negative multipoles; "
-                         "use a smaller shape parameter (less non-Gaussian maps).")
+        raise ValueError(
+            "the lognormal model is not realisable: C_g has negative multipoles; "
+            "use a smaller shape parameter (less non-Gaussian maps)."
+        )
     cl_g = np.maximum(cl_g, 0.0)
     cl_g[:2] = 0.0  # no monopole / dipole, as in the target
     return cl_g
@@ -204,7 +206,10 @@ def lognormal_map(
 
 
 def generate_maps(
-    nside: int, n_maps: int, seed: int, shape: float = 0.7,
+    nside: int,
+    n_maps: int,
+    seed: int,
+    shape: float = 0.7,
     classes: tuple[Cosmology, ...] = CLASSES,
 ) -> dict[str, NDArray[np.float32]]:
     """Maps of every class, map ``i`` of each class from the same Gaussian seed.
@@ -232,8 +237,9 @@ def generate_maps(
     for c in classes:
         lam = c.shift(shape)
         cl_g = gaussian_cl(cl, lam)  # the same target spectrum for every class
-        out[c.name] = np.stack([lognormal_map(unit_alm(nside, seed, i), cl_g, lam, nside)
-                                for i in range(n_maps)])
+        out[c.name] = np.stack(
+            [lognormal_map(unit_alm(nside, seed, i), cl_g, lam, nside) for i in range(n_maps)]
+        )
     return out
 
 
@@ -258,11 +264,18 @@ def write_maps(out: str | Path, nside: int, n_maps: int, seed: int, shape: float
         for i, m in enumerate(maps[c.name]):
             np.save(d / f"map-{i:04d}.npy", m)
     meta = {
-        "nside": int(nside), "ordering": "NESTED", "n_maps": int(n_maps), "seed": int(seed),
-        "shape": float(shape), "sigma_kappa": SIGMA_KAPPA, "mean": 0.0,
+        "nside": int(nside),
+        "ordering": "NESTED",
+        "n_maps": int(n_maps),
+        "seed": int(seed),
+        "shape": float(shape),
+        "sigma_kappa": SIGMA_KAPPA,
+        "mean": 0.0,
         "model": "shifted lognormal, shared target spectrum (see cosmo_exp/maps.py)",
-        "classes": [{"name": c.name, "omega_m": c.omega_m, "sigma_8": c.sigma_8,
-                     "shift": c.shift(shape)} for c in CLASSES],
+        "classes": [
+            {"name": c.name, "omega_m": c.omega_m, "sigma_8": c.sigma_8, "shift": c.shift(shape)}
+            for c in CLASSES
+        ],
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     return out

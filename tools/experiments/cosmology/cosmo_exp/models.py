@@ -53,8 +53,9 @@ class DeepSphereCNN(SphericalClassifier):
     Input ``(B, V, in_channels)``, output ``(B, n_outputs)``.
     """
 
-    def __init__(self, sampling: Any, in_channels: int, n_outputs: int, depth: int = 3,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, sampling: Any, in_channels: int, n_outputs: int, depth: int = 3, **kwargs: Any
+    ) -> None:
         super().__init__(sampling, in_channels, n_outputs, depth, **kwargs)
         v_last = self.stack.vertices[-1]
         self.head = nn.Linear(v_last * self.head.in_features, n_outputs)
@@ -70,13 +71,23 @@ class DeepSphereCNN(SphericalClassifier):
             handle.remove()
         h = captured[-1]  # (V_last, B, C_last): the classifier's internal layout
         if h.ndim != 3 or h.shape[0] != self.stack.vertices[-1] or h.shape[1] != x.shape[0]:
-            raise RuntimeError(f"unexpected SphericalClassifier block output {tuple(h.shape)}; "
-                               "its internal layout changed, update DeepSphereCNN.features.")
+            raise RuntimeError(
+                f"unexpected SphericalClassifier block output {tuple(h.shape)}; "
+                "its internal layout changed, update DeepSphereCNN.features."
+            )
         return h.permute(1, 0, 2).reshape(h.shape[1], -1)
 
 
-def deepsphere(variant: str, sampling: Any, k: int, depth: int, width: int = 16, kernel_size: int = 5,
-               in_channels: int = 1, n_outputs: int = 2) -> nn.Module:
+def deepsphere(
+    variant: str,
+    sampling: Any,
+    k: int,
+    depth: int,
+    width: int = 16,
+    kernel_size: int = 5,
+    in_channels: int = 1,
+    n_outputs: int = 2,
+) -> nn.Module:
     """DeepSphere model on ``sampling`` with a ``k``-NN graph (published HEALPix widths).
 
     ``sigma`` is left to ``sphere_graphs.default_kernel_width``, which on every level of a
@@ -84,8 +95,17 @@ def deepsphere(variant: str, sampling: Any, k: int, depth: int, width: int = 16,
     ``k`` in {8, 20, 40}.
     """
     cls = {"fcn": SphericalClassifier, "cnn": DeepSphereCNN}[variant]
-    return cls(sampling, in_channels, n_outputs, depth, channels=_channels(depth, width),
-               kernel_size=kernel_size, graph="knn", k=k, pool="avg")
+    return cls(
+        sampling,
+        in_channels,
+        n_outputs,
+        depth,
+        channels=_channels(depth, width),
+        kernel_size=kernel_size,
+        graph="knn",
+        k=k,
+        pool="avg",
+    )
 
 
 class Image2dCNN(nn.Module):
@@ -95,8 +115,15 @@ class Image2dCNN(nn.Module):
     average pooling and a linear layer (same widths as the DeepSphere models).
     """
 
-    def __init__(self, side: int, perm: NDArray[np.int64], depth: int, width: int = 16,
-                 in_channels: int = 1, n_outputs: int = 2) -> None:
+    def __init__(
+        self,
+        side: int,
+        perm: NDArray[np.int64],
+        depth: int,
+        width: int = 16,
+        in_channels: int = 1,
+        n_outputs: int = 2,
+    ) -> None:
         super().__init__()
         self.side = side
         self.register_buffer("perm", torch.as_tensor(perm), persistent=False)
@@ -117,9 +144,18 @@ class Image2dCNN(nn.Module):
         return self.head(self.body(img).mean((2, 3)))
 
 
-def train(model: nn.Module, x: NDArray[np.floating], y: NDArray, *, epochs: int, batch: int,
-          lr: float = 2e-3, augment: Callable[[NDArray], NDArray] | None = None,
-          loss: str = "ce", seed: int = 0) -> float:
+def train(
+    model: nn.Module,
+    x: NDArray[np.floating],
+    y: NDArray,
+    *,
+    epochs: int,
+    batch: int,
+    lr: float = 2e-3,
+    augment: Callable[[NDArray], NDArray] | None = None,
+    loss: str = "ce",
+    seed: int = 0,
+) -> float:
     """Adam training; ``augment`` is applied to each batch (fresh noise every epoch).
 
     Parameters
@@ -143,7 +179,7 @@ def train(model: nn.Module, x: NDArray[np.floating], y: NDArray, *, epochs: int,
     for _ in range(epochs):
         order = rng.permutation(len(x))
         for s in range(0, len(x), batch):
-            idx = order[s: s + batch]
+            idx = order[s : s + batch]
             xb = x[idx] if augment is None else augment(x[idx])
             xb_t = torch.as_tensor(xb, dtype=torch.float32)
             if xb_t.ndim == 2:
@@ -163,7 +199,7 @@ def predict(model: nn.Module, x: NDArray[np.floating], batch: int = 256) -> NDAr
     model.eval()
     outs = []
     for s in range(0, len(x), batch):
-        xb = torch.as_tensor(x[s: s + batch], dtype=torch.float32)
+        xb = torch.as_tensor(x[s : s + batch], dtype=torch.float32)
         if xb.ndim == 2:
             xb = xb.unsqueeze(-1)
         outs.append(model(xb).numpy())

@@ -78,8 +78,9 @@ def test_deepsphere_variants():
     assert isinstance(cnn, SphericalClassifier) and cnn(x).shape == (3, 2)
     # the CNN head sees the last level's 16 vertices x 16 channels, the FCN their mean
     assert cnn.head.in_features == 16 * fcn.head.in_features
-    cnn.load_state_dict({k: v for k, v in fcn.state_dict().items() if not k.startswith("head")},
-                        strict=False)
+    cnn.load_state_dict(
+        {k: v for k, v in fcn.state_dict().items() if not k.startswith("head")}, strict=False
+    )
     cnn.eval()
     fcn.eval()
     flat = cnn.features(x).reshape(3, 16, -1)
@@ -103,8 +104,22 @@ def test_quick_run_cli_is_resumable(tmp_path):
     # `run.py run --quick` (3 orders x 2 noise levels, ~20 s) is the same code path
     out = tmp_path / "run"
     for order in ("4", "1"):
-        subprocess.run([sys.executable, str(RUN), "run", "--out", str(out), "--quick",
-                        "--orders", order, "--noise", "0"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(RUN),
+                "run",
+                "--out",
+                str(out),
+                "--quick",
+                "--orders",
+                order,
+                "--noise",
+                "0",
+            ],
+            check=True,
+            capture_output=True,
+        )
     res = json.loads((out / "results.json").read_text())
     assert isinstance(res, list)
     assert {r["order"] for r in res} == {1, 4}
@@ -118,6 +133,9 @@ def test_quick_run_cli_is_resumable(tmp_path):
     assert "deepsphere_cnn k=40" in table and "svm_psd" in table
     assert (out / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
     # a part with other maps must not be merged into the same results
-    bad = subprocess.run([sys.executable, str(RUN), "run", "--out", str(out), "--quick",
-                          "--n-maps", "12"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, str(RUN), "run", "--out", str(out), "--quick", "--n-maps", "12"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0 and "other maps" in bad.stderr

@@ -89,8 +89,23 @@ def test_bad_input_raises():
 
 def test_cli_writes_layout(tmp_path):
     out = tmp_path / "maps"
-    subprocess.run([sys.executable, str(RUN), "maps", "--out", str(out), "--nside", "8",
-                    "--n-maps", "3", "--seed", "4"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(RUN),
+            "maps",
+            "--out",
+            str(out),
+            "--nside",
+            "8",
+            "--n-maps",
+            "3",
+            "--seed",
+            "4",
+        ],
+        check=True,
+        capture_output=True,
+    )
     meta = json.loads((out / "meta.json").read_text())
     assert meta["nside"] == 8 and meta["ordering"] == "NESTED"
     assert [c["name"] for c in meta["classes"]] == ["model1", "model2"]

@@ -33,8 +33,11 @@ def test_family_degeneracy_spectrum_vs_skewness():
 
 def test_regress_cli_quick(tmp_path):
     out = tmp_path / "reg"
-    subprocess.run([sys.executable, str(RUN), "regress", "--out", str(out), "--quick"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(RUN), "regress", "--out", str(out), "--quick"],
+        check=True,
+        capture_output=True,
+    )
     res = json.loads((out / "regression.json").read_text())
     for name in ("deepsphere", "psd_ridge"):
         assert len(res[name]["rmse"]) == 2 and all(np.isfinite(res[name]["rmse"]))

@@ -14,7 +14,9 @@ from typer.core import TyperGroup
 __all__ = ["app", "console", "data_app", "err_console", "friendly", "parse_gpu"]
 
 console = Console() if Console().is_terminal else Console(width=120)
-err_console = Console(stderr=True) if Console(stderr=True).is_terminal else Console(stderr=True, width=200)
+err_console = (
+    Console(stderr=True) if Console(stderr=True).is_terminal else Console(stderr=True, width=200)
+)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -49,7 +51,9 @@ def parse_gpu(spec: str | None) -> list[int] | None:
     try:
         return [int(s) for s in spec.split(",") if s != ""]
     except ValueError:
-        raise ValueError(f"--gpu takes device ids such as `--gpu 0` or `--gpu 0 1`; got {spec!r}.") from None
+        raise ValueError(
+            f"--gpu takes device ids such as `--gpu 0` or `--gpu 0 1`; got {spec!r}."
+        ) from None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -57,8 +61,16 @@ def _one_line(exc: BaseException) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     # errors raised in a spawned worker arrive wrapped with the worker's traceback
     for line in reversed(lines):
-        if line.startswith(("ValueError:", "RuntimeError:", "FileNotFoundError:", "PermissionError:",
-                            "climate_seg.training.engine.TrainingInterrupted:", "TrainingInterrupted:")):
+        if line.startswith(
+            (
+                "ValueError:",
+                "RuntimeError:",
+                "FileNotFoundError:",
+                "PermissionError:",
+                "climate_seg.training.engine.TrainingInterrupted:",
+                "TrainingInterrupted:",
+            )
+        ):
             return line.split(":", 1)[1].strip()
     return lines[0] if lines else text
 
@@ -90,11 +102,19 @@ def friendly(fn: F) -> F:
         except Exception as exc:
             code = _interrupted(exc)
             if code:
-                err_console.print(f"[bold yellow]Interrupted:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
+                err_console.print(
+                    f"[bold yellow]Interrupted:[/] {escape(_one_line(exc))}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
                 raise typer.Exit(code) from None
             if isinstance(exc, (ValueError, OSError, RuntimeError)) or exc.__class__.__name__ in (
-                    "ProcessRaisedException", "ProcessExitedException"):
-                err_console.print(f"[bold red]Error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
+                "ProcessRaisedException",
+                "ProcessExitedException",
+            ):
+                err_console.print(
+                    f"[bold red]Error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True
+                )
                 raise typer.Exit(1) from None
             raise
 
@@ -122,8 +142,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """Segment tropical cyclones (TC) and atmospheric rivers (AR) in CAM5 climate data with spherical U-Nets."""
 

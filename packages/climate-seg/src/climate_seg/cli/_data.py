@@ -22,7 +22,9 @@ def data_function(name: str) -> Any:
 
     fn = getattr(data_pkg, name, None)
     if fn is None:
-        raise ValueError(f"climate_seg.data.{name} is not available in this version of climate-seg.")
+        raise ValueError(
+            f"climate_seg.data.{name} is not available in this version of climate-seg."
+        )
     return fn
 
 
@@ -37,40 +39,67 @@ def synthesize(out: Path, samples: int, seed: int, **kwargs: Any) -> list[Path]:
     params = inspect.signature(fn).parameters
     extra = {k: v for k, v in kwargs.items() if k in params and v is not None}
     result = fn(out, samples, seed, **extra)
-    return sorted(out.glob("data-*-mesh.npz")) if result is None or not isinstance(result, list) else result
+    return (
+        sorted(out.glob("data-*-mesh.npz"))
+        if result is None or not isinstance(result, list)
+        else result
+    )
 
 
 @data_app.command("synth")
 @friendly
 def synth(
-    out: Path = typer.Option(..., "--out", help="Folder to write data-*-mesh.npz files into (created)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Folder to write data-*-mesh.npz files into (created)."
+    ),
     samples: int = typer.Option(300, "--samples", min=1, help="Number of files (3-hourly frames)."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the same files."),
     difficulty: str = typer.Option(
-        "realistic", "--difficulty",
-        help="realistic: TCs and ARs among look-alikes that fail a detection rule; easy: no look-alikes."),
-    workers: int = typer.Option(0, "--workers", min=0,
-                                help="Processes (0: one per CPU core, at most 4); the files do not depend on it."),
+        "realistic",
+        "--difficulty",
+        help="realistic: TCs and ARs among look-alikes that fail a detection rule; easy: no look-alikes.",
+    ),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        min=0,
+        help="Processes (0: one per CPU core, at most 4); the files do not depend on it.",
+    ),
 ) -> None:
     """Write a synthetic CAM5-like data set (same file format as the real archive)."""
     from ..data import DIFFICULTIES
 
     if difficulty not in DIFFICULTIES:
-        raise ValueError(f"--difficulty must be one of {', '.join(DIFFICULTIES)}, got {difficulty!r}.")
+        raise ValueError(
+            f"--difficulty must be one of {', '.join(DIFFICULTIES)}, got {difficulty!r}."
+        )
     if out.exists() and any(out.glob("data-*-mesh.npz")):
-        raise ValueError(f"{out} already holds data files; choose an empty --out so nothing is overwritten.")
-    n_workers = workers or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        raise ValueError(
+            f"{out} already holds data files; choose an empty --out so nothing is overwritten."
+        )
+    n_workers = workers or min(
+        4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
     start = time.perf_counter()
     with console.status(f"synthesising {samples} files ..."):
         files = synthesize(out, samples, seed, difficulty=difficulty, workers=n_workers)
     took = time.perf_counter() - start
-    console.print(f"wrote [bold]{len(files)}[/] files to {out} in {took:.1f} s ({len(files) / took:.0f} files/s, "
-                  f"{n_workers} process{'es' if n_workers > 1 else ''}, difficulty {difficulty})")
+    console.print(
+        f"wrote [bold]{len(files)}[/] files to {out} in {took:.1f} s ({len(files) / took:.0f} files/s, "
+        f"{n_workers} process{'es' if n_workers > 1 else ''}, difficulty {difficulty})"
+    )
 
 
 def _progress(total: int, what: str) -> Progress:
-    return Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]} files/s"),
-                    TimeRemainingColumn(), console=console, transient=True)
+    return Progress(
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} files/s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 @data_app.command("stats")
@@ -78,7 +107,9 @@ def _progress(total: int, what: str) -> Progress:
 def stats(
     data: Path = typer.Argument(..., help="Folder of data files."),
     out: Path | None = typer.Option(None, "--out", help="Also save mean/std (JSON)."),
-    skip_bad_files: bool = typer.Option(False, "--skip-bad-files", help="Leave out unreadable or malformed files."),
+    skip_bad_files: bool = typer.Option(
+        False, "--skip-bad-files", help="Leave out unreadable or malformed files."
+    ),
 ) -> None:
     """Per-channel mean and std and class pixel fractions, streamed over the files (one in memory at a time)."""
     from .._io import atomic_write_bytes, data_files
@@ -104,7 +135,9 @@ def stats(
             bar.update(task, advance=1, rate=f"{(k + 1) / (time.perf_counter() - start):.0f}")
     seconds = time.perf_counter() - start
     if rs.count == 0:
-        raise ValueError(f"no readable file in {data}; check it with `climate-seg data check {data}`.")
+        raise ValueError(
+            f"no readable file in {data}; check it with `climate-seg data check {data}`."
+        )
     mean, std = rs.mean, rs.std
     table = Table(title=f"{len(files) - skipped} files in {data}")
     for col in ("channel", "mean", "std"):
@@ -114,12 +147,23 @@ def stats(
     console.print(table)
     frac = counts / max(counts.sum(), 1)
     console.print(f"class fractions: background {frac[0]:.4f}, TC {frac[1]:.4f}, AR {frac[2]:.4f}")
-    console.print(f"{len(files)} files in {seconds:.1f} s ({len(files) / max(seconds, 1e-9):.0f} files/s)"
-                  + (f", {skipped} skipped" if skipped else ""))
+    console.print(
+        f"{len(files)} files in {seconds:.1f} s ({len(files) / max(seconds, 1e-9):.0f} files/s)"
+        + (f", {skipped} skipped" if skipped else "")
+    )
     if out:
-        atomic_write_bytes(out, json.dumps({"mean": list(map(float, mean)), "std": list(map(float, std)),
-                                            "class_fraction": list(map(float, frac)),
-                                            "n_files": len(files) - skipped}, indent=2).encode())
+        atomic_write_bytes(
+            out,
+            json.dumps(
+                {
+                    "mean": list(map(float, mean)),
+                    "std": list(map(float, std)),
+                    "class_fraction": list(map(float, frac)),
+                    "n_files": len(files) - skipped,
+                },
+                indent=2,
+            ).encode(),
+        )
 
 
 @data_app.command("check")
@@ -130,18 +174,27 @@ def check(data: Path = typer.Argument(..., help="Folder of data files.")) -> Non
     from ..data import check_folder
 
     if not data.is_dir():
-        raise ValueError(f"data folder {data} does not exist; create one with `climate-seg data synth --out {data}`.")
+        raise ValueError(
+            f"data folder {data} does not exist; create one with `climate-seg data synth --out {data}`."
+        )
     start = time.perf_counter()
     with _progress(0, "checking") as bar:
         task = bar.add_task("check", total=None, rate="-")
 
         def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, rate=f"{done / (time.perf_counter() - start):.0f}")
+            bar.update(
+                task,
+                completed=done,
+                total=total,
+                rate=f"{done / (time.perf_counter() - start):.0f}",
+            )
 
         report = check_folder(data, n_vertices=None, progress=advance)
     seconds = time.perf_counter() - start
     console.print(report.summary(), highlight=False)
-    console.print(f"{report.n_files} files in {seconds:.1f} s ({report.n_files / max(seconds, 1e-9):.0f} files/s)")
+    console.print(
+        f"{report.n_files} files in {seconds:.1f} s ({report.n_files / max(seconds, 1e-9):.0f} files/s)"
+    )
     if report.n_files == 0:
         err_console.print(f"[bold red]Error:[/] {data} holds no .npz file.")
     if not report.ok:
@@ -152,9 +205,14 @@ def check(data: Path = typer.Argument(..., help="Folder of data files.")) -> Non
 @friendly
 def pack(
     data: Path = typer.Argument(..., help="Folder of data-*-mesh.npz files."),
-    out: Path = typer.Option(..., "--out", help="New folder for the memory-mapped layout (frames.npy, labels.npy, "
-                                                "index.json)."),
-    skip_bad_files: bool = typer.Option(False, "--skip-bad-files", help="Leave out unreadable or malformed files."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="New folder for the memory-mapped layout (frames.npy, labels.npy, index.json).",
+    ),
+    skip_bad_files: bool = typer.Option(
+        False, "--skip-bad-files", help="Leave out unreadable or malformed files."
+    ),
 ) -> None:
     """Pack a folder into a memory-mapped layout (no npz decoding when training); use it as --data."""
     from .._io import check_writable, data_files
@@ -171,5 +229,7 @@ def pack(
 
         pack_folder(files, out, skip_bad_files=skip_bad_files, progress=advance)
     seconds = time.perf_counter() - start
-    console.print(f"packed {len(files)} files into {out} in {seconds:.1f} s ({len(files) / max(seconds, 1e-9):.0f} "
-                  "files/s); train with --data " + str(out))
+    console.print(
+        f"packed {len(files)} files into {out} in {seconds:.1f} s ({len(files) / max(seconds, 1e-9):.0f} "
+        "files/s); train with --data " + str(out)
+    )

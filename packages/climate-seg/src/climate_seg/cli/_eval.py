@@ -10,8 +10,12 @@ import typer
 from ._app import app, console, friendly
 from ._train import Sampling
 
-_SKIP = typer.Option(False, "--skip-bad-files", help="Leave out unreadable or malformed files (else: stop with an "
-                                                     "error naming the first one, before writing anything).")
+_SKIP = typer.Option(
+    False,
+    "--skip-bad-files",
+    help="Leave out unreadable or malformed files (else: stop with an "
+    "error naming the first one, before writing anything).",
+)
 
 
 @app.command()
@@ -19,14 +23,22 @@ _SKIP = typer.Option(False, "--skip-bad-files", help="Leave out unreadable or ma
 def evaluate(
     run: Path = typer.Argument(..., help="Run folder (uses best.pt) or checkpoint file."),
     data: Path = typer.Option(..., "--data", help="Folder of data files."),
-    split: str = typer.Option("test", "--split", help="train, val or test part of the run's split, or all files of --data."),
-    report: Path | None = typer.Option(None, "--report", help="Metrics report JSON.",
-                                       show_default="<run>/evaluate-<split>.json"),
-    sampling: Sampling | None = typer.Option(None, "--sampling", help="Expected sampling (checked against the checkpoint)."),
+    split: str = typer.Option(
+        "test",
+        "--split",
+        help="train, val or test part of the run's split, or all files of --data.",
+    ),
+    report: Path | None = typer.Option(
+        None, "--report", help="Metrics report JSON.", show_default="<run>/evaluate-<split>.json"
+    ),
+    sampling: Sampling | None = typer.Option(
+        None, "--sampling", help="Expected sampling (checked against the checkpoint)."
+    ),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Samples per batch."),
     skip_bad_files: bool = _SKIP,
-    pr_curve: Path | None = typer.Option(None, "--pr-curve", help="Also save a precision-recall figure (PNG; needs "
-                                                                  "matplotlib)."),
+    pr_curve: Path | None = typer.Option(
+        None, "--pr-curve", help="Also save a precision-recall figure (PNG; needs matplotlib)."
+    ),
 ) -> None:
     """Compute AP (TC, AR), mAP, mean accuracy and IoU on a split or a folder; write a JSON report."""
     from .._io import atomic_write_bytes, check_writable
@@ -42,18 +54,31 @@ def evaluate(
     ds = loaded.dataset(files, skip_bad_files)
     accumulators: list = []
     results = evaluate_model(loaded.model, ds, "cpu", batch_size, ds.transform, keep=accumulators)
-    console.print(metrics_table([{"split": f"{split} ({k})", **v} for k, v in results.items()],
-                                title=f"{len(files)} files"))
+    console.print(
+        metrics_table(
+            [{"split": f"{split} ({k})", **v} for k, v in results.items()],
+            title=f"{len(files)} files",
+        )
+    )
     skipped = [str(p) for p in ds.base.bad_files]
-    payload = {"checkpoint": str(run), "data": str(data), "split": split, "n_files": len(files) - len(skipped),
-               "skipped_files": skipped, "sampling": loaded.config.sampling, "metrics": results}
+    payload = {
+        "checkpoint": str(run),
+        "data": str(data),
+        "split": split,
+        "n_files": len(files) - len(skipped),
+        "skipped_files": skipped,
+        "sampling": loaded.config.sampling,
+        "metrics": results,
+    }
     atomic_write_bytes(report, json.dumps(payload, indent=2).encode())
     console.print(f"report: {report}")
     if pr_curve is not None:
         from ..plotting import plot_precision_recall
 
         check_writable(pr_curve.parent)
-        console.print(f"wrote {plot_precision_recall(accumulators[0], pr_curve, title=f'{run} ({split})')}")
+        console.print(
+            f"wrote {plot_precision_recall(accumulators[0], pr_curve, title=f'{run} ({split})')}"
+        )
 
 
 @app.command()
@@ -61,10 +86,18 @@ def evaluate(
 def predict(
     run: Path = typer.Argument(..., help="Run folder (uses best.pt) or checkpoint file."),
     data: Path = typer.Option(..., "--data", help="Folder of data files (or a single file)."),
-    out: Path = typer.Option(..., "--out", help="Folder for <name>-pred.npz files (labels and probabilities on the mesh)."),
-    sampling: Sampling | None = typer.Option(None, "--sampling", help="Expected sampling (checked against the checkpoint)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="Folder for <name>-pred.npz files (labels and probabilities on the mesh).",
+    ),
+    sampling: Sampling | None = typer.Option(
+        None, "--sampling", help="Expected sampling (checked against the checkpoint)."
+    ),
     skip_bad_files: bool = _SKIP,
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing prediction files in --out."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace existing prediction files in --out."
+    ),
 ) -> None:
     """Predict every file: one npz per input with `labels (V,)` int8 and `probabilities (3, V)` float16."""
     from .._io import check_writable, data_files

@@ -16,13 +16,22 @@ from ._app import app, console, err_console, friendly
 @app.command()
 @friendly
 def plot(
-    file: Path = typer.Argument(..., help="A data-*-mesh.npz file, or a run folder (plots its training curves)."),
+    file: Path = typer.Argument(
+        ..., help="A data-*-mesh.npz file, or a run folder (plots its training curves)."
+    ),
     out: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG (and GIF) files."),
-    run: Path | None = typer.Option(None, "--run", help="Run folder or checkpoint: adds the prediction panel."),
+    run: Path | None = typer.Option(
+        None, "--run", help="Run folder or checkpoint: adds the prediction panel."
+    ),
     channel: str = typer.Option("TMQ", "--channel", help="Input channel to draw (name or index)."),
-    nlat: int = typer.Option(180, "--nlat", min=8, help="Latitudes of the raster the maps are drawn on."),
-    gif: bool = typer.Option(False, "--gif", help="Also render rotating globes (truth and prediction) as a GIF "
-                                                  "(needs pillow)."),
+    nlat: int = typer.Option(
+        180, "--nlat", min=8, help="Latitudes of the raster the maps are drawn on."
+    ),
+    gif: bool = typer.Option(
+        False,
+        "--gif",
+        help="Also render rotating globes (truth and prediction) as a GIF (needs pillow).",
+    ),
 ) -> None:
     """Filled maps (equirectangular and Mollweide) of a channel, the truth and the prediction; or a run's curves.
 
@@ -41,9 +50,15 @@ def plot(
     if not file.is_file():
         raise ValueError(f"{file} does not exist; pass one data-*-mesh.npz file or a run folder.")
     names = list(CHANNELS)
-    idx = int(channel) if channel.isdigit() else (names.index(channel.upper()) if channel.upper() in names else -1)
+    idx = (
+        int(channel)
+        if channel.isdigit()
+        else (names.index(channel.upper()) if channel.upper() in names else -1)
+    )
     if not 0 <= idx < len(names):
-        raise ValueError(f"unknown channel {channel!r}; use a name such as TMQ or PSL, or an index 0..{len(names) - 1}.")
+        raise ValueError(
+            f"unknown channel {channel!r}; use a name such as TMQ or PSL, or an index 0..{len(names) - 1}."
+        )
     from ..pipeline import vertex_count
 
     n_vertices = vertex_count([file], False)
@@ -68,12 +83,22 @@ def plot(
     check_writable(out)
     stem = file.name.replace(".npz", "")
     for proj in ("equirectangular", "mollweide"):
-        path = plot_maps(transform, data[idx].astype(np.float64), truth, pred, out / f"{stem}-{proj}.png", proj,
-                         channel=names[idx], when=when)
+        path = plot_maps(
+            transform,
+            data[idx].astype(np.float64),
+            truth,
+            pred,
+            out / f"{stem}-{proj}.png",
+            proj,
+            channel=names[idx],
+            when=when,
+        )
         console.print(f"wrote {path}")
     if gif:
         try:
-            console.print(f"wrote {plot_globe_gif(transform, truth, pred, out / f'{stem}-globe.gif', when=when)}")
+            console.print(
+                f"wrote {plot_globe_gif(transform, truth, pred, out / f'{stem}-globe.gif', when=when)}"
+            )
         except RuntimeError as exc:
             err_console.print(f"[yellow]{exc}[/]")
 
@@ -89,10 +114,18 @@ def info() -> None:
     table = Table(title=f"climate-seg {__version__}: samplings")
     for col in ("sampling", "resolution", "vertices"):
         table.add_column(col, justify="right")
-    for kind, resolutions in (("icosahedral", (3, 4, 5)), ("healpix", (8, 16, 32)), ("equiangular", (32, 64))):
+    for kind, resolutions in (
+        ("icosahedral", (3, 4, 5)),
+        ("healpix", (8, 16, 32)),
+        ("equiangular", (32, 64)),
+    ):
         for r in resolutions:
             n = str(sampling_for(kind, r).n_vertices)
-            label = {"icosahedral": f"level {r}", "healpix": f"nside {r}", "equiangular": f"{r} x {2 * r}"}[kind]
+            label = {
+                "icosahedral": f"level {r}",
+                "healpix": f"nside {r}",
+                "equiangular": f"{r} x {2 * r}",
+            }[kind]
             table.add_row(kind, label, n)
     console.print(table)
     models = Table(title="model presets (parameters do not depend on the resolution)")
@@ -100,7 +133,11 @@ def info() -> None:
         models.add_column(col, justify="right")
     for preset, scale, level in (("small", 1.0, 3), ("small", 0.5, 3), ("deepsphere", 1.0, 5)):
         cfg = TrainConfig(preset=preset, width_scale=scale, resolution=level)  # type: ignore[arg-type]
-        models.add_row(preset, str(scale), f"{parameter_count(build_model(cfg, sampling_for('icosahedral', level))):,}")
+        models.add_row(
+            preset,
+            str(scale),
+            f"{parameter_count(build_model(cfg, sampling_for('icosahedral', level))):,}",
+        )
     console.print(models)
     examples = Table(title="example configs (`climate-seg train --config NAME`)")
     examples.add_column("name")
@@ -108,8 +145,10 @@ def info() -> None:
     for name, path in example_configs().items():
         examples.add_row(name, str(path))
     console.print(examples)
-    console.print("data: 16 channels (TMQ ... ZBOT) on the icosahedral level-5 mesh (10242 vertices); "
-                  "classes background, TC, AR")
+    console.print(
+        "data: 16 channels (TMQ ... ZBOT) on the icosahedral level-5 mesh (10242 vertices); "
+        "classes background, TC, AR"
+    )
 
 
 def _free_run_dir(base: Path) -> Path:
@@ -122,11 +161,21 @@ def _free_run_dir(base: Path) -> Path:
 @app.command()
 @friendly
 def demo(
-    data: Path | None = typer.Option(None, "--data", help="Existing data folder (default: synthesise one under --out)."),
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the synthetic data and the run."),
-    samples: int = typer.Option(240, "--samples", min=12, help="Synthetic files to create when no --data is given."),
-    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Maximum epochs.", show_default="12 (demo config)"),
-    minutes: float = typer.Option(8.0, "--minutes", help="Stop training after this many minutes (then evaluate)."),
+    data: Path | None = typer.Option(
+        None, "--data", help="Existing data folder (default: synthesise one under --out)."
+    ),
+    out: Path = typer.Option(
+        Path("runs/demo"), "--out", help="Folder for the synthetic data and the run."
+    ),
+    samples: int = typer.Option(
+        240, "--samples", min=12, help="Synthetic files to create when no --data is given."
+    ),
+    epochs: int | None = typer.Option(
+        None, "--epochs", min=1, help="Maximum epochs.", show_default="12 (demo config)"
+    ),
+    minutes: float = typer.Option(
+        8.0, "--minutes", help="Stop training after this many minutes (then evaluate)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of data, split and training."),
 ) -> None:
     """Main job: synthesise data if needed, train a small U-Net on CPU, evaluate on the test split."""

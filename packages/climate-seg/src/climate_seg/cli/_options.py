@@ -72,12 +72,20 @@ def config_options() -> list[inspect.Parameter]:
                 kwargs["min"] = float(lo)  # exclusive bounds are checked by TrainConfig.validate
         else:
             annotation = str | None
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=typer.Option(None, *decls, **kwargs),
-                                        annotation=annotation))
+        params.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=typer.Option(None, *decls, **kwargs),
+                annotation=annotation,
+            )
+        )
     return params
 
 
-def with_config_options(extra: list[inspect.Parameter]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def with_config_options(
+    extra: list[inspect.Parameter],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give ``fn(**kwargs)`` the signature ``extra + config_options()`` for Typer."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:

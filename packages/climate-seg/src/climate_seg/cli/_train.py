@@ -21,12 +21,29 @@ class Sampling(str, Enum):
 
 
 _EXTRA = [
-    inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
-        None, "--config", help="YAML or TOML file of settings, or the name of a shipped example (see `climate-seg "
-                               "info`); flags override it.", show_default=False)),
-    inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
-        False, "--resume", help="Continue the run in --out with its saved plan; flags given with it are applied "
-                                "and logged, or refused.")),
+    inspect.Parameter(
+        "config",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=str | None,
+        default=typer.Option(
+            None,
+            "--config",
+            help="YAML or TOML file of settings, or the name of a shipped example (see `climate-seg "
+            "info`); flags override it.",
+            show_default=False,
+        ),
+    ),
+    inspect.Parameter(
+        "resume",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=bool,
+        default=typer.Option(
+            False,
+            "--resume",
+            help="Continue the run in --out with its saved plan; flags given with it are applied "
+            "and logged, or refused.",
+        ),
+    ),
 ]
 
 

@@ -119,4 +119,12 @@ __all__ = [
 from ._packed import PackedDataset, is_packed, pack_folder, packed_names
 from ._split import make_split, split_by_time, split_years
 
-__all__ += ["PackedDataset", "is_packed", "make_split", "pack_folder", "packed_names", "split_by_time", "split_years"]
+__all__ += [
+    "PackedDataset",
+    "is_packed",
+    "make_split",
+    "pack_folder",
+    "packed_names",
+    "split_by_time",
+    "split_years",
+]

@@ -72,7 +72,15 @@ class FolderReport:
     def summary(self) -> str:
         """One line per problem kind."""
         lines = [f"{self.n_files} files, {self.n_good} good"]
-        for name in ("unreadable", "truncated", "wrong_shape", "non_finite", "bad_labels", "fill_values", "bad_name"):
+        for name in (
+            "unreadable",
+            "truncated",
+            "wrong_shape",
+            "non_finite",
+            "bad_labels",
+            "fill_values",
+            "bad_name",
+        ):
             items = getattr(self, name)
             if items:
                 lines.append(
@@ -94,8 +102,11 @@ _PROBLEM_FIELD = {
 }
 
 
-def check_folder(folder: str | os.PathLike, n_vertices: int | None = N_VERTICES,
-                 progress: Callable[[int, int], None] | None = None) -> FolderReport:
+def check_folder(
+    folder: str | os.PathLike,
+    n_vertices: int | None = N_VERTICES,
+    progress: Callable[[int, int], None] | None = None,
+) -> FolderReport:
     """Read every ``*.npz`` file of a folder and report problems by file name.
 
     Parameters

@@ -26,7 +26,9 @@ __all__ = ["CAM5Dataset", "mesh_resampling"]
 log = logging.getLogger("climate_seg.data")
 
 
-def mesh_resampling(target: Sampling, source: Sampling | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def mesh_resampling(
+    target: Sampling, source: Sampling | None = None
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Resampling matrices from the CAM5 mesh to another sampling.
 
     Parameters

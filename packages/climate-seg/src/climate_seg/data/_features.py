@@ -94,12 +94,15 @@ def _births(
     return birth, life
 
 
-def _cyclones(rng: np.random.Generator, rates: Sequence[float], length: int) -> list[NDArray[np.float32]]:
+def _cyclones(
+    rng: np.random.Generator, rates: Sequence[float], length: int
+) -> list[NDArray[np.float32]]:
     cols = []
     for kind, rate in enumerate(rates):
         birth, life = _births(rng, rate, 24, 56, length)
         n = len(birth)
         hemi = rng.choice([-1.0, 1.0], n)
+
         def u(lo: float, hi: float, n: int = n) -> NDArray[np.float64]:
             return rng.uniform(lo, hi, n)
 
@@ -119,18 +122,34 @@ def _cyclones(rng: np.random.Generator, rates: Sequence[float], length: int) -> 
             moist, east, north = u(0.4, 0.8), u(7, 12), u(0, 2)
         if core is None:
             core = 0.13 * vmax  # warm core grows with intensity
-        cols.append((np.full(n, kind), hemi * lat * DEG, rng.uniform(-np.pi, np.pi, n), birth,
-                     life, vmax, rm * DEG, core, moist, east, north))
+        cols.append(
+            (
+                np.full(n, kind),
+                hemi * lat * DEG,
+                rng.uniform(-np.pi, np.pi, n),
+                birth,
+                life,
+                vmax,
+                rm * DEG,
+                core,
+                moist,
+                east,
+                north,
+            )
+        )
     return [np.concatenate(c).astype(np.float32) for c in zip(*cols, strict=True)]
 
 
-def _plumes(rng: np.random.Generator, rates: Sequence[float], length: int) -> list[NDArray[np.float32]]:
+def _plumes(
+    rng: np.random.Generator, rates: Sequence[float], length: int
+) -> list[NDArray[np.float32]]:
     s = np.linspace(0, 1, 10)
     cols = []
     for kind, rate in enumerate(rates):
         birth, life = _births(rng, rate, 10, 30, length)
         m = len(birth)
         hemi = rng.choice([-1.0, 1.0], m)
+
         def u(lo: float, hi: float, m: int = m) -> NDArray[np.float64]:
             return rng.uniform(lo, hi, m)
 
@@ -147,7 +166,11 @@ def _plumes(rng: np.random.Generator, rates: Sequence[float], length: int) -> li
             width = u(3.0, 4.5)
         lon0, bend = rng.uniform(-180, 180, m), rng.uniform(-7, 7, m)
         lat = lat0[:, None] + s[None] * dlat[:, None]
-        lon = lon0[:, None] + s[None] * dlon[:, None] + bend[:, None] * np.sin(np.pi * s)[None] / np.cos(lat * DEG)
+        lon = (
+            lon0[:, None]
+            + s[None] * dlon[:, None]
+            + bend[:, None] * np.sin(np.pi * s)[None] / np.cos(lat * DEG)
+        )
         pts = np.stack([hemi[:, None] * lat * DEG, lon * DEG], -1)
         east = np.where(kind == BELT, -3.0, 9.0) * np.ones(m)
         cols.append((np.full(m, kind), pts, birth, life, width * DEG, tmq, jet, east))
@@ -187,9 +210,22 @@ def draw_features(
     wave_m = rng.integers(3, 8, k).astype(np.float32)
     wave_a = rng.uniform(0.4, 1.0, k).astype(np.float32)
     wave_ph = rng.uniform(0, 2 * np.pi, k).astype(np.float32)
-    (cy_kind, cy_lat0, cy_lon0, cy_birth, cy_life, cy_vmax, cy_rm, cy_core, cy_moist, cy_east,
-     cy_north) = _cyclones(rng, cy_rates, length)
-    pl_kind, pl_pts0, pl_birth, pl_life, pl_width, pl_tmq, pl_jet, pl_east = _plumes(rng, pl_rates, length)
+    (
+        cy_kind,
+        cy_lat0,
+        cy_lon0,
+        cy_birth,
+        cy_life,
+        cy_vmax,
+        cy_rm,
+        cy_core,
+        cy_moist,
+        cy_east,
+        cy_north,
+    ) = _cyclones(rng, cy_rates, length)
+    pl_kind, pl_pts0, pl_birth, pl_life, pl_width, pl_tmq, pl_jet, pl_east = _plumes(
+        rng, pl_rates, length
+    )
     return Features(
         cy_kind=cy_kind,
         cy_lat0=cy_lat0,

@@ -124,14 +124,18 @@ class Geometry:
         return _f32(z)
 
     @staticmethod
-    def _noise_bank(xyz: NDArray[np.float64], n: int, passes: int = 3, seed: int = 20260101) -> NDArray[np.float32]:
+    def _noise_bank(
+        xyz: NDArray[np.float64], n: int, passes: int = 3, seed: int = 20260101
+    ) -> NDArray[np.float32]:
         """Smooth unit-variance noise fields, shape (n, V): white noise averaged ``passes``
         times over each vertex and its six nearest (3 passes: about 3 neighbour rings; 30:
         large-scale, about 10 degrees on the CAM5 mesh)."""
         rng = np.random.default_rng(seed)
         _, nbr = cKDTree(xyz).query(xyz, k=7)
         v = xyz.shape[0]
-        avg = csr_matrix((np.full(7 * v, 1 / 7), nbr.ravel(), np.arange(0, 7 * v + 1, 7)), shape=(v, v))
+        avg = csr_matrix(
+            (np.full(7 * v, 1 / 7), nbr.ravel(), np.arange(0, 7 * v + 1, 7)), shape=(v, v)
+        )
         noise = rng.standard_normal((n, v)).T
         for _ in range(passes):
             noise = avg @ noise

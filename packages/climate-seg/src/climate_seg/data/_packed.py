@@ -54,8 +54,12 @@ def packed_names(folder: str | os.PathLike) -> list[str]:
     return list(_index(Path(folder))["files"])
 
 
-def pack_folder(files: Iterable[str | os.PathLike], out: str | os.PathLike, skip_bad_files: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> Path:
+def pack_folder(
+    files: Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    skip_bad_files: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Write ``files`` into the memory-mapped layout of the module notes (bounded memory).
 
     Parameters
@@ -91,9 +95,12 @@ def pack_folder(files: Iterable[str | os.PathLike], out: str | os.PathLike, skip
                 raise
     if n_vertices is None:
         raise ValueError("no readable file to pack.")
-    frames = np.lib.format.open_memmap(out / ".frames.npy", mode="w+", dtype=np.float32,
-                                       shape=(len(paths), n_vertices, N_CHANNELS))
-    labels = np.lib.format.open_memmap(out / ".labels.npy", mode="w+", dtype=np.int8, shape=(len(paths), n_vertices))
+    frames = np.lib.format.open_memmap(
+        out / ".frames.npy", mode="w+", dtype=np.float32, shape=(len(paths), n_vertices, N_CHANNELS)
+    )
+    labels = np.lib.format.open_memmap(
+        out / ".labels.npy", mode="w+", dtype=np.int8, shape=(len(paths), n_vertices)
+    )
     names: list[str] = []
     for k, p in enumerate(paths):
         try:
@@ -129,7 +136,11 @@ def _truncate(path: Path, shape: tuple[int, ...], dtype: Any) -> None:
     old = np.load(path, mmap_mode="r")
     offset = old.offset
     del old
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape}
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+        "fortran_order": False,
+        "shape": shape,
+    }
     with open(path, "r+b") as handle:
         handle.seek(0)
         np.lib.format.write_array_header_1_0(handle, header)
@@ -188,7 +199,9 @@ class PackedDataset(CAM5Dataset):
         row = int(self._row[i])
         x = (self._frames[row] - self.mean) / self.std
         if self._rx is not None:
-            raise ValueError("PackedDataset does not resample; use climate_seg.transform.GridDataset.")
+            raise ValueError(
+                "PackedDataset does not resample; use climate_seg.transform.GridDataset."
+            )
         return np.ascontiguousarray(x, dtype=np.float32), self._labels[row].astype(np.int64)
 
     def raw(self, i: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:

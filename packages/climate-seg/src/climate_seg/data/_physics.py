@@ -29,7 +29,9 @@ def _dots(g: Geometry, pts: NDArray) -> NDArray[np.float32]:
     return pts[:, 0, None] * x[0] + pts[:, 1, None] * x[1] + pts[:, 2, None] * x[2]
 
 
-def _envelope(t: float, birth: NDArray[np.float32], life: NDArray[np.float32]) -> NDArray[np.float32]:
+def _envelope(
+    t: float, birth: NDArray[np.float32], life: NDArray[np.float32]
+) -> NDArray[np.float32]:
     return np.clip(np.sin(np.pi * (t - birth) / life), 0, None) * (
         (t >= birth) & (t <= birth + life)
     )
@@ -66,7 +68,8 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     vg = scale * env * q_lam * cl["inv_cos"] / cl["fcor"]
     w = f.noise_w * t
     nz = (
-        np.float32(np.cos(w)) * g.noise[f.noise_a[:13]] + np.float32(np.sin(w)) * g.noise[f.noise_b[:13]]
+        np.float32(np.cos(w)) * g.noise[f.noise_a[:13]]
+        + np.float32(np.sin(w)) * g.noise[f.noise_b[:13]]
     )  # (13, V) unit variance
     tanom = 4.0 * env * q_quad
 
@@ -88,7 +91,9 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     alive = np.nonzero(cy_env > 0.02)[0]
     if len(alive):
         tt = t - f.cy_birth[alive]
-        clat = f.cy_lat0[alive] + np.sign(f.cy_lat0[alive]) * f.cy_north[alive] * STEP_S / EARTH_R * tt
+        clat = (
+            f.cy_lat0[alive] + np.sign(f.cy_lat0[alive]) * f.cy_north[alive] * STEP_S / EARTH_R * tt
+        )
         clon = f.cy_lon0[alive] + f.cy_east[alive] * STEP_S / (EARTH_R * np.cos(clat)) * tt
         vm, rm = f.cy_vmax[alive] * cy_env[alive], f.cy_rm[alive]
         cen = _unit(clat, clon)  # (N, 3)
@@ -127,7 +132,9 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
         cut = 2.2 * f.pl_width[alive]  # influence radius about the axis (smoothly tapered)
         # coarse cells that may hold a vertex within ``cut`` of an axis sample
         cx = g.cell_xyz_t
-        near_cell = (xyz[..., 0, None] * cx[0] + xyz[..., 1, None] * cx[1] + xyz[..., 2, None] * cx[2]).max(1)
+        near_cell = (
+            xyz[..., 0, None] * cx[0] + xyz[..., 1, None] * cx[1] + xyz[..., 2, None] * cx[2]
+        ).max(1)
         near_cell = near_cell > np.cos(cut + g.cell_radius + 0.01)[:, None]  # (M, C)
         ks, js, vs, r2s = [], [], [], []
         for k in range(m):
@@ -167,8 +174,10 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     # large-scale upper-air temperature anomalies, in the same ratio as cyclone cores, so a
     # core's anomaly shows only against its surroundings
     w_ls = 0.5 * w
-    tls = f.ls_amp * (np.float32(np.cos(w_ls)) * g.noise_ls[f.noise_ls[0]]
-                      + np.float32(np.sin(w_ls)) * g.noise_ls[f.noise_ls[1]])
+    tls = f.ls_amp * (
+        np.float32(np.cos(w_ls)) * g.noise_ls[f.noise_ls[0]]
+        + np.float32(np.sin(w_ls)) * g.noise_ls[f.noise_ls[1]]
+    )
     t500 = 252.5 + 0.62 * (t_sea - 288) + 0.6 * tanom + tcore_add + tls + 0.3 * nz[5]
     t200 = cl["t200"] - 0.5 * tanom + tcore_add + tls + 0.5 * nz[6]
     trefht = ts - 0.7 + 0.4 * nz[7]

@@ -59,7 +59,9 @@ def _check_labels(path: Path, onehot: NDArray) -> None:
         return
     if not ((values == 0) | (values == 1)).all():
         raise DataFileError(
-            path, "labels", "'labels' holds values other than 0 and 1; expected one-hot (3, V) labels."
+            path,
+            "labels",
+            "'labels' holds values other than 0 and 1; expected one-hot (3, V) labels.",
         )
     n_none, n_many = int((per_vertex == 0).sum()), int((per_vertex > 1).sum())
     raise DataFileError(

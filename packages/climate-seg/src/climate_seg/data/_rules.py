@@ -75,14 +75,24 @@ class DetectionRules:
     ar_min_lat: float = 20.0
 
     def __post_init__(self) -> None:
-        for name in ("tc_search", "tc_core", "tc_wind_radius", "tc_mask", "ar_min_length",
-                     "ar_max_width"):
+        for name in (
+            "tc_search",
+            "tc_core",
+            "tc_wind_radius",
+            "tc_mask",
+            "ar_min_length",
+            "ar_max_width",
+        ):
             if not getattr(self, name) > 0:
-                raise ValueError(f"DetectionRules.{name} must be positive, got {getattr(self, name)}.")
+                raise ValueError(
+                    f"DetectionRules.{name} must be positive, got {getattr(self, name)}."
+                )
         for name in ("tc_contour_ring", "tc_core_ring"):
             lo, hi = getattr(self, name)
             if not 0 <= lo < hi:
-                raise ValueError(f"DetectionRules.{name} must be (inner, outer) with 0 <= inner < outer.")
+                raise ValueError(
+                    f"DetectionRules.{name} must be (inner, outer) with 0 <= inner < outer."
+                )
 
 
 class MeshNeighbourhoods:
@@ -174,10 +184,14 @@ def tc_centres(
     rules : DetectionRules
     """
     _check(data, nbh)
-    reach = max(rules.tc_search, rules.tc_contour_ring[1], rules.tc_core_ring[1], rules.tc_wind_radius)
+    reach = max(
+        rules.tc_search, rules.tc_contour_ring[1], rules.tc_core_ring[1], rules.tc_wind_radius
+    )
     if reach > nbh.reach:
-        raise ValueError(f"the rules look {reach} degrees away but the neighbourhoods reach only {nbh.reach}; "
-                         f"build MeshNeighbourhoods(coords, reach={reach}).")
+        raise ValueError(
+            f"the rules look {reach} degrees away but the neighbourhoods reach only {nbh.reach}; "
+            f"build MeshNeighbourhoods(coords, reach={reach})."
+        )
     psl = data[_CH["PSL"]].astype(np.float64)
     tlay = 0.5 * (data[_CH["T500"]].astype(np.float64) + data[_CH["T200"]])
     speed = np.hypot(data[_CH["UBOT"]], data[_CH["VBOT"]])

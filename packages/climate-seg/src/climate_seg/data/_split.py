@@ -135,7 +135,10 @@ def split_by_time(
         raise ValueError(
             f"fractions must be three non-negative numbers summing to 1; got {tuple(fractions)}."
         )
-    paths = sorted(_sorted_unique(files), key=lambda p: (parse_name(p.name).date, parse_name(p.name).slot, p.name))
+    paths = sorted(
+        _sorted_unique(files),
+        key=lambda p: (parse_name(p.name).date, parse_name(p.name).slot, p.name),
+    )
     n = len(paths)
     n_train, n_val = round(float(fr[0]) * n), round(float(fr[1]) * n)
     n_val = min(n_val, n - n_train)
@@ -143,7 +146,9 @@ def split_by_time(
     return Split(*(sorted(part, key=lambda p: p.name) for part in parts))
 
 
-def split_years(files: Iterable[str | os.PathLike], fractions: Sequence[float] = (0.7, 0.1, 0.2)) -> Split:
+def split_years(
+    files: Iterable[str | os.PathLike], fractions: Sequence[float] = (0.7, 0.1, 0.2)
+) -> Split:
     """Whole calendar years to each part: the earliest ~70 % of the years train, then val, then test.
 
     Needs files of at least three different years.
@@ -160,7 +165,9 @@ def split_years(files: Iterable[str | os.PathLike], fractions: Sequence[float] =
     n_train = len(years) - n_val - n_test
     if n_train < 1:
         n_train, n_test = 1, len(years) - 1 - n_val
-    return split_by_year(paths, years[:n_train], years[n_train : n_train + n_val], years[n_train + n_val :])
+    return split_by_year(
+        paths, years[:n_train], years[n_train : n_train + n_val], years[n_train + n_val :]
+    )
 
 
 def make_split(files: Iterable[str | os.PathLike], mode: str = "time", seed: int = 0) -> Split:
@@ -174,7 +181,9 @@ def make_split(files: Iterable[str | os.PathLike], mode: str = "time", seed: int
     """
     paths = list(files)
     if len(paths) < 3:
-        raise ValueError(f"only {len(paths)} data file(s); training needs at least 3 (train, val and test).")
+        raise ValueError(
+            f"only {len(paths)} data file(s); training needs at least 3 (train, val and test)."
+        )
     if mode == "time":
         parts = split_by_time(paths)
     elif mode == "year":

@@ -67,7 +67,9 @@ def _vertex_count(path: str | os.PathLike) -> int:
         with np.load(path, mmap_mode="r", allow_pickle=False) as npz:
             shape = npz["data"].shape
     except Exception as err:
-        raise DataFileError(path, "unreadable", f"cannot read 'data' ({type(err).__name__}).") from err
+        raise DataFileError(
+            path, "unreadable", f"cannot read 'data' ({type(err).__name__})."
+        ) from err
     if len(shape) != 2:
         raise DataFileError(path, "shape", f"'data' has shape {shape}; expected (16, V).")
     return int(shape[1])

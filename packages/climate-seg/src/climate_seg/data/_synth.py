@@ -79,7 +79,9 @@ class SyntheticGenerator:
     # -- calibration ---------------------------------------------------------
     def _calibrate(self, n_episodes: int = 40, length: int = 4) -> None:
         rng = np.random.default_rng(12345)
-        acc: dict[str, list[NDArray[np.float32]]] = {k: [] for k in (*CHANNELS, "PSL_env", "PSL_terrain")}
+        acc: dict[str, list[NDArray[np.float32]]] = {
+            k: [] for k in (*CHANNELS, "PSL_env", "PSL_terrain")
+        }
         for _ in range(n_episodes):
             feats = self.draw(rng, length)
             for t in range(0, length, 2):
@@ -129,8 +131,14 @@ class SyntheticGenerator:
         alat = np.abs(np.degrees(self.geometry.lat))
         edges = np.arange(0, 95, 5.0)
         band = np.clip(np.digitize(alat, edges) - 1, 0, len(edges) - 2)
-        level = np.array([np.percentile(transport[:, band == b], AR_PERCENTILE) if np.any(band == b)
-                          else AR_IVT_FLOOR for b in range(len(edges) - 1)])
+        level = np.array(
+            [
+                np.percentile(transport[:, band == b], AR_PERCENTILE)
+                if np.any(band == b)
+                else AR_IVT_FLOOR
+                for b in range(len(edges) - 1)
+            ]
+        )
         self.ivt_threshold = np.maximum(np.interp(alat, edges[:-1] + 2.5, level), AR_IVT_FLOOR)
 
     def _apply(self, k: str, x: NDArray) -> NDArray[np.float32]:
@@ -144,8 +152,9 @@ class SyntheticGenerator:
     # -- frames ---------------------------------------------------------------
     def draw(self, rng: np.random.Generator, length: int) -> Features:
         """Random episode state for ``length`` consecutive frames."""
-        return draw_features(rng, length, self.geometry.noise.shape[0], self.difficulty, self.tc_rate,
-                             self.ar_rate)
+        return draw_features(
+            rng, length, self.geometry.noise.shape[0], self.difficulty, self.tc_rate, self.ar_rate
+        )
 
     def frame(self, feats: Features, t: float) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         """One frame.
@@ -184,7 +193,9 @@ _CACHE: dict[str, SyntheticGenerator] = {}
 _Task = tuple[Path, int, _dt.datetime, int, np.random.SeedSequence]
 
 
-def _generator(coords: NDArray[np.floating], difficulty: str, tc_rate: float | None, ar_rate: float | None) -> SyntheticGenerator:
+def _generator(
+    coords: NDArray[np.floating], difficulty: str, tc_rate: float | None, ar_rate: float | None
+) -> SyntheticGenerator:
     c = np.ascontiguousarray(coords, dtype=np.float64)
     key = hashlib.sha1(c.tobytes()).hexdigest() + f"{difficulty}/{tc_rate}/{ar_rate}"
     if key not in _CACHE:

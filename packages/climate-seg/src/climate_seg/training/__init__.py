@@ -40,11 +40,16 @@ __all__ = [
 def _given_by_value(cfg: TrainConfig) -> dict[str, Any]:
     """Settings of ``cfg`` that differ from the defaults (the Python API's notion of "given")."""
     default = TrainConfig()
-    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
-            if f.name != "extra" and getattr(cfg, f.name) != getattr(default, f.name)}
+    return {
+        f.name: getattr(cfg, f.name)
+        for f in dataclasses.fields(cfg)
+        if f.name != "extra" and getattr(cfg, f.name) != getattr(default, f.name)
+    }
 
 
-def resume_config(saved: TrainConfig, given: dict[str, Any], run_dir: Path) -> tuple[TrainConfig, list[str]]:
+def resume_config(
+    saved: TrainConfig, given: dict[str, Any], run_dir: Path
+) -> tuple[TrainConfig, list[str]]:
     """The configuration of a resumed run: the saved one, ``out`` = ``run_dir``, and the given changes.
 
     Parameters
@@ -84,8 +89,10 @@ def resume_config(saved: TrainConfig, given: dict[str, Any], run_dir: Path) -> t
         if rule == "apply":
             notes.append(f"{key}: {old} -> {value}")
     if refused:
-        raise ValueError(f"--resume continues the saved plan of {run_dir}; these settings differ from it: "
-                         f"{'; '.join(refused)}. Drop them, or start a new run with another --out.")
+        raise ValueError(
+            f"--resume continues the saved plan of {run_dir}; these settings differ from it: "
+            f"{'; '.join(refused)}. Drop them, or start a new run with another --out."
+        )
     return cfg.validate(), notes
 
 
@@ -96,8 +103,12 @@ def _progress(ckpt: dict[str, Any]) -> tuple[int, int]:
     return it // length, it
 
 
-def train(cfg: TrainConfig, resume: bool = False, given: dict[str, Any] | None = None,
-          console: Console | None = None) -> Path:
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    given: dict[str, Any] | None = None,
+    console: Console | None = None,
+) -> Path:
     """Run (or resume) training as configured; returns the run folder.
 
     Parameters
@@ -120,27 +131,37 @@ def train(cfg: TrainConfig, resume: bool = False, given: dict[str, Any] | None =
     if resume:
         last = run_dir / "last.pt"
         if not last.is_file():
-            raise ValueError(f"nothing to resume: {last} does not exist; start the run without --resume.")
+            raise ValueError(
+                f"nothing to resume: {last} does not exist; start the run without --resume."
+            )
         given = _given_by_value(cfg) if given is None else dict(given)
         cfg, notes = resume_config(read_run_config(run_dir), given, run_dir)
         ckpt = load_checkpoint(last)
         done, iteration = _progress(ckpt)
         in_epoch = iteration > done * max(int(ckpt["trainer"].get("epoch_length", 1) or 1), 1)
         if cfg.epochs < done or (cfg.epochs == done and in_epoch):
-            raise ValueError(f"{run_dir} has already completed {done} epochs; --epochs {cfg.epochs} would shorten it.")
+            raise ValueError(
+                f"{run_dir} has already completed {done} epochs; --epochs {cfg.epochs} would shorten it."
+            )
         if ckpt.get("finished"):
             if cfg.epochs <= done or "epochs" not in given:
                 if rank == 0:
-                    console.print(f"{run_dir} is finished ({done} epochs, iteration {iteration}; test metrics in "
-                                  f"{run_dir / 'test_metrics.json'}); nothing to do. Pass a larger --epochs to extend it.")
+                    console.print(
+                        f"{run_dir} is finished ({done} epochs, iteration {iteration}; test metrics in "
+                        f"{run_dir / 'test_metrics.json'}); nothing to do. Pass a larger --epochs to extend it."
+                    )
                 return run_dir
             cfg.extra["extend"] = True
-            notes.append(f"extending the finished run from {done} to {cfg.epochs} epochs (early stopping restarts)")
+            notes.append(
+                f"extending the finished run from {done} to {cfg.epochs} epochs (early stopping restarts)"
+            )
         if rank == 0:
             for note in notes:
                 console.print(f"[bold]resume[/]: {note}")
     elif (run_dir / "last.pt").is_file():
-        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out.")
+        raise ValueError(
+            f"{run_dir} already holds a run; pass --resume to continue it or choose another --out."
+        )
     data_files(cfg.data)  # fail early with a clear message
     check_writable(run_dir)
     cfg.extra = {**cfg.extra, "resume": resume}

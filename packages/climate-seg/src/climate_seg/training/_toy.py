@@ -10,7 +10,9 @@ from sphere_graphs import icosahedral
 __all__ = ["write_spatial_toy_set", "write_toy_set"]
 
 
-def write_toy_set(folder: str | Path, n_files: int = 12, level: int = 2, seed: int = 0, channels: int = 16) -> list[Path]:
+def write_toy_set(
+    folder: str | Path, n_files: int = 12, level: int = 2, seed: int = 0, channels: int = 16
+) -> list[Path]:
     """Write ``n_files`` frames ``data-2106-01-DD-HH-1-mesh.npz`` on the level-``level`` icosphere.
 
     Channel 0 (TMQ) is raised in a band around a random great circle (AR) and channel 7 (PSL)
@@ -42,7 +44,9 @@ def write_toy_set(folder: str | Path, n_files: int = 12, level: int = 2, seed: i
     return out
 
 
-def write_spatial_toy_set(folder: str | Path, n_files: int = 32, level: int = 3, seed: int = 0) -> list[Path]:
+def write_spatial_toy_set(
+    folder: str | Path, n_files: int = 32, level: int = 3, seed: int = 0
+) -> list[Path]:
     """Frames whose classes only neighbourhoods decide (a per-pixel classifier is near chance).
 
     Each frame holds, on the level-``level`` icosphere, one large (24 degrees) and four small

@@ -18,8 +18,9 @@ from ..transform import GridDataset, MeshGrid
 __all__ = ["PreparedData", "class_weights", "prepare_data", "train_statistics"]
 
 
-def train_statistics(files: list[Path], n_vertices: int, skip_bad_files: bool = False
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def train_statistics(
+    files: list[Path], n_vertices: int, skip_bad_files: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-channel mean and std and the class counts of ``files``, in one streamed pass.
 
     Returns
@@ -41,13 +42,17 @@ def train_statistics(files: list[Path], n_vertices: int, skip_bad_files: bool = 
             data, labels = read_sample(f, n_vertices=n_vertices)
         except DataFileError as exc:
             if not skip_bad_files:
-                raise ValueError(f"{exc}; fix or remove the file, or pass --skip-bad-files "
-                                 "(see `climate-seg data check`).") from None
+                raise ValueError(
+                    f"{exc}; fix or remove the file, or pass --skip-bad-files "
+                    "(see `climate-seg data check`)."
+                ) from None
             continue
         rs.update(data)
         counts += np.bincount(labels, minlength=3)[:3]
     if rs.count == 0:
-        raise ValueError("no training file can be read; check the folder with `climate-seg data check`.")
+        raise ValueError(
+            "no training file can be read; check the folder with `climate-seg data check`."
+        )
     return rs.mean.copy(), rs.std, counts
 
 
@@ -69,15 +74,30 @@ class PreparedData:
         return self.transform.grid
 
 
-def prepare_data(config: TrainConfig, stats: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> PreparedData:
+def prepare_data(
+    config: TrainConfig, stats: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> PreparedData:
     """Split, statistics (``(mean, std, class_counts)`` of the training split unless given) and grid transform."""
     parts = run_split(config)
     n_vertices = vertex_count(parts.train, config.skip_bad_files)
-    mean, std, counts = stats if stats is not None else train_statistics(parts.train, n_vertices, config.skip_bad_files)
-    transform = MeshGrid.between(data_mesh(n_vertices), sampling_for(config.sampling, config.grid_resolution))
+    mean, std, counts = (
+        stats
+        if stats is not None
+        else train_statistics(parts.train, n_vertices, config.skip_bad_files)
+    )
+    transform = MeshGrid.between(
+        data_mesh(n_vertices), sampling_for(config.sampling, config.grid_resolution)
+    )
     make = lambda fs: dataset_for(fs, mean, std, config, transform)  # noqa: E731
-    return PreparedData(make(parts.train), make(parts.val), make(parts.test), transform, np.asarray(mean),
-                        np.asarray(std), np.asarray(counts))
+    return PreparedData(
+        make(parts.train),
+        make(parts.val),
+        make(parts.test),
+        transform,
+        np.asarray(mean),
+        np.asarray(std),
+        np.asarray(counts),
+    )
 
 
 def class_weights(spec: str | list[float], counts: np.ndarray) -> torch.Tensor | None:

@@ -35,7 +35,16 @@ import torch
 from ignite.utils import setup_logger
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["check_gpus", "constant_buffer_names", "launch", "launched_by_torchrun", "parameter_digest", "sync_buffers", "unwrap", "wrap_ddp"]
+__all__ = [
+    "check_gpus",
+    "constant_buffer_names",
+    "launch",
+    "launched_by_torchrun",
+    "parameter_digest",
+    "sync_buffers",
+    "unwrap",
+    "wrap_ddp",
+]
 
 
 def check_gpus(gpu: Sequence[int] | None) -> list[int] | None:
@@ -59,11 +68,15 @@ def check_gpus(gpu: Sequence[int] | None) -> list[int] | None:
         return None
     ids = [int(i) for i in gpu]
     if not torch.cuda.is_available():
-        raise ValueError(f"--gpu {' '.join(map(str, ids))} asks for CUDA but no CUDA device is available; drop --gpu to train on the CPU.")
+        raise ValueError(
+            f"--gpu {' '.join(map(str, ids))} asks for CUDA but no CUDA device is available; drop --gpu to train on the CPU."
+        )
     count = torch.cuda.device_count()
     bad = [i for i in ids if i < 0 or i >= count]
     if bad:
-        raise ValueError(f"GPU id(s) {bad} do not exist; this machine has {count} GPU(s) with ids 0..{count - 1}.")
+        raise ValueError(
+            f"GPU id(s) {bad} do not exist; this machine has {count} GPU(s) with ids 0..{count - 1}."
+        )
     if len(set(ids)) != len(ids):
         raise ValueError(f"--gpu lists an id twice: {ids}.")
     return ids
@@ -121,7 +134,10 @@ def launched_by_torchrun() -> bool:
     """True in a process started by ``torchrun`` (or another launcher that sets ``RANK``, ``WORLD_SIZE``,
     ``LOCAL_RANK`` and ``MASTER_ADDR``) with a world size above 1."""
     env = os.environ
-    return all(k in env for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")) and int(env["WORLD_SIZE"]) > 1
+    return (
+        all(k in env for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"))
+        and int(env["WORLD_SIZE"]) > 1
+    )
 
 
 def _quiet_ignite() -> None:
@@ -158,7 +174,9 @@ def wrap_ddp(model: torch.nn.Module) -> torch.nn.Module:
     """
     if idist.get_world_size() <= 1:
         return model
-    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, constant_buffer_names(model))
+    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+        model, constant_buffer_names(model)
+    )
     _quiet_ignite()
     return idist.auto_model(model)
 

@@ -42,8 +42,14 @@ from .distributed import parameter_digest, sync_buffers, unwrap, wrap_ddp
 from .logging import RunLogger, metrics_table
 from .sampler import ResumableSampler
 
-__all__ = ["TrainingInterrupted", "evaluate_model", "forward_signals", "read_run_config", "train_worker",
-           "write_run_config"]
+__all__ = [
+    "TrainingInterrupted",
+    "evaluate_model",
+    "forward_signals",
+    "read_run_config",
+    "train_worker",
+    "write_run_config",
+]
 
 
 class TrainingInterrupted(RuntimeError):
@@ -135,20 +141,49 @@ def _device(cfg: TrainConfig) -> torch.device:
 def _loader(dataset: Any, batch_size: int, sampler: ResumableSampler, workers: int) -> DataLoader:
     """Batches of this rank's shard (``batch_size`` per process; pinned memory on CUDA)."""
     pin = idist.device().type == "cuda"
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=False,
-                      pin_memory=pin, persistent_workers=False)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        drop_last=False,
+        pin_memory=pin,
+        persistent_workers=False,
+    )
 
 
-def _state(model: torch.nn.Module, opt: Any, sched: Any, trainer: Engine, early: Any, extra: dict[str, Any],
-           cfg: TrainConfig, data: PreparedData, kind: str) -> dict[str, Any]:
+def _state(
+    model: torch.nn.Module,
+    opt: Any,
+    sched: Any,
+    trainer: Engine,
+    early: Any,
+    extra: dict[str, Any],
+    cfg: TrainConfig,
+    data: PreparedData,
+    kind: str,
+) -> dict[str, Any]:
     module = unwrap(model)
     return {
-        "model": module.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched else None,
-        "trainer": trainer.state_dict(), "early_stopping": early.state_dict() if early else None,
-        "best_map": extra["best_map"], "epoch_loss": list(extra["epoch_loss"]), "finished": False,
-        "rng": torch.get_rng_state(), "config": cfg.to_dict(), "kind": kind,
-        "grid": {"sampling": cfg.sampling, "resolution": cfg.grid_resolution, "n_vertices": data.grid.n_vertices},
-        "mean": data.mean, "std": data.std, "class_counts": data.class_counts,
+        "model": module.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict() if sched else None,
+        "trainer": trainer.state_dict(),
+        "early_stopping": early.state_dict() if early else None,
+        "best_map": extra["best_map"],
+        "epoch_loss": list(extra["epoch_loss"]),
+        "finished": False,
+        "rng": torch.get_rng_state(),
+        "config": cfg.to_dict(),
+        "kind": kind,
+        "grid": {
+            "sampling": cfg.sampling,
+            "resolution": cfg.grid_resolution,
+            "n_vertices": data.grid.n_vertices,
+        },
+        "mean": data.mean,
+        "std": data.std,
+        "class_counts": data.class_counts,
     }
 
 
@@ -186,18 +221,28 @@ def _train(cfg: TrainConfig) -> None:
     model = build_model(cfg, data.grid).to(device)
     if ckpt:
         if ckpt["grid"]["n_vertices"] != data.grid.n_vertices:
-            raise ValueError("the checkpoint was trained on another sampling; resume with the run's own settings.")
+            raise ValueError(
+                "the checkpoint was trained on another sampling; resume with the run's own settings."
+            )
         model.load_state_dict(ckpt["model"])
-    model = wrap_ddp(model)  # DDP when world > 1: rank 0's weights broadcast, gradients averaged in backward
+    model = wrap_ddp(
+        model
+    )  # DDP when world > 1: rank 0's weights broadcast, gradients averaged in backward
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     weights = class_weights(cfg.class_weights, data.class_counts)
-    criterion = torch.nn.CrossEntropyLoss(weight=weights.to(device) if weights is not None else None)
-    sampler = ResumableSampler(len(data.train), seed=cfg.seed, shuffle=True, rank=rank, world_size=world)
+    criterion = torch.nn.CrossEntropyLoss(
+        weight=weights.to(device) if weights is not None else None
+    )
+    sampler = ResumableSampler(
+        len(data.train), seed=cfg.seed, shuffle=True, rank=rank, world_size=world
+    )
     loader = _loader(data.train, cfg.batch_size, sampler, cfg.num_workers)
     epoch_length = -(-len(sampler) // cfg.batch_size)
     warm_iters = cfg.warmup_epochs * epoch_length
     if cfg.scheduler == "cosine":
-        sched: Any = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * epoch_length - warm_iters))
+        sched: Any = torch.optim.lr_scheduler.CosineAnnealingLR(
+            opt, T_max=max(1, cfg.epochs * epoch_length - warm_iters)
+        )
     else:
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=2)
     stop = {"signum": 0}
@@ -215,7 +260,9 @@ def _train(cfg: TrainConfig) -> None:
         if world > 1:
             # every rank sees the mean loss (a NaN on one rank stops all ranks at the same
             # iteration) and whether any rank was asked to stop (all stop at this iteration)
-            both = idist.all_reduce(torch.stack([value.to(device), torch.tensor(float(stop["signum"]), device=device)]))
+            both = idist.all_reduce(
+                torch.stack([value.to(device), torch.tensor(float(stop["signum"]), device=device)])
+            )
             assert isinstance(both, torch.Tensor)
             value = both[0] / world
             if both[1].item() and not stop["signum"]:
@@ -224,7 +271,11 @@ def _train(cfg: TrainConfig) -> None:
 
     trainer = Engine(step)
     trainer.logger.addFilter(_NotInterrupted())  # the interruption is reported once, by the command
-    early = EarlyStopping(cfg.patience, lambda e: e.state.metrics["map"], trainer) if cfg.patience > 0 else None
+    early = (
+        EarlyStopping(cfg.patience, lambda e: e.state.metrics["map"], trainer)
+        if cfg.patience > 0
+        else None
+    )
     logger = RunLogger(run_dir, enabled=rank == 0)
     extra: dict[str, Any] = {"best_map": -math.inf, "epoch_loss": [0.0, 0]}
     if ckpt:
@@ -248,10 +299,18 @@ def _train(cfg: TrainConfig) -> None:
             sched.T_max = max(1, cfg.epochs * epoch_length - warm_iters)
         it = trainer.state.iteration
         sampler.set_epoch(it // epoch_length, (it % epoch_length) * cfg.batch_size)
-        logger.print(f"[bold]resuming[/] {run_dir} at epoch {it // epoch_length + 1}, iteration {it}")
+        logger.print(
+            f"[bold]resuming[/] {run_dir} at epoch {it // epoch_length + 1}, iteration {it}"
+        )
     time_limit = float(cfg.extra.get("time_limit_s", 0) or 0)
     started = time.time()
-    window = {"t": time.perf_counter(), "loss": 0.0, "n": 0, "epoch_t": time.perf_counter(), "epoch_samples": 0}
+    window = {
+        "t": time.perf_counter(),
+        "loss": 0.0,
+        "n": 0,
+        "epoch_t": time.perf_counter(),
+        "epoch_samples": 0,
+    }
 
     @trainer.on(Events.ITERATION_STARTED)
     def warmup(engine: Engine) -> None:
@@ -267,7 +326,9 @@ def _train(cfg: TrainConfig) -> None:
         done = engine.state.iteration - (engine.state.epoch - 1) * epoch_length
         if done == 0:
             extra["epoch_loss"] = [0.0, 0]
-        window.update(t=time.perf_counter(), loss=0.0, n=0, epoch_t=time.perf_counter(), epoch_samples=0)
+        window.update(
+            t=time.perf_counter(), loss=0.0, n=0, epoch_t=time.perf_counter(), epoch_samples=0
+        )
         logger.start_epoch(engine.state.epoch, epoch_length, done)
 
     def samples_in(batch: Any) -> int:
@@ -287,21 +348,35 @@ def _train(cfg: TrainConfig) -> None:
         it = engine.state.iteration
         if cfg.log_every and it % cfg.log_every == 0:
             elapsed = max(time.perf_counter() - window["t"], 1e-9)
-            logger.log({"split": "train", "epoch": engine.state.epoch, "iteration": it,
-                        "loss": window["loss"] / window["n"], "lr": opt.param_groups[0]["lr"],
-                        "samples_per_s": window["samples"] / elapsed}, it)
+            logger.log(
+                {
+                    "split": "train",
+                    "epoch": engine.state.epoch,
+                    "iteration": it,
+                    "loss": window["loss"] / window["n"],
+                    "lr": opt.param_groups[0]["lr"],
+                    "samples_per_s": window["samples"] / elapsed,
+                },
+                it,
+            )
             window.update(t=time.perf_counter(), loss=0.0, n=0, samples=0)
         if stop["signum"]:
             if rank == 0:
-                atomic_save(_state(model, opt, sched, trainer, early, extra, cfg, data, "last"), last_path)
+                atomic_save(
+                    _state(model, opt, sched, trainer, early, extra, cfg, data, "last"), last_path
+                )
             if world > 1:
                 idist.barrier()
             name = signal.Signals(stop["signum"]).name
             raise TrainingInterrupted(
                 f"{name} received: stopped at epoch {engine.state.epoch}, iteration {it}, checkpoint {last_path}; "
-                f"continue with `climate-seg train --out {run_dir} --resume`.", stop["signum"])
+                f"continue with `climate-seg train --out {run_dir} --resume`.",
+                stop["signum"],
+            )
         if cfg.checkpoint_every and it % cfg.checkpoint_every == 0 and rank == 0:
-            atomic_save(_state(model, opt, sched, trainer, early, extra, cfg, data, "last"), last_path)
+            atomic_save(
+                _state(model, opt, sched, trainer, early, extra, cfg, data, "last"), last_path
+            )
 
     trainer.add_event_handler(Events.ITERATION_COMPLETED, TerminateOnNan())
 
@@ -311,24 +386,46 @@ def _train(cfg: TrainConfig) -> None:
         epoch_seconds = time.perf_counter() - window["epoch_t"]
         lr = opt.param_groups[0]["lr"]
         total, count = extra["epoch_loss"]
-        logger.log({"split": "train_epoch", "epoch": engine.state.epoch, "iteration": engine.state.iteration,
-                    "loss": total / max(count, 1), "lr": lr,
-                    "samples_per_s": window["epoch_samples"] / max(epoch_seconds, 1e-9)}, engine.state.iteration)
+        logger.log(
+            {
+                "split": "train_epoch",
+                "epoch": engine.state.epoch,
+                "iteration": engine.state.iteration,
+                "loss": total / max(count, 1),
+                "lr": lr,
+                "samples_per_s": window["epoch_samples"] / max(epoch_seconds, 1e-9),
+            },
+            engine.state.iteration,
+        )
         sampler.set_epoch(engine.state.epoch)
-        sync_buffers(model)  # evaluate (and checkpoint) rank 0's batch-norm statistics on every rank
+        sync_buffers(
+            model
+        )  # evaluate (and checkpoint) rank 0's batch-norm statistics on every rank
         start = time.time()
-        metrics = evaluate_model(model, data.val, device, cfg.batch_size, None, cfg.num_workers)["grid"]
+        metrics = evaluate_model(model, data.val, device, cfg.batch_size, None, cfg.num_workers)[
+            "grid"
+        ]
         if cfg.scheduler == "plateau" and engine.state.epoch >= cfg.warmup_epochs:
             sched.step(metrics["map"])
-        record = {"split": "val", "epoch": engine.state.epoch, "iteration": engine.state.iteration,
-                  "train_loss": total / max(count, 1), "lr": lr, **metrics, "eval_seconds": time.time() - start}
+        record = {
+            "split": "val",
+            "epoch": engine.state.epoch,
+            "iteration": engine.state.iteration,
+            "train_loss": total / max(count, 1),
+            "lr": lr,
+            **metrics,
+            "eval_seconds": time.time() - start,
+        }
         logger.log(record, engine.state.iteration)
         logger.print(metrics_table([record], title=f"epoch {engine.state.epoch}/{cfg.epochs}"))
         improved = metrics["map"] > extra["best_map"] if not math.isnan(metrics["map"]) else False
         if improved:
             extra["best_map"] = metrics["map"]
         if early:
-            engine.state.metrics = {**metrics, "map": metrics["map"] if not math.isnan(metrics["map"]) else -math.inf}
+            engine.state.metrics = {
+                **metrics,
+                "map": metrics["map"] if not math.isnan(metrics["map"]) else -math.inf,
+            }
             early(engine)
         if rank == 0:
             state = _state(model, opt, sched, trainer, early, extra, cfg, data, "last")
@@ -338,9 +435,13 @@ def _train(cfg: TrainConfig) -> None:
         out_of_time = bool(time_limit) and time.time() - started > time_limit
         if world > 1:  # rank 0 decides, or the ranks would disagree and wait for each other forever
             decided = idist.broadcast(torch.tensor(int(out_of_time)), src=0)
-            out_of_time = bool(decided.item()) if isinstance(decided, torch.Tensor) else bool(decided)
+            out_of_time = (
+                bool(decided.item()) if isinstance(decided, torch.Tensor) else bool(decided)
+            )
         if out_of_time:
-            logger.print(f"[yellow]time limit of {time_limit:.0f} s reached[/]; stopping after epoch {engine.state.epoch}")
+            logger.print(
+                f"[yellow]time limit of {time_limit:.0f} s reached[/]; stopping after epoch {engine.state.epoch}"
+            )
             engine.terminate()
 
     try:
@@ -349,10 +450,16 @@ def _train(cfg: TrainConfig) -> None:
     finally:
         logger.stop()
     # a deep copy: state_dict() tensors alias the parameters, which loading best.pt below overwrites
-    final = copy.deepcopy(_state(model, opt, sched, trainer, early, extra, cfg, data, "last")) if rank == 0 else None
+    final = (
+        copy.deepcopy(_state(model, opt, sched, trainer, early, extra, cfg, data, "last"))
+        if rank == 0
+        else None
+    )
     if rank == 0:
-        logger.print(f"[green]training done[/]: epoch {trainer.state.epoch}, iteration {trainer.state.iteration}, "
-                     f"best val mAP {extra['best_map']:.4f}")
+        logger.print(
+            f"[green]training done[/]: epoch {trainer.state.epoch}, iteration {trainer.state.iteration}, "
+            f"best val mAP {extra['best_map']:.4f}"
+        )
     digests = [parameter_digest(model)]
     if world > 1:
         digests = [str(d) for d in idist.all_gather(digests[0])]  # type: ignore[union-attr]
@@ -361,16 +468,29 @@ def _train(cfg: TrainConfig) -> None:
         logger.print(f"[red]warning[/]: the {world} processes ended with different parameters")
     if (run_dir / "best.pt").is_file():
         unwrap(model).load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
-    results = evaluate_model(model, data.test, device, cfg.batch_size, data.transform, cfg.num_workers)
+    results = evaluate_model(
+        model, data.test, device, cfg.batch_size, data.transform, cfg.num_workers
+    )
     if rank == 0:
         rows = [{"split": f"test ({k})", **v} for k, v in results.items()]
         for r in rows:
             logger.log({**r, "epoch": trainer.state.epoch}, trainer.state.iteration)
         logger.print(metrics_table(rows, title="test metrics (best checkpoint)"))
-        report = {"config": cfg.to_dict(), "epochs_run": trainer.state.epoch, "iterations": trainer.state.iteration,
-                  "best_val_map": extra["best_map"], "test": results,
-                  "distributed": {"world_size": world, "backend": idist.backend(), "parameter_sha256": digests}}
-        atomic_write_bytes(run_dir / "test_metrics.json", json.dumps(report, indent=2, default=str).encode())
+        report = {
+            "config": cfg.to_dict(),
+            "epochs_run": trainer.state.epoch,
+            "iterations": trainer.state.iteration,
+            "best_val_map": extra["best_map"],
+            "test": results,
+            "distributed": {
+                "world_size": world,
+                "backend": idist.backend(),
+                "parameter_sha256": digests,
+            },
+        }
+        atomic_write_bytes(
+            run_dir / "test_metrics.json", json.dumps(report, indent=2, default=str).encode()
+        )
         assert final is not None
         atomic_save({**final, "finished": True}, last_path)
     logger.close()

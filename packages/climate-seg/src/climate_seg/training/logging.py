@@ -14,8 +14,18 @@ from rich.table import Table
 
 __all__ = ["RunLogger", "metrics_table"]
 
-SHOWN = {"epoch": "epoch", "split": "split", "loss": "loss", "ap_tc": "AP TC", "ap_ar": "AP AR", "map": "mAP",
-         "mean_accuracy": "mean acc", "iou_tc": "IoU TC", "iou_ar": "IoU AR", "lr": "lr"}
+SHOWN = {
+    "epoch": "epoch",
+    "split": "split",
+    "loss": "loss",
+    "ap_tc": "AP TC",
+    "ap_ar": "AP AR",
+    "map": "mAP",
+    "mean_accuracy": "mean acc",
+    "iou_tc": "IoU TC",
+    "iou_ar": "IoU AR",
+    "lr": "lr",
+}
 
 
 def metrics_table(rows: list[dict[str, Any]], title: str = "metrics") -> Table:
@@ -85,13 +95,21 @@ class RunLogger:
         if not self.enabled:
             return
         if self.progress is None:
-            self.progress = Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(),
-                                     console=self.console, transient=True)
+            self.progress = Progress(
+                TextColumn("[bold]epoch {task.fields[epoch]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
             self.progress.start()
         if self.task is not None:
             self.progress.remove_task(self.task)
-        self.task = self.progress.add_task("train", total=total, completed=done, epoch=epoch, loss="-")
+        self.task = self.progress.add_task(
+            "train", total=total, completed=done, epoch=epoch, loss="-"
+        )
 
     def step(self, loss: float) -> None:
         if self.enabled and self.progress is not None and self.task is not None:

@@ -30,10 +30,23 @@ class ResumableSampler(DistributedSampler):
         every sample is seen exactly once over all ranks (ranks may differ by one sample).
     """
 
-    def __init__(self, n: int, seed: int = 0, shuffle: bool = True, rank: int = 0, world_size: int = 1,
-                 pad: bool = True) -> None:
-        super().__init__(range(int(n)), num_replicas=int(world_size), rank=int(rank),  # type: ignore[arg-type]
-                         shuffle=bool(shuffle), seed=int(seed), drop_last=False)
+    def __init__(
+        self,
+        n: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        pad: bool = True,
+    ) -> None:
+        super().__init__(
+            range(int(n)),  # type: ignore[arg-type]  # any sized sequence serves; torch types it Dataset
+            num_replicas=int(world_size),
+            rank=int(rank),
+            shuffle=bool(shuffle),
+            seed=int(seed),
+            drop_last=False,
+        )
         self.n, self.world_size, self.pad = int(n), int(world_size), bool(pad)
         self.skip = 0
 
@@ -56,5 +69,9 @@ class ResumableSampler(DistributedSampler):
         yield from self._indices()[self.skip :]
 
     def __len__(self) -> int:
-        per_rank = -(-self.n // self.world_size) if self.pad else len(range(self.rank, self.n, self.world_size))
+        per_rank = (
+            -(-self.n // self.world_size)
+            if self.pad
+            else len(range(self.rank, self.n, self.world_size))
+        )
         return max(per_rank - self.skip, 0)
