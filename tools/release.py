@@ -197,6 +197,7 @@ def check_wheel(wheel: Path, package: str, version: str) -> None:
         for n in names
         if not n.startswith(info)
         and not (n.startswith(f"{mod}/") and (n.endswith(".py") or n.endswith("/py.typed")))
+        and not n.startswith(f"{mod}/configs/")  # package data: climate-seg's example configs
     ]
     if stray:
         raise ReleaseError(

@@ -135,9 +135,9 @@ def main() -> None:
     workers = [int(w) for w in args.workers.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         if args.folder:
-            from climate_seg._io import data_files
+            from climate_seg.data import list_files
 
-            files = data_files(args.folder)[: args.files]
+            files = list_files(args.folder)[: args.files]
         else:
             files = write_files(Path(tmp) / "npz", args.files)
         packed = pack_folder(files, Path(tmp) / "packed")
