@@ -163,16 +163,33 @@ def as_operator(
             _check_square(operator)
         _check_finite(operator.values(), "operator")
         return operator
-    coo = _to_torch_coo(operator)
+    if _is_scipy_sparse(operator):
+        # scipy's canonical CSR is torch's CSR: no COO round trip (whose coalesce
+        # dominated building a large model)
+        mat = _scipy_to_torch_csr(operator)
+    else:
+        mat = _to_torch_coo(operator)
     if square:
-        _check_square(coo)
-    _check_finite(coo.values(), "operator")
+        _check_square(mat)
+    _check_finite(mat.values(), "operator")
     if dtype is None:
-        dtype = coo.dtype if coo.dtype.is_floating_point else torch.get_default_dtype()
+        dtype = mat.dtype if mat.dtype.is_floating_point else torch.get_default_dtype()
     elif not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-    coo = coo.to(dtype=dtype, device=device)
-    return coo.to_sparse_csr()
+    mat = mat.to(dtype=dtype, device=device)
+    return mat if mat.layout == torch.sparse_csr else mat.to_sparse_csr()
+
+
+def _scipy_to_torch_csr(obj: Any) -> torch.Tensor:
+    """scipy.sparse matrix -> torch sparse CSR (duplicates summed, sorted columns, a copy)."""
+    import numpy as np  # only reached when scipy (hence numpy) is installed
+
+    csr = obj.tocsr(copy=True)
+    csr.sum_duplicates()  # canonical format: sorted column indices, no duplicates
+    crow = torch.from_numpy(csr.indptr.astype(np.int64))
+    col = torch.from_numpy(csr.indices.astype(np.int64))
+    values = torch.from_numpy(np.array(csr.data, copy=True))
+    return torch.sparse_csr_tensor(crow, col, values, csr.shape, check_invariants=False)
 
 
 def from_edge_index(
