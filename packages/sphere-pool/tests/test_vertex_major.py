@@ -129,3 +129,24 @@ def test_buffers_are_not_persistent_and_inputs_checked():
     # float32 operators are built on demand
     out = vp.pool(torch.randn(162, 1, 2, dtype=torch.float32))[0]
     assert out.dtype == torch.float32 and out.shape == (42, 1, 2)
+
+
+@pytest.mark.parametrize("name", ["icosahedral", "equiangular"])
+def test_bfloat16_autocast_pools_in_float32(name):
+    """Sparse CSR products have no bfloat16 CPU kernel: half inputs pool in float32."""
+    c = CASES[name]()
+    vp = sphere_pool.VertexPool(c, "avg")
+    x = torch.randn(c.fine.n_vertices, 2, 3)
+    ref = _dense_ref(c, x.numpy(), "avg")
+    xb = x.to(torch.bfloat16).requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, _ = vp.pool(xb)
+        up = vp.unpool(y)
+    assert y.dtype == torch.bfloat16 and up.dtype == torch.bfloat16
+    np.testing.assert_allclose(y.detach().float().numpy(), ref, atol=3e-2)
+    up.float().sum().backward()  # the gather's sparse backward in half precision
+    assert (
+        xb.grad is not None
+        and xb.grad.dtype == torch.bfloat16
+        and torch.isfinite(xb.grad.float()).all()
+    )

@@ -46,20 +46,34 @@ def _csr_tensor(matrix: sp.spmatrix, dtype: torch.dtype) -> Tensor:
         )
 
 
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Dtype of the sparse products for inputs of ``dtype``: float64 kept, else float32.
+
+    Sparse CSR products have no float16/bfloat16 kernels on the CPU, so half-precision
+    inputs (``torch.autocast``) are pooled in float32 and the result cast back.
+    """
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _rows_product(a: Tensor, x: Tensor) -> Tensor:
+    """``a @ x`` over the vertex axis of ``x`` (V_in, B, C), in ``a``'s dtype, cast back to ``x``'s."""
+    v, b, c = x.shape
+    with torch.autocast(x.device.type, enabled=False):
+        y = a @ x.reshape(v, b * c).to(a.dtype)
+    return y.view(a.shape[0], b, c).to(x.dtype)
+
+
 class _SparseRows(torch.autograd.Function):
     """``A @ x`` on ``(V_in, B, C)`` rows; backward ``A^T @ g`` with the stored ``A^T``."""
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, a: Tensor, a_t: Tensor) -> Tensor:
         ctx.a_t = a_t
-        v, b, c = x.shape
-        return (a @ x.reshape(v, b * c)).view(a.shape[0], b, c)
+        return _rows_product(a, x)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
-        a_t = ctx.a_t
-        v, b, c = grad.shape
-        return (a_t @ grad.reshape(v, b * c)).view(a_t.shape[0], b, c), None, None
+        return _rows_product(ctx.a_t, grad), None, None
 
 
 class _GatherRows(torch.autograd.Function):
@@ -72,9 +86,7 @@ class _GatherRows(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
-        s_t = ctx.s_t
-        v, b, c = grad.shape
-        return (s_t @ grad.reshape(v, b * c)).view(s_t.shape[0], b, c), None, None
+        return _rows_product(ctx.s_t, grad), None, None
 
 
 def sparse_rows(x: Tensor, a: Tensor, a_t: Tensor) -> Tensor:
@@ -83,7 +95,7 @@ def sparse_rows(x: Tensor, a: Tensor, a_t: Tensor) -> Tensor:
     Parameters
     ----------
     x : Tensor, shape (V_in, B, C)
-    a : sparse CSR Tensor, shape (V_out, V_in), dtype of ``x``
+    a : sparse CSR Tensor, shape (V_out, V_in), float32 or float64 (``x`` may be half precision: computed in float32)
     a_t : sparse CSR Tensor, shape (V_in, V_out)
         ``a`` transposed, used by the backward.
 
@@ -180,10 +192,11 @@ class VertexPool(nn.Module):
 
     def _op(self, name: str, like: Tensor) -> Tensor:
         """The sparse operator ``name`` in the dtype and on the device of ``like`` (cached)."""
-        key = (name, like.dtype, like.device)
+        dtype = _compute_dtype(like.dtype)
+        key = (name, dtype, like.device)
         op = self._ops.get(key)
         if op is None:
-            op = _csr_tensor(self._sparse[name], like.dtype).to(like.device)
+            op = _csr_tensor(self._sparse[name], dtype).to(like.device)
             self._ops[key] = op
         return op
 
