@@ -124,11 +124,13 @@ class PoolingMaps:
             interp_weight = np.ones((n_fine, 1))
         else:
             interp_index, interp_weight = _padded_rows(interpolation, n_fine, n_coarse)
-        valid = children[children >= 0]
-        disjoint = bool(np.unique(valid).size == valid.size)
         group = None
         if k * n_coarse == n_fine and np.array_equal(children.ravel(), np.arange(n_fine)):
             group = k
+        # no fine vertex in two groups; a bincount is linear (np.unique sorted or hashed
+        # millions of indices and dominated building a model at nside 512)
+        valid = children[children >= 0]
+        disjoint = group is not None or bool(np.bincount(valid, minlength=n_fine).max() <= 1)
         for a in (children, parent, interp_index, interp_weight, kept):
             if a is not None:
                 a.setflags(write=False)
