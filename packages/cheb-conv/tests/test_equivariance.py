@@ -9,13 +9,12 @@ that breaks the symmetry.
 
 from __future__ import annotations
 
+import cheb_conv
 import numpy as np
 import pytest
 import sphere_graphs as sg
 import torch
 from sphere_graphs.testing import assert_equivariant, rotation_z
-
-import cheb_conv
 
 
 def _conv_on(adjacency, seed=0):
