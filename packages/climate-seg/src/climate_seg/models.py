@@ -6,7 +6,6 @@ Everything that builds a network lives here; training, evaluation, prediction an
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -81,13 +80,7 @@ def build_model(config: TrainConfig, sampling: sg.Sampling) -> torch.nn.Module:
     torch.nn.Module
     """
     torch.manual_seed(config.seed)
-    with warnings.catch_warnings():
-        # sphere_unet 0.1 wraps a read-only numpy index table in a constant buffer
-        # (torch warns that writing to it would be undefined; it is never written)
-        warnings.filterwarnings(
-            "ignore", message="The given NumPy array is not writable", category=UserWarning
-        )
-        return _build(config, sampling)
+    return _build(config, sampling)
 
 
 def _build(config: TrainConfig, sampling: sg.Sampling) -> torch.nn.Module:
