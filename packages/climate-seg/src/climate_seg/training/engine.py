@@ -22,8 +22,8 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,55 +77,47 @@ class _NotInterrupted(logging.Filter):
 
 
 @contextmanager
-def _catch_signals(flag: dict[str, int]) -> Iterator[None]:
-    """Record SIGTERM/SIGINT in ``flag["signum"]`` instead of dying (a second SIGINT interrupts at once)."""
+def _signal_handler(handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """Install ``handler`` for SIGTERM/SIGINT and restore the previous handlers on exit.
+
+    Outside the main thread (where handlers cannot be installed) nothing is installed.
+    """
     try:
         previous = {s: signal.getsignal(s) for s in _SIGNALS}
+        for s in _SIGNALS:
+            signal.signal(s, handler)
     except ValueError:  # pragma: no cover - not the main thread
         yield
         return
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _catch_signals(flag: dict[str, int]) -> AbstractContextManager[None]:
+    """Record SIGTERM/SIGINT in ``flag["signum"]`` instead of dying (a second SIGINT interrupts at once)."""
 
     def handler(signum: int, frame: Any) -> None:
         if flag["signum"] and signum == signal.SIGINT:
             raise KeyboardInterrupt
         flag["signum"] = signum
 
-    try:
-        for s in _SIGNALS:
-            signal.signal(s, handler)
-    except ValueError:  # pragma: no cover - not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+    return _signal_handler(handler)
 
 
-@contextmanager
-def forward_signals() -> Iterator[None]:
+def forward_signals() -> AbstractContextManager[None]:
     """In a launcher process: pass SIGTERM/SIGINT on to the spawned training processes."""
-    try:
-        previous = {s: signal.getsignal(s) for s in _SIGNALS}
 
-        def handler(signum: int, frame: Any) -> None:
-            for child in multiprocessing.active_children():
-                try:
-                    os.kill(child.pid, signum)  # type: ignore[arg-type]
-                except OSError:  # pragma: no cover - already gone
-                    pass
+    def handler(signum: int, frame: Any) -> None:
+        for child in multiprocessing.active_children():
+            try:
+                os.kill(child.pid, signum)  # type: ignore[arg-type]
+            except OSError:  # pragma: no cover - already gone
+                pass
 
-        for s in _SIGNALS:
-            signal.signal(s, handler)
-    except ValueError:  # pragma: no cover - not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+    return _signal_handler(handler)
 
 
 def _device(cfg: TrainConfig) -> torch.device:
