@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 from climate_seg.data import (
     CHANNEL_MEAN,
@@ -197,27 +196,6 @@ def test_dataset_sequences_respect_runs(folder):
         CAM5Dataset(files, seq_len=7)
 
 
-def test_dataset_resampling(folder):
-    _, files = folder
-    nt = 50
-    rows = np.arange(nt)
-    nearest = sp.csr_matrix((np.ones(nt), (rows, rows * 7)), shape=(nt, V))
-    linear = sp.csr_matrix(
-        (np.full(2 * nt, 0.5), (np.repeat(rows, 2), np.stack([rows * 7, rows * 7 + 1], 1).ravel())),
-        shape=(nt, V),
-    )
-    ds = CAM5Dataset(files, resample=(linear, nearest))
-    x, y = ds[0]
-    full_x, full_y = CAM5Dataset(files)[0]
-    assert x.shape == (nt, C) and y.shape == (nt,) and ds.n_out_vertices == nt
-    np.testing.assert_allclose(
-        x.numpy(), 0.5 * (full_x[rows * 7] + full_x[rows * 7 + 1]).numpy(), rtol=1e-5, atol=1e-5
-    )
-    assert torch.equal(y, full_y[rows * 7])
-    with pytest.raises(ValueError, match="shape"):
-        CAM5Dataset(files, resample=sp.csr_matrix((3, 5)))
-
-
 def test_dataset_bad_files(folder):
     _, files = folder
     bad = sorted(files, key=lambda p: p.name)[2]
@@ -235,20 +213,6 @@ def test_dataset_bad_files(folder):
     for i in range(len(seq)):
         seq[i]
     assert seq.n_skipped == 1
-
-
-def test_mesh_resampling_to_healpix(folder):
-    sg = pytest.importorskip("sphere_graphs")
-    if not all(hasattr(sg, n) for n in ("icosahedral", "healpix", "resampling_matrix")):
-        pytest.skip("sphere_graphs.icosahedral/healpix/resampling_matrix not available yet")
-    from climate_seg.data import mesh_resampling
-
-    target = sg.healpix(8, nest=True)
-    fields, labels = mesh_resampling(target)
-    assert fields.shape == labels.shape == (target.n_vertices, V)
-    _, files = folder
-    x, y = CAM5Dataset(files, resample=(fields, labels))[0]
-    assert x.shape == (target.n_vertices, C) and y.shape == (target.n_vertices,)
 
 
 def test_class_counts_stats_path_and_dataloader(folder, tmp_path):

@@ -21,11 +21,11 @@ Statistics:
     streamed (None: vertex count from the first file); ``save_stats(path, mean, std)``,
     ``load_stats(path)``, ``published_stats()``; ``class_counts(files) -> (3,) int64``.
 Datasets:
-    ``CAM5Dataset(files, stats="published" | json path | (mean, std) | None, resample=None,
-    seq_len=None, shift=0, skip_bad_files=False)`` yields ``(x (V, 16) float32, y (V,) int64)``, or with
-    ``seq_len=T`` ``(x (T, V, 16), y (V,))`` (target = labels ``shift`` frames after the
-    last input); ``.n_skipped``, ``.bad_files``, ``.validate()``.
-    ``mesh_resampling(target) -> (fields CSR, labels CSR)`` for ``resample=``.
+    ``CAM5Dataset(files, stats="published" | json path | (mean, std) | None, seq_len=None,
+    shift=0, skip_bad_files=False)`` yields ``(x (V, 16) float32, y (V,) int64)`` on the data
+    mesh, or with ``seq_len=T`` ``(x (T, V, 16), y (V,))`` (target = labels ``shift`` frames
+    after the last input); ``.n_skipped``, ``.bad_files``, ``.validate()``. On another grid:
+    ``climate_seg.transform.GridDataset(CAM5Dataset(...), MeshGrid.between(mesh, grid))``.
 Labelling rules (TECA-style, on neighbourhoods of the sphere):
     ``DetectionRules`` (thresholds), ``MeshNeighbourhoods(coords)``,
     ``tc_centres(data, nbh, rules) -> (N,)`` vertices, ``ivt(data) -> (V,)``,
@@ -45,7 +45,7 @@ Metrics live in ``climate_seg.metrics`` (``SegmentationMetrics``,
 """
 
 from ._check import FolderReport, check_folder
-from ._dataset import CAM5Dataset, mesh_resampling
+from ._dataset import CAM5Dataset
 from ._format import (
     CHANNEL_MEAN,
     CHANNEL_STD,
@@ -104,7 +104,6 @@ __all__ = [
     "label_fields",
     "list_files",
     "load_stats",
-    "mesh_resampling",
     "parse_name",
     "published_stats",
     "read_sample",

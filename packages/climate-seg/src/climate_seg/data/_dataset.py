@@ -1,4 +1,7 @@
-"""Torch datasets of CAM5 frames and temporal sequences, optionally resampled."""
+"""Torch datasets of CAM5 frames and temporal sequences on the data mesh.
+
+Resampling to a model grid is :class:`climate_seg.transform.GridDataset`.
+"""
 
 from __future__ import annotations
 
@@ -6,51 +9,20 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
-from ._format import N_CHANNELS, N_CLASSES, N_VERTICES, parse_name
+from ._format import N_CHANNELS, N_VERTICES, parse_name
 from ._reader import DataFileError, read_sample
 from ._stats import load_stats, published_stats
 
-if TYPE_CHECKING:
-    from sphere_graphs import Sampling
-
-__all__ = ["CAM5Dataset", "mesh_resampling"]
+__all__ = ["CAM5Dataset"]
 
 log = logging.getLogger("climate_seg.data")
-
-
-def mesh_resampling(
-    target: Sampling, source: Sampling | None = None
-) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Resampling matrices from the CAM5 mesh to another sampling.
-
-    Parameters
-    ----------
-    target : sphere_graphs sampling
-        E.g. ``sphere_graphs.healpix(32)`` or ``sphere_graphs.equiangular(64, 128)``.
-    source : sphere_graphs sampling, optional
-        Defaults to ``sphere_graphs.icosahedral(5)`` (the CAM5 mesh).
-
-    Returns
-    -------
-    fields, labels : scipy CSR, shape (V_target, V_source)
-        Linear (barycentric) interpolation for the fields, nearest for the labels.
-    """
-    import sphere_graphs as sg
-
-    if source is None:
-        source = sg.icosahedral(5)
-    return (
-        sp.csr_matrix(sg.resampling_matrix(source, target, method="linear")),
-        sp.csr_matrix(sg.resampling_matrix(source, target, method="nearest")),
-    )
 
 
 class CAM5Dataset(Dataset):
@@ -64,11 +36,6 @@ class CAM5Dataset(Dataset):
         Per-channel normalisation ``(x - mean) / std``: the published statistics
         (default), a json file from :func:`save_stats`, arrays of shape (16,) (e.g. from
         :func:`compute_stats`), or None for raw units.
-    resample : (fields, labels) pair of sparse matrices, one matrix, or None
-        Resampling to another sampling, shapes (V_target, 10242): the first for the
-        fields (e.g. linear), the second for the labels (e.g. nearest; labels are
-        resampled as one-hot then argmax). A single matrix is used for both. See
-        :func:`mesh_resampling`.
     seq_len : int or None
         None: single frames, ``x`` of shape (V, 16). An int ``T``: sequences of ``T``
         consecutive 3-hourly frames of the same run, ``x`` of shape (T, V, 16);
@@ -87,14 +54,14 @@ class CAM5Dataset(Dataset):
     Notes
     -----
     Items are ``(x, y)`` with ``x`` float32 of shape (V, 16) or (T, V, 16) and ``y``
-    int64 of shape (V,), ``V`` the target sampling's vertex count.
+    int64 of shape (V,), ``V`` the mesh's vertex count (``n_vertices``). To run a model on
+    another grid, wrap the dataset in :class:`climate_seg.transform.GridDataset`.
     """
 
     def __init__(
         self,
         files: Iterable[str | os.PathLike],
         stats: Any = "published",
-        resample: Any = None,
         seq_len: int | None = None,
         shift: int = 0,
         skip_bad_files: bool = False,
@@ -112,7 +79,6 @@ class CAM5Dataset(Dataset):
         self.bad_files: list[Path] = []
         self._bad: set[int] = set()
         self._set_stats(stats)
-        self._set_resample(resample)
         if seq_len is not None and (int(seq_len) < 1):
             raise ValueError(f"seq_len must be a positive int or None; got {seq_len}.")
         if shift < 0:
@@ -151,26 +117,6 @@ class CAM5Dataset(Dataset):
         self.std = std.astype(np.float32)
         self._inv_std = (1.0 / std).astype(np.float32)
 
-    def _set_resample(self, resample: Any) -> None:
-        if resample is None:
-            self._rx = self._ry = None
-            return
-        if sp.issparse(resample) or isinstance(resample, np.ndarray):
-            rx = ry = resample
-        else:
-            rx, ry = resample
-        self._rx = sp.csr_matrix(rx, dtype=np.float32)
-        self._ry = sp.csr_matrix(ry, dtype=np.float32)
-        for m in (self._rx, self._ry):
-            if m.shape[1] != self.n_vertices:
-                raise ValueError(
-                    f"resampling matrix has shape {m.shape}; expected (V_target, {self.n_vertices})."
-                )
-        if self._rx.shape[0] != self._ry.shape[0]:
-            raise ValueError(
-                "field and label resampling matrices must have the same number of rows."
-            )
-
     def _build_index(self) -> None:
         if self.seq_len is None:
             self._starts = np.arange(len(self.files))
@@ -199,11 +145,6 @@ class CAM5Dataset(Dataset):
         """Number of bad files skipped so far (in this process)."""
         return len(self.bad_files)
 
-    @property
-    def n_out_vertices(self) -> int:
-        """Vertices per item after resampling."""
-        return self.n_vertices if self._rx is None else self._rx.shape[0]
-
     def __len__(self) -> int:
         return len(self._starts)
 
@@ -214,13 +155,7 @@ class CAM5Dataset(Dataset):
             data = data.copy()
         data -= self.mean[:, None]
         data *= self._inv_std[:, None]
-        x = data.T
-        if self._rx is not None and self._ry is not None:
-            x = np.asarray(self._rx @ x, dtype=np.float32)
-            onehot = np.zeros((self.n_vertices, N_CLASSES), np.float32)
-            onehot[np.arange(self.n_vertices), labels] = 1.0
-            labels = np.argmax(self._ry @ onehot, axis=1).astype(np.int64)
-        return np.ascontiguousarray(x, dtype=np.float32), labels
+        return np.ascontiguousarray(data.T, dtype=np.float32), labels
 
     def _item(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         s = int(self._starts[idx])

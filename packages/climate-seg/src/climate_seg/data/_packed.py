@@ -198,10 +198,6 @@ class PackedDataset(CAM5Dataset):
         assert self._frames is not None and self._labels is not None
         row = int(self._row[i])
         x = (self._frames[row] - self.mean) / self.std
-        if self._rx is not None:
-            raise ValueError(
-                "PackedDataset does not resample; use climate_seg.transform.GridDataset."
-            )
         return np.ascontiguousarray(x, dtype=np.float32), self._labels[row].astype(np.int64)
 
     def raw(self, i: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
