@@ -249,6 +249,25 @@ def test_pooled_empty_reuses_only_released_buffers():
     cheb_conv.empty_cache()
 
 
+def test_pool_matches_buffers_by_size_not_shape():
+    """A free buffer serves any shape or dtype of 80-100 % of its bytes, nothing smaller."""
+    cheb_conv.empty_cache()
+    a = cheb_conv.pooled_empty((512, 1024), torch.empty(0))  # 2 MiB
+    ptr = a.data_ptr()
+    del a
+    b = cheb_conv.pooled_empty((1024, 500), torch.empty(0))  # 1.95 MiB, other shape
+    assert b.data_ptr() == ptr and b.shape == (1024, 500) and b.is_contiguous()
+    b.fill_(1.0)
+    assert b.sum().item() == 1024 * 500
+    del b
+    c = cheb_conv.pooled_empty((256, 1024), torch.empty(0, dtype=torch.float64))  # 2 MiB
+    assert c.data_ptr() == ptr and c.dtype == torch.float64
+    del c
+    d = cheb_conv.pooled_empty((384, 1024), torch.empty(0))  # 1.5 MiB: too small a request
+    assert d.data_ptr() != ptr
+    cheb_conv.empty_cache()
+
+
 def test_pool_respects_its_byte_cap():
     """Past max_bytes, free buffers of other shapes are released; held ones never."""
     from cheb_conv._workspace import _default_max_bytes, _thread_pool

@@ -10,10 +10,13 @@ Why a ``torch.library`` custom op: it is opaque to ``torch.compile`` (no graph
 break, ``fullgraph=True`` works: the fake implementation gives the shapes), its
 backward is the same op with the transposed operator, so gradients of any order
 are exact (``A`` is a constant), and vmap (``torch.func.jacrev``) is registered.
-Custom ops cannot carry a forward-mode (jvp) formula, so in eager mode the op is
-called through a small ``autograd.Function`` that adds the jvp (the op is linear:
-the tangent is ``A @ t``) and a vmap rule; under ``torch.compile`` the op is
-called directly (Dynamo does not trace a Function with a custom jvp).
+Custom ops cannot carry a forward-mode (jvp) formula, so in eager mode the
+product runs in a small ``autograd.Function`` that adds the jvp (the op is
+linear: the tangent is ``A @ t``) and a vmap rule, and calls the implementation
+directly (a custom-op call imports ``torch._dynamo`` on first use, about 65 MiB
+of resident memory that an eager-only process does not need); under
+``torch.compile`` the op is called (Dynamo does not trace a Function with a
+custom jvp).
 
 Precision: the product runs in float64 for float64 inputs and in float32
 otherwise (half-precision inputs are widened and the result rounded back), with
@@ -44,6 +47,30 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+def _spmm_impl(
+    crow: torch.Tensor,
+    col: torch.Tensor,
+    val: torch.Tensor,
+    x: torch.Tensor,
+    n_cols: int,
+    groups: int,
+    alpha: float,
+) -> torch.Tensor:
+    """The product itself (eager mode calls this directly, see :func:`spmm_rows`)."""
+    n_rows = crow.shape[0] - 1
+    c = x.shape[1]
+    ct = compute_dtype(x.dtype)
+    with torch.autocast(x.device.type, enabled=False):
+        xin = x if x.dtype == ct else x.to(ct)
+        xin = xin.contiguous()
+        a = torch.sparse_csr_tensor(crow, col, val.to(ct), (n_rows, n_cols), check_invariants=False)
+        out = pooled_empty((n_rows * groups, c), xin)
+        wide = out.view(n_rows, groups * c)
+        # addmm(beta=0, out=) writes straight into ``out`` (sparse.mm copies a temporary)
+        torch.addmm(wide, a, xin.view(n_cols, groups * c), beta=0.0, alpha=alpha, out=wide)
+    return out if out.dtype == x.dtype else out.to(x.dtype)
+
+
 @torch.library.custom_op("cheb_conv::spmm", mutates_args=())
 def _spmm(
     crow: torch.Tensor,
@@ -57,18 +84,7 @@ def _spmm(
     groups: int,
     alpha: float,
 ) -> torch.Tensor:
-    n_rows = crow.shape[0] - 1
-    c = x.shape[1]
-    ct = compute_dtype(x.dtype)
-    with torch.autocast(x.device.type, enabled=False):
-        xin = x if x.dtype == ct else x.to(ct)
-        xin = xin.contiguous()
-        a = torch.sparse_csr_tensor(crow, col, val.to(ct), (n_rows, n_cols), check_invariants=False)
-        out = pooled_empty((n_rows * groups, c), xin)
-        wide = out.view(n_rows, groups * c)
-        # addmm(beta=0, out=) writes straight into ``out`` (sparse.mm copies a temporary)
-        torch.addmm(wide, a, xin.view(n_cols, groups * c), beta=0.0, alpha=alpha, out=wide)
-    return out if out.dtype == x.dtype else out.to(x.dtype)
+    return _spmm_impl(crow, col, val, x, n_cols, groups, alpha)
 
 
 @_spmm.register_fake
@@ -140,7 +156,10 @@ class _SpmmFunction(torch.autograd.Function):
     def forward(
         arrays: tuple[torch.Tensor, ...], x: torch.Tensor, n_cols: int, groups: int, alpha: float
     ) -> torch.Tensor:
-        return _spmm(*arrays, x, n_cols, groups, alpha)
+        # the implementation, not the custom op: calling a custom op runs it under
+        # torch._dynamo.disable, whose first use imports torch._dynamo, sympy and
+        # torch.distributed (about 65 MiB of resident memory for an eager-only user)
+        return _spmm_impl(arrays[0], arrays[1], arrays[2], x, n_cols, groups, alpha)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:

@@ -1,24 +1,23 @@
-"""Reusable internal work buffers (CPU).
+"""Reusable CPU buffers (a caching allocator).
 
 Large fresh CPU tensors are page-faulted in by the kernel on first touch, which
-costs as much as a pass over the data (more on a loaded machine). The layer's
-*internal* buffers (the saved Chebyshev terms and the backward temporaries,
-never handed to the caller) are therefore taken from a small pool and reused
-once nothing refers to them any more (no autograd graph, no view).
-
-Outputs handed to the caller (the layer output, the input gradient) come from
-the same pool through :func:`pooled_empty`: the caller receives a separate
-tensor that shares the pooled storage, so the storage's reference count shows
-whether anything outside the pool (the caller, autograd, a view, a ``.grad``
-slot) still holds it; a buffer is reused only when nothing does. This is what a
-caching allocator does on CUDA; on CPU, PyTorch returns large blocks to the
-kernel, and every fresh 100 MB output costs about 10 ms of page faults here.
+costs as much as a pass over the data (more on a loaded machine): PyTorch
+returns large CPU blocks to the kernel, and every fresh 100 MB tensor costs
+about 10 ms of page faults here. The kernels' outputs and temporaries therefore
+come from :func:`pooled_empty`: the caller receives a tensor that shares a
+pooled storage, so the storage's reference count shows whether anything outside
+the pool (the caller, autograd, a view, a numpy array, a ``.grad`` slot) still
+holds it; a buffer is reused only when nothing does. Buffers are flat byte
+storages matched by size (best fit, at most 25 % larger than the request), not
+by shape or dtype, so the pool holds about the peak of live bytes rather than
+one buffer per shape. This is what a caching allocator does on CUDA.
 
 ``set_buffer_cache(False)`` disables the pool, ``empty_cache()`` frees it.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import threading
 import weakref
@@ -26,10 +25,15 @@ from typing import Any, cast
 
 import torch
 
-__all__ = ["empty_cache", "pooled_empty", "set_buffer_cache"]  # work_buffer: internal
+__all__ = ["empty_cache", "pooled_empty", "set_buffer_cache"]
 
 _MIN_BYTES = 1 << 20  # smaller buffers are cheap to allocate
-_MAX_PER_KEY = 8
+_MAX_BUFFERS = 64  # per thread
+# A free buffer serves any request (any shape or dtype) of at least 1 / _FIT of its
+# bytes: activations of different shapes share buffers (V x 64 and 4V x 16 take the
+# same storage), so the pool keeps about the peak of live bytes, not one buffer per
+# shape ever seen.
+_FIT = 1.25
 
 
 def _default_max_bytes() -> int:
@@ -42,15 +46,16 @@ def _default_max_bytes() -> int:
 
 _enabled = True
 _max_bytes = _default_max_bytes()  # per thread
-# One pool per thread: a buffer handed out as the pool's own tensor object is
-# invisible to the use counts until autograd or a view holds it, so two threads
-# sharing a pool could be handed the same buffer.
+# One pool per thread: the free check and the hand-out are not atomic, so two
+# threads sharing a pool could be handed the same buffer.
 # A thread's pool dies with the thread (weak set).
 
 
-class _Pool(dict[tuple[tuple[int, ...], torch.dtype], list[torch.Tensor]]):
-    # a dict subclass can be weakly referenced; hashed by identity (typeshed
-    # declares dict.__hash__ None, it cannot express a hashable subclass)
+class _Pool(list[torch.Tensor]):
+    """One thread's buffers: flat ``uint8`` tensors, smallest first."""
+
+    # a list subclass can be weakly referenced; hashed by identity (typeshed
+    # declares list.__hash__ None, it cannot express a hashable subclass)
     __hash__ = cast(Any, object.__hash__)
 
     nbytes = 0  # bytes of all pooled buffers
@@ -78,7 +83,7 @@ def set_buffer_cache(enabled: bool, max_bytes: int | None = None) -> None:
     enabled : bool
     max_bytes : int, optional
         Most bytes one thread's pool keeps (default: a quarter of the physical
-        memory). Past it, free buffers of other shapes are released first; a new
+        memory). Past it, free buffers are released first (largest first); a new
         buffer that still does not fit is allocated without pooling.
     """
     global _enabled, _max_bytes
@@ -103,61 +108,45 @@ def empty_cache() -> None:
 
 
 def _make_room(pool: _Pool, nbytes: int) -> bool:
-    """Release free buffers until ``nbytes`` more fit under the cap."""
-    if pool.nbytes + nbytes <= _max_bytes:
-        return True
-    for key in list(pool):
-        bucket = pool[key]
-        for t in list(bucket):
-            if _is_free(t):
-                bucket.remove(t)
-                pool.nbytes -= t.numel() * t.element_size()
-                if pool.nbytes + nbytes <= _max_bytes:
-                    return True
-        if not bucket:
-            del pool[key]
-    return pool.nbytes + nbytes <= _max_bytes
+    """Release free buffers (largest first) until ``nbytes`` more fit under the caps."""
+    for t in sorted(pool, key=lambda b: -b.numel()):
+        if pool.nbytes + nbytes <= _max_bytes and len(pool) < _MAX_BUFFERS:
+            break
+        if _is_free(t):
+            pool.remove(t)
+            pool.nbytes -= t.numel()
+    return pool.nbytes + nbytes <= _max_bytes and len(pool) < _MAX_BUFFERS
 
 
 def _is_free(t: torch.Tensor) -> bool:
     try:
-        # free = only the pool holds this tensor AND its storage (pooled_empty's aliases
-        # share the storage, not the tensor); both counters are untyped private API
+        # free = no tensor but the pool's own refers to the storage (pooled_empty's
+        # tensors share the storage, not the tensor; the count includes the temporary
+        # ``untyped_storage()`` object); the counter is untyped private API
         storage_uses = cast(Any, torch._C)._storage_Use_Count(t.untyped_storage()._cdata)
-        return bool(cast(Any, t)._use_count() == 1 and storage_uses <= 2)
+        return bool(storage_uses <= 2)
     except Exception:
         return False
 
 
-def work_buffer(
-    shape: tuple[int, ...], like: torch.Tensor, exclude: tuple[torch.Tensor | None, ...] = ()
-) -> torch.Tensor:
-    """An uninitialised internal buffer, reused when a free one exists.
+def _buffer(nbytes: int) -> torch.Tensor | None:
+    """A free pooled buffer of ``nbytes`` to ``_FIT * nbytes`` bytes, or a new pooled one.
 
-    ``exclude``: buffers the caller still uses through plain Python references
-    (invisible to the use counts), never handed out again.
+    None when the pool is full (caps reached with nothing free to release).
     """
-    numel = 1
-    for s in shape:
-        numel *= s
-    if (
-        not _enabled
-        or like.device.type != "cpu"
-        or numel * like.element_size() < _MIN_BYTES
-        or torch.compiler.is_compiling()
-    ):
-        return like.new_empty(shape)
-    key = (tuple(shape), like.dtype)
     pool = _thread_pool()
-    bucket = pool.setdefault(key, [])
-    for t in bucket:
-        if all(t is not e for e in exclude) and _is_free(t):
+    for t in pool:  # smallest first: best fit
+        size = t.numel()
+        if size > nbytes * _FIT:
+            break
+        if size >= nbytes and _is_free(t):
             return t
-    t = like.new_empty(shape)
-    nbytes = numel * like.element_size()
-    if len(bucket) < _MAX_PER_KEY and _make_room(pool, nbytes):
-        pool.setdefault(key, bucket).append(t)  # _make_room may have dropped the key
-        pool.nbytes += nbytes
+    if not _make_room(pool, nbytes):
+        return None
+    t = torch.empty(nbytes, dtype=torch.uint8)
+    sizes = [b.numel() for b in pool]
+    pool.insert(bisect.bisect_right(sizes, nbytes), t)
+    pool.nbytes += nbytes
     return t
 
 
@@ -185,12 +174,26 @@ def pooled_empty(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         Uninitialised, contiguous, of ``shape``.
     """
-    buf = work_buffer(shape, like)
-    if torch.compiler.is_compiling() or not any(
-        b is buf for b in _thread_pool().get((tuple(shape), like.dtype), ())
+    numel = 1
+    for n in shape:
+        numel *= n
+    nbytes = numel * like.element_size()
+    buf = None
+    if (
+        _enabled
+        and like.device.type == "cpu"
+        and nbytes >= _MIN_BYTES
+        and not torch.compiler.is_compiling()
     ):
-        return buf  # not pooled (small, disabled, full bucket or not CPU): already fresh
+        buf = _buffer(nbytes)
+    if buf is None:  # small, disabled, pool full or not CPU: a fresh tensor
+        return like.new_empty(shape)
+    stride = []
+    acc = 1
+    for n in reversed(shape):
+        stride.append(acc)
+        acc *= max(n, 1)
     alias = like.new_empty((0,))
     with torch.no_grad():
-        alias.set_(buf.untyped_storage(), 0, buf.shape, buf.stride())
+        alias.set_(buf.untyped_storage(), 0, tuple(shape), tuple(reversed(stride)))
     return alias

@@ -128,12 +128,13 @@ class ChebBlock(nn.Module):
         state["_eval_cache"] = None
         return state
 
-    def _kernel_weights(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Weights, their kernel basis and the bias (batch norm folded in eval mode).
+    def _kernel_weights(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The kernel basis of the weights and the bias (batch norm folded in eval mode).
 
         Outside autograd in eval mode they are cached until a parameter or a batch-norm
         statistic changes (in-place updates bump the tensors' versions), so inference
         does not redo the folding on every call. Not cached under ``torch.compile``.
+        Only the basis is kept (the folded Chebyshev weights would double the cache).
         """
         fold_bn = (
             self.bn
@@ -164,7 +165,7 @@ class ChebBlock(nn.Module):
         b: Tensor | None = self.bias
         if fold_bn is not None:
             w, b = cheb_conv.fold_batch_norm(w, b, fold_bn)
-        out = (w, cheb_conv.power_basis(w), b)
+        out = (cheb_conv.power_basis(w), b)
         if cacheable:
             self._eval_cache = (key, out)
         return out
@@ -191,8 +192,9 @@ class ChebBlock(nn.Module):
         """
         if len(inputs) != len(self.parts):
             raise ValueError(f"expected {len(self.parts)} input parts; got {len(inputs)}.")
-        w, M, b = self._kernel_weights(inputs[0])
-        y = cheb_conv.cheb_conv_vertex_major(list(inputs), lap, w, b, lift=lift, basis=M)
+        M, b = self._kernel_weights(inputs[0])
+        # with ``basis`` given, the weight argument only gives shapes (M has the weight's)
+        y = cheb_conv.cheb_conv_vertex_major(list(inputs), lap, M, b, lift=lift, basis=M)
         V, B, C = y.shape
         y = y.view(V * B, C)  # activations as (V*B, C) rows; in-place ops on bases only
         if self.bn is not None and self.training:
