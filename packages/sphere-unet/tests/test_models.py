@@ -292,3 +292,22 @@ def test_preset_equiangular_uses_k7():
     assert m.stack.vertices[-1] == 8
     with pytest.raises(ValueError, match="k=8 needs 1 <= k < V"):
         su.deepsphere_artc("equiangular", k=8)
+
+
+def test_classifier_flatten_readout_keeps_the_vertices():
+    s = sg.healpix(4)
+    torch.manual_seed(0)
+    flat = su.SphericalClassifier(s, 2, 3, depth=1, channels=[[4], [6]], readout="flatten")
+    mean = su.SphericalClassifier(s, 2, 3, depth=1, channels=[[4], [6]])
+    mean.blocks.load_state_dict(flat.blocks.state_dict())
+    flat.eval(), mean.eval()
+    x = torch.randn(2, s.n_vertices, 2)
+    v_last = flat.stack.vertices[-1]
+    assert flat.head.in_features == v_last * 6 and mean.head.in_features == 6
+    feats = flat.features(x)
+    assert feats.shape == (2, v_last * 6)
+    # vertex-major flattening: averaging over the vertices gives the mean read-out
+    torch.testing.assert_close(feats.reshape(2, v_last, 6).mean(1), mean.features(x))
+    assert flat(x).shape == (2, 3)
+    with pytest.raises(ValueError, match="readout"):
+        su.SphericalClassifier(s, 2, 3, depth=1, readout="max")

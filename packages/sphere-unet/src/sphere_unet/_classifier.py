@@ -14,14 +14,20 @@ from ._layers import ChebBlock, resolve_order
 
 __all__ = ["SphericalClassifier"]
 
+#: Read-outs of :class:`SphericalClassifier`: global average or flattened last level.
+READOUTS = ("mean", "flatten")
+
 
 class SphericalClassifier(nn.Module):
     """Map a spherical signal to class logits or regression targets.
 
     Level ``i`` applies ``ChebBlock``s of widths ``channels[i]`` and pools to level
-    ``i + 1`` (not after the last level); the features are averaged over vertices
-    (rotation invariant) and a linear layer produces the outputs. This is the
-    DeepSphere cosmological-model discrimination architecture.
+    ``i + 1`` (not after the last level); a readout turns the last level's features
+    ``(V_last, C_last)`` per sample into a vector and a linear layer produces the outputs.
+    With ``readout="mean"`` the features are averaged over vertices (rotation invariant:
+    DeepSphere's fully convolutional variant); with ``readout="flatten"`` they are
+    flattened to ``V_last * C_last`` values, so the head sees where on the sampling a
+    feature is (DeepSphere's "CNN" variant with a fully connected head, for patches).
 
     Parameters
     ----------
@@ -37,6 +43,9 @@ class SphericalClassifier(nn.Module):
         As :class:`SphericalUNet`.
     dropout : float
         Dropout before the linear head, in ``[0, 1)``.
+    readout : {"mean", "flatten"}
+        How the last level's features become one vector per sample (see above); the head
+        has ``C_last`` or ``V_last * C_last`` inputs.
 
     Notes
     -----
@@ -61,8 +70,11 @@ class SphericalClassifier(nn.Module):
         pool: str = "avg",
         dropout: float = 0.0,
         coarsenings: Sequence[sg.Coarsening] | None = None,
+        readout: str = "mean",
     ) -> None:
         super().__init__()
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}.")
         depth = check_int("depth", depth, 0)
         in_channels, n_outputs = (
             check_int("in_channels", in_channels, 1),
@@ -95,11 +107,20 @@ class SphericalClassifier(nn.Module):
                 level.append(ChebBlock(c, w, K))
                 c = w
             self.blocks.append(level)
+        self.readout = readout
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(c, n_outputs)
+        n_features = c * (self.stack.vertices[-1] if readout == "flatten" else 1)
+        self.head = nn.Linear(n_features, n_outputs)
 
     def features(self, x: Tensor) -> Tensor:
-        """Globally pooled features ``(B, C_last)`` of ``x`` ``(B, V, C_in)``."""
+        """Read-out features of ``x`` ``(B, V, C_in)``.
+
+        Returns
+        -------
+        Tensor
+            ``(B, C_last)`` (``readout="mean"``) or ``(B, V_last * C_last)`` ordered
+            vertex-major, ``[v * C_last + c]`` (``readout="flatten"``).
+        """
         check_input(x, self.n_vertices, self.in_channels, self.head.weight, type(self).__name__)
         h = x.transpose(0, 1).contiguous()
         for i, level in enumerate(self.blocks):
@@ -108,6 +129,8 @@ class SphericalClassifier(nn.Module):
             lap = self.stack.laplacian(i)
             for blk in cast(nn.ModuleList, level):
                 h = blk(lap, h)
+        if self.readout == "flatten":
+            return h.transpose(0, 1).reshape(h.shape[1], -1)
         return h.mean(0)
 
     def forward(self, x: Tensor) -> Tensor:

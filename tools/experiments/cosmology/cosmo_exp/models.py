@@ -4,7 +4,8 @@
   convolutions, pooling, global average pooling, linear layer): the paper's fully
   convolutional variant, invariant to rotations of the patch.
 * ``deepsphere_cnn``: the same convolutional stack with a fully connected head on the
-  flattened last-level features instead of the average (the paper's CNN variant).
+  flattened last-level features instead of the average (the paper's CNN variant:
+  ``SphericalClassifier(readout="flatten")``).
 * ``cnn2d``: a standard 2-D CNN on the patch as a square image (z-order permutation).
 """
 
@@ -21,7 +22,7 @@ from numpy.typing import NDArray
 from sphere_unet import SphericalClassifier
 from torch import Tensor, nn
 
-__all__ = ["DeepSphereCNN", "Image2dCNN", "deepsphere", "depth_for", "predict", "train"]
+__all__ = ["Image2dCNN", "deepsphere", "depth_for", "predict", "train"]
 
 
 def depth_for(n_vertices: int, k: int = 40, max_depth: int = 3) -> int:
@@ -43,41 +44,6 @@ def _channels(depth: int, width: int) -> list[list[int]]:
     return [[w] for w in widths[:depth]] + [widths[depth:] or [4 * width]]
 
 
-class DeepSphereCNN(SphericalClassifier):
-    """DeepSphere CNN variant: :class:`SphericalClassifier` with a fully connected head.
-
-    The last level's features ``(V_last, C_last)`` are flattened (not averaged) and
-    mapped to the outputs by a linear layer, so the model sees where on the patch a
-    feature is (not rotation invariant), as in the paper's "CNN" architecture.
-
-    Input ``(B, V, in_channels)``, output ``(B, n_outputs)``.
-    """
-
-    def __init__(
-        self, sampling: Any, in_channels: int, n_outputs: int, depth: int = 3, **kwargs: Any
-    ) -> None:
-        super().__init__(sampling, in_channels, n_outputs, depth, **kwargs)
-        v_last = self.stack.vertices[-1]
-        self.head = nn.Linear(v_last * self.head.in_features, n_outputs)
-
-    def features(self, x: Tensor) -> Tensor:
-        """Flattened last-level features ``(B, V_last * C_last)``."""
-        captured: list[Tensor] = []
-        last = cast(nn.ModuleList, self.blocks[-1])[-1]
-        handle = last.register_forward_hook(lambda _m, _i, out: captured.append(out))
-        try:
-            super().features(x)
-        finally:
-            handle.remove()
-        h = captured[-1]  # (V_last, B, C_last): the classifier's internal layout
-        if h.ndim != 3 or h.shape[0] != self.stack.vertices[-1] or h.shape[1] != x.shape[0]:
-            raise RuntimeError(
-                f"unexpected SphericalClassifier block output {tuple(h.shape)}; "
-                "its internal layout changed, update DeepSphereCNN.features."
-            )
-        return h.permute(1, 0, 2).reshape(h.shape[1], -1)
-
-
 def deepsphere(
     variant: str,
     sampling: Any,
@@ -94,8 +60,8 @@ def deepsphere(
     HEALPix hierarchy is ``sphere_graphs.healpix_kernel_width(nside_level, k)`` for
     ``k`` in {8, 20, 40}.
     """
-    cls = {"fcn": SphericalClassifier, "cnn": DeepSphereCNN}[variant]
-    return cls(
+    readout = {"fcn": "mean", "cnn": "flatten"}[variant]
+    return SphericalClassifier(
         sampling,
         in_channels,
         n_outputs,
@@ -105,6 +71,7 @@ def deepsphere(
         graph="knn",
         k=k,
         pool="avg",
+        readout=readout,
     )
 
 
