@@ -1,5 +1,5 @@
-"""Runs you can trust: SIGTERM mid-epoch, resume in a moved folder with the saved plan, finished runs,
-extension of a copy with continuous metrics, flags given with --resume, torchrun."""
+"""Runs you can trust: SIGTERM and Ctrl-C (SIGINT) mid-epoch, resume in a moved folder with the saved
+plan, finished runs, extension of a copy with continuous metrics, flags given with --resume, torchrun."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from climate_seg.cli import app
 from climate_seg.training._toy import write_toy_set
@@ -64,17 +65,44 @@ def _files(folder):
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
-def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weights(tmp_path):
-    data = tmp_path / "data"
-    write_toy_set(
-        data, n_files=16, level=5, seed=1
-    )  # time split: 11 train files, 11 iterations per epoch
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The toy data (time split: 11 train files, 11 iterations per epoch) and a run of COMMON on it
+    without interruption, the reference of the interrupted-and-resumed runs."""
+    root = tmp_path_factory.mktemp("resume")
+    data = root / "data"
+    write_toy_set(data, n_files=16, level=5, seed=1)
+    full = root / "full"
+    result = run(["train", "--data", data, "--out", full, *COMMON])
+    assert result.exit_code == 0, result.output
+    return data, full
+
+
+def _assert_same_weights(full, resumed):
+    reference = torch.load(full / "last.pt", weights_only=False)
+    final = torch.load(resumed / "last.pt", weights_only=False)
+    assert final["trainer"]["iteration"] == reference["trainer"]["iteration"] and final["finished"]
+    for key, value in reference["model"].items():
+        assert torch.allclose(value.float(), final["model"][key].float(), atol=1e-6), key
+    epoch_losses = [
+        [r["loss"] for r in _records(f) if r["split"] == "train_epoch"] for f in (full, resumed)
+    ]
+    assert epoch_losses[1] == [pytest_approx(v) for v in epoch_losses[0]]  # spans the interruption
+
+
+def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weights(
+    tmp_path, uninterrupted
+):
+    """SLURM's pre-emption or time limit SIGTERMs every process of the job step: the training
+    process and its DataLoader worker (which must leave the signal to it)."""
+    data, full = uninterrupted
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
-        _cli("train", "--data", data, "--out", killed, *COMMON),
+        _cli("train", "--data", data, "--out", killed, *COMMON, "--num-workers", "1"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group, signalled as a whole
     )
     try:
         deadline = time.time() + 120
@@ -83,12 +111,12 @@ def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weig
         ):
             time.sleep(0.002)
         assert proc.poll() is None, proc.stderr.read()[-2000:]
-        proc.send_signal(signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
         err = proc.stderr.read()
         assert proc.wait(timeout=60) == 128 + signal.SIGTERM, err[-2000:]
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     text = " ".join(err.split())
     assert "SIGTERM received" in text and f"climate-seg train --out {killed} --resume" in text, (
@@ -116,20 +144,8 @@ def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weig
         3,
     ]  # the saved plan: 3 epochs, not 12
     assert sorted(r["iteration"] for r in records if r["split"] == "train") == list(range(1, 34))
-    final = torch.load(moved / "last.pt", weights_only=False)
-    assert final["trainer"]["iteration"] == 33 and final["finished"]
-
-    full = tmp_path / "full"  # the same run without interruption
-    assert run(["train", "--data", data, "--out", full, *COMMON]).exit_code == 0
-    reference = torch.load(full / "last.pt", weights_only=False)["model"]
-    for key, value in reference.items():
-        assert torch.allclose(value.float(), final["model"][key].float(), atol=1e-6), key
-    epoch_losses = [
-        [r["loss"] for r in _records(f) if r["split"] == "train_epoch"] for f in (full, moved)
-    ]
-    assert epoch_losses[1] == [
-        pytest_approx(v) for v in epoch_losses[0]
-    ]  # epoch 2 spans the interruption
+    assert torch.load(moved / "last.pt", weights_only=False)["trainer"]["iteration"] == 33
+    _assert_same_weights(full, moved)  # epoch 2 spans the interruption
 
     # a finished run says so and changes nothing
     before = _files(moved)
@@ -167,9 +183,50 @@ def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weig
 
 
 def pytest_approx(value):
-    import pytest
-
     return pytest.approx(value, rel=1e-6, abs=1e-9)
+
+
+def test_ctrl_c_mid_epoch_with_a_loader_worker_checkpoints_and_resumes_to_the_same_weights(
+    tmp_path, uninterrupted
+):
+    """Ctrl-C in a terminal sends SIGINT to the whole foreground process group: the training
+    process and its DataLoader worker. The run checkpoints the current iteration, names its
+    folder, exits with 130, and the resumed run reaches the uninterrupted run's weights."""
+    signum = signal.SIGINT
+    data, full = uninterrupted
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        _cli("train", "--data", data, "--out", out, *COMMON, "--num-workers", "1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell gives a foreground job
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and _last_logged_iteration(out) < 4:
+            time.sleep(0.002)
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        os.killpg(proc.pid, signum)
+        err = proc.stderr.read()
+        assert proc.wait(timeout=60) == 128 + signum, err[-2000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = " ".join(err.split())
+    assert "Traceback" not in err, err[-3000:]
+    name = signal.Signals(signum).name
+    assert f"{name} received" in text and f"climate-seg train --out {out} --resume" in text, text
+    ckpt = torch.load(out / "last.pt", weights_only=False)
+    it = ckpt["trainer"]["iteration"]
+    assert 4 <= it < 11 and not ckpt["finished"], it  # the current iteration, mid-epoch 1
+    assert max(r["iteration"] for r in _records(out)) == it
+
+    resumed = run(["train", "--out", out, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"resuming {out} at epoch 1, iteration {it}" in " ".join(resumed.output.split())
+    _assert_same_weights(full, out)
 
 
 def test_torchrun_two_processes(tmp_path):
@@ -211,3 +268,35 @@ def test_torchrun_two_processes(tmp_path):
     assert (
         torch.load(out / "last.pt", weights_only=False)["trainer"]["epoch_length"] == 2
     )  # 8 files / (2 x 2)
+
+
+def _loader_worker(ready):
+    from climate_seg.pipeline import loader_worker_init
+
+    loader_worker_init(0)
+    ready.set()
+    time.sleep(60)
+
+
+@pytest.mark.skipif(not hasattr(signal, "sigwaitinfo"), reason="needs signal.sigwaitinfo")
+def test_loader_workers_leave_signals_to_the_main_process_but_obey_it():
+    """A group signal (sent by another process) leaves a loader worker running; SIGTERM from its
+    parent (torch's shutdown of a worker that did not stop in time) ends it at once."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    ready = ctx.Event()
+    worker = ctx.Process(target=_loader_worker, args=(ready,), daemon=True)
+    worker.start()
+    try:
+        assert ready.wait(30)
+        for sig in ("INT", "TERM"):  # from another process, as Ctrl-C or SLURM send them
+            subprocess.run(["kill", f"-{sig}", str(worker.pid)], check=True)
+        worker.join(1.0)
+        assert worker.is_alive()
+        worker.terminate()  # SIGTERM from the parent
+        worker.join(10)
+        assert worker.exitcode == 0
+    finally:
+        if worker.is_alive():
+            worker.kill()

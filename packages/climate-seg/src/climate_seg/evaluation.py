@@ -15,6 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from .metrics import IgniteSegmentationMetrics, SegmentationMetrics
+from .pipeline import loader_worker_init
 from .transform import MeshGrid
 
 __all__ = ["evaluate_model", "metric_dict"]
@@ -107,7 +108,13 @@ def evaluate_model(
     with torch.no_grad():
         if shard:
             evaluator.run(
-                DataLoader(dataset, batch_size=batch_size, sampler=shard, num_workers=workers)
+                DataLoader(
+                    dataset,
+                    batch_size=batch_size,
+                    sampler=shard,
+                    num_workers=workers,
+                    worker_init_fn=loader_worker_init if workers else None,
+                )
             )
             results = {name: evaluator.state.metrics[name] for name in metrics}
         else:  # an empty shard (fewer samples than ranks) still joins the all-reduce

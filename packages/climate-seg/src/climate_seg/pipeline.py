@@ -6,6 +6,9 @@ Shared by training, evaluation, prediction, plots and ``tools/bench/data.py``.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +18,7 @@ from .config import TrainConfig
 from .data import CAM5Dataset, PackedDataset, Split, is_packed, make_split
 from .transform import GridDataset, MeshGrid
 
-__all__ = ["dataset_for", "run_split", "select_files", "vertex_count"]
+__all__ = ["dataset_for", "loader_worker_init", "run_split", "select_files", "vertex_count"]
 
 
 def run_split(config: TrainConfig, data: str | Path | None = None) -> Split:
@@ -101,3 +104,35 @@ def vertex_count(files: list[Path], skip_bad_files: bool) -> int:
     raise ValueError(
         "no training file can be read; check the folder with `climate-seg data check`."
     )
+
+
+def loader_worker_init(worker_id: int) -> None:
+    """``worker_init_fn`` of the application's DataLoaders: workers leave SIGINT/SIGTERM to the main process.
+
+    Ctrl-C signals the terminal's whole process group, and SLURM's pre-emption or time limit
+    SIGTERMs every process of the job step: DataLoader workers get the signal too. The main
+    process turns it into a checkpoint (training) or a clean stop and shuts its workers down;
+    a worker killed by the signal would instead make the main process fail with "DataLoader
+    worker ... is killed by signal" before it checkpoints. So a worker ignores SIGINT, and
+    exits on SIGTERM only when its main process sends it (as torch's own worker handler does
+    when a shutdown times out). Where ``signal.sigwaitinfo`` is missing (macOS) SIGTERM keeps
+    torch's handling.
+
+    Parameters
+    ----------
+    worker_id : int
+        Given by the DataLoader (unused).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not hasattr(signal, "sigwaitinfo"):  # pragma: no cover - macOS, Windows
+        return
+    parent = os.getppid()
+    # blocked in this thread before any other starts, so only the waiting thread takes it
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    def wait_for_parent() -> None:
+        while True:
+            if signal.sigwaitinfo({signal.SIGTERM}).si_pid == parent:
+                os._exit(0)
+
+    threading.Thread(target=wait_for_parent, name="sigterm-from-parent", daemon=True).start()

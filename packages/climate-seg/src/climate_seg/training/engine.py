@@ -8,7 +8,10 @@ padding and sums the metric accumulators over ranks.
 
 SIGTERM and SIGINT (pre-emption, Ctrl-C) are turned into a checkpoint at the end of the
 current iteration (``last.pt``; all ranks stop at the same iteration) and a
-:class:`TrainingInterrupted` error; ``--resume`` continues from there exactly.
+:class:`TrainingInterrupted` error; ``--resume`` continues from there exactly. DataLoader
+workers leave these signals to the training process
+(:func:`climate_seg.pipeline.loader_worker_init`), so a signal to the whole process group
+(Ctrl-C, SLURM) is handled the same way.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from .._io import atomic_save, atomic_write_bytes, load_checkpoint
 from ..config import TrainConfig, config_from_dict, save_config
 from ..evaluation import evaluate_model
 from ..models import build_model
+from ..pipeline import loader_worker_init
 from .data_setup import PreparedData, class_weights, prepare_data
 from .distributed import parameter_digest, sync_buffers, unwrap, wrap_ddp
 from .logging import RunLogger, metrics_table
@@ -141,6 +145,7 @@ def _loader(dataset: Any, batch_size: int, sampler: ResumableSampler, workers: i
         drop_last=False,
         pin_memory=pin,
         persistent_workers=False,
+        worker_init_fn=loader_worker_init if workers else None,  # the signals are ours to handle
     )
 
 
