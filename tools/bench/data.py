@@ -9,10 +9,14 @@ Timed in ONE process, interleaved repetitions (median reported):
                    nside 32, equiangular 64 x 128) -- the exact path of ``climate-seg train``;
 * ``pack <grid>``  the same on the memory-mapped layout of ``climate-seg data pack``;
 
-each through a ``DataLoader`` (batch 8) with 0 and 2 worker processes; ``per worker`` is
-samples/s divided by max(1, workers). Beside them, the training samples/s of the U-Net
-presets (forward + backward + Adam step, batch 8, native mesh) on the CPU and, when present,
-on the GPU. Files are in the page cache (a warm-up pass reads them all first).
+each through a ``DataLoader`` (batch 8, the training loader's ``worker_init_fn``) with 0 and
+2 worker processes; ``per worker`` is samples/s divided by max(1, workers). Beside them, the
+training samples/s of the U-Net presets (forward + backward + Adam step, batch 8, native mesh)
+on the CPU and, when present, on the GPU. Files are in the page cache (a warm-up pass reads
+them all first). The output starts with the date, the commit and the core count, and ends
+with a markdown table (rows: layout and grid; columns: worker counts) for the README. With
+``workers + 1`` processes on fewer cores the machine is oversubscribed and the per-worker
+figures understate what a worker with its own core delivers; the output says so.
 
 Usage::
 
@@ -24,9 +28,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +47,7 @@ import torch  # noqa: E402
 from climate_seg.config import TrainConfig  # noqa: E402
 from climate_seg.data import CHANNEL_MEAN, CHANNEL_STD, format_name, pack_folder  # noqa: E402
 from climate_seg.models import build_model, data_mesh, parameter_count, sampling_for  # noqa: E402
-from climate_seg.pipeline import dataset_for  # noqa: E402
+from climate_seg.pipeline import dataset_for, loader_worker_init  # noqa: E402
 from climate_seg.transform import MeshGrid  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
@@ -85,12 +91,57 @@ def time_loader(ds: object, workers: int, batch: int) -> float:
         shuffle=False,
         persistent_workers=False,
         multiprocessing_context="fork" if workers else None,
+        worker_init_fn=loader_worker_init if workers else None,
     )
     start = time.perf_counter()
     n = 0
     for x, _, _ in loader:
         n += x.shape[0]
     return n / (time.perf_counter() - start)
+
+
+def provenance() -> str:
+    """Date (UTC), commit (``+dirty`` with uncommitted changes) and cores of this run."""
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--", "packages/climate-seg/src", "tools/bench/data.py"):
+        commit += "+dirty"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{when}, commit {commit}, {cores} CPU cores, torch {torch.__version__}"
+
+
+def markdown(results: dict[str, list[float]], workers: list[int]) -> list[str]:
+    """The loader medians as a markdown table: one row per layout and grid, total and per worker."""
+    head = ["pipeline"] + [
+        f"{w} workers" + (" (total / per worker)" if w > 1 else "") for w in workers
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for src in ("npz", "pack"):
+        for kind, res in GRIDS:
+            grid = {"icosahedral": "native (icosahedral 5)", "healpix": f"HEALPix nside {res}"}
+            cells = [
+                f"{'npz files' if src == 'npz' else 'packed'}, "
+                + grid.get(kind, f"equiangular {res} x {2 * res}")
+            ]
+            for w in workers:
+                values = results.get(f"{src} {kind} w{w}")
+                if not values:
+                    cells.append("")
+                    continue
+                med = statistics.median(values)
+                cells.append(f"{med:,.0f}" + (f" / {med / w:,.0f}" if w > 1 else ""))
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def time_training(model: torch.nn.Module, device: torch.device, batch: int, steps: int) -> float:
@@ -173,6 +224,7 @@ def main() -> None:
                         time_training(model, dev, args.batch, steps)
                     )
         peer = statistics.median(results["np.load"])
+        print(provenance())
         print(
             f"{len(files)} files of (16, 10242) float32 in the page cache, batch {args.batch}, "
             f"{args.reps} interleaved repetitions, median; torch threads {torch.get_num_threads()}"
@@ -193,9 +245,21 @@ def main() -> None:
                 w = int(name.rsplit("w", 1)[1])
                 print(f"{name:32} {med:10.0f} {med / max(w, 1):11.0f} {med / peer:11.2f}")
             rows.append({"name": name, "samples_per_s": med, "all": values})
+        print()
+        print("\n".join(markdown(results, workers)))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        busy = [w for w in workers if w + 1 > (cores or 1)]
+        if busy:
+            print(
+                f"\nnote: {cores} cores for {max(busy)} workers + the main process: oversubscribed; "
+                "the per-worker figures with workers understate a worker with its own core."
+            )
         if args.json:
             Path(args.json).write_text(
-                json.dumps({"np_load_files_per_s": peer, "results": rows}, indent=1)
+                json.dumps(
+                    {"provenance": provenance(), "np_load_files_per_s": peer, "results": rows},
+                    indent=1,
+                )
             )
 
 
