@@ -80,3 +80,27 @@ def test_bad_kind_and_shapes():
         cheb_conv.laplacian(torch.zeros(3, 4).to_sparse_coo())
     with pytest.raises(ValueError, match="lmax"):
         cheb_conv.rescale(cheb_conv.laplacian(A), lmax=-1)
+
+
+def test_scipy_csr_canonical_and_not_against_dense():
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(0)
+    dense = np.where(rng.random((12, 12)) < 0.3, rng.standard_normal((12, 12)), 0.0)
+    canonical = sp.csr_matrix(dense)
+    assert canonical.has_canonical_format
+    # the same matrix with unsorted column indices and every entry split into two duplicates
+    indptr, indices, data = [0], [], []
+    for i in range(12):
+        (cols,) = np.nonzero(dense[i])
+        cols = np.r_[cols, cols][rng.permutation(2 * len(cols))]
+        indices += list(cols)
+        data += list(dense[i, cols] / 2)
+        indptr.append(len(indices))
+    messy = sp.csr_matrix((np.array(data), np.array(indices), np.array(indptr)), shape=(12, 12))
+    assert not messy.has_canonical_format
+    for mat in (canonical, messy):
+        before = mat.data.copy()
+        op = cheb_conv.as_operator(mat)
+        np.testing.assert_allclose(op.to_dense().numpy(), dense, atol=1e-12)
+        op.values().mul_(0)  # the result owns its memory: the input is untouched
+        np.testing.assert_array_equal(mat.data, before)

@@ -184,10 +184,13 @@ def _scipy_to_torch_csr(obj: Any) -> torch.Tensor:
     """scipy.sparse matrix -> torch sparse CSR (duplicates summed, sorted columns, a copy)."""
     import numpy as np  # only reached when scipy (hence numpy) is installed
 
-    csr = obj.tocsr(copy=True)
-    csr.sum_duplicates()  # canonical format: sorted column indices, no duplicates
-    crow = torch.from_numpy(csr.indptr.astype(np.int64))
-    col = torch.from_numpy(csr.indices.astype(np.int64))
+    if obj.format == "csr" and obj.has_canonical_format:
+        csr = obj  # already sorted without duplicates: only the arrays below are copied
+    else:
+        csr = obj.tocsr(copy=True)
+        csr.sum_duplicates()  # canonical format: sorted column indices, no duplicates
+    crow = torch.from_numpy(csr.indptr.astype(np.int64, copy=True))
+    col = torch.from_numpy(csr.indices.astype(np.int64, copy=True))
     values = torch.from_numpy(np.array(csr.data, copy=True))
     return torch.sparse_csr_tensor(crow, col, values, csr.shape, check_invariants=False)
 
