@@ -38,27 +38,94 @@ def test_both_layouts_match_dense_reference(K, cin, cout):
     np.testing.assert_allclose(_vbc(y2).numpy(), ref, atol=1e-11)
 
 
-@pytest.mark.parametrize("K", [1, 3, 4, 6])
-def test_lift_mixes_on_coarse_rows(K):
-    """``lift`` (a nearest unpooling) == convolving the lifted input."""
+@pytest.mark.parametrize("K", [2, 3, 4])
+def test_narrow_output_stacked_mixing(K):
+    """C_out <= C_in / (2 K) (a classifier head): one GEMM for all M_j and stacked G_j in
+    the backward; values, gradients and second derivatives against the dense reference."""
     L = _op()
+    cin, cout = 2 * K * 2, 2
+    x = torch.randn(2, 30, cin, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(K, cin, cout, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(cout, dtype=torch.float64, requires_grad=True)
+    ref = dense_reference(x.detach(), L, W.detach(), b.detach())
+    for f in (
+        lambda x, W, b: cheb_conv.cheb_conv(x, L, W, b),
+        lambda x, W, b: _vbc(cheb_conv.cheb_conv_vertex_major(_vbc(x).contiguous(), L, W, b)),
+    ):
+        np.testing.assert_allclose(f(x, W, b).detach().numpy(), ref, atol=1e-11)
+        with torch.no_grad():
+            np.testing.assert_allclose(f(x, W, b).numpy(), ref, atol=1e-11)
+        assert torch.autograd.gradcheck(f, (x, W, b))
+        assert torch.autograd.gradgradcheck(f, (x, W, b))
+
+
+def _lifts(kind):
+    """A lift (coarse 11 -> fine 30 rows) as given to the kernel, and as a dense matrix."""
     parent = torch.from_numpy(np.random.default_rng(3).integers(0, 11, 30))
-    lift = lambda z: z.index_select(0, parent)  # noqa: E731
+    if kind == "callable":
+        U = torch.zeros(30, 11, dtype=torch.float64)
+        U[torch.arange(30), parent] = 1.0
+        return (lambda z: z.index_select(0, parent)), U
+    if kind == "gather":  # nearest unpooling as a matrix
+        op = cheb_conv.SparseOperator.from_index(parent, 11)
+        return op, op.to_sparse_csr(torch.float64).to_dense()
+    # a general sparse lift (interpolation-like: several weighted coarse rows per fine row)
+    g = torch.Generator().manual_seed(5)
+    U = torch.rand(30, 11, generator=g, dtype=torch.float64)
+    U = U * (torch.rand(30, 11, generator=g) < 0.25)
+    return cheb_conv.SparseOperator(U.to_sparse()), U
+
+
+@pytest.mark.parametrize("kind", ["callable", "gather", "matrix"])
+@pytest.mark.parametrize("K", [1, 3, 4, 6])
+def test_lift_mixes_on_coarse_rows(K, kind):
+    """``lift`` (a callable, or a matrix: one sparse product with the lifted operator for
+    K <= 4) == convolving the lifted input."""
+    L = _op()
+    lift, U = _lifts(kind)
     xc = torch.randn(11, 2, 5, dtype=torch.float64, requires_grad=True)
     W = torch.randn(K, 5, 4, dtype=torch.float64, requires_grad=True)
     b = torch.randn(4, dtype=torch.float64, requires_grad=True)
     y = cheb_conv.cheb_conv_vertex_major(xc, L, W, b, lift=lift)
-    ref = dense_reference(_vbc(lift(xc)), L, W, b)
+    if kind != "callable":  # K <= 4: the one-product path with the cached lifted operator
+        assert any(k[0] == "lifted" for k in lift._cache) == (K <= 4)
+    lifted = torch.einsum("vc,cbk->vbk", U, xc)
+    ref = dense_reference(_vbc(lifted), L, W, b)
     np.testing.assert_allclose(_vbc(y).detach().numpy(), ref, atol=1e-11)
+    with torch.no_grad():  # the pooled inference path
+        np.testing.assert_allclose(
+            _vbc(cheb_conv.cheb_conv_vertex_major(xc, L, W, b, lift=lift)).numpy(), ref, atol=1e-11
+        )
 
     def f(xc, W, b):
         return cheb_conv.cheb_conv_vertex_major(xc, L, W, b, lift=lift)
 
     assert torch.autograd.gradcheck(f, (xc, W, b))
+    if kind != "callable" and K == 3:
+        assert torch.autograd.gradgradcheck(f, (xc, W, b))
+        # forward mode: f is affine in xc, so its jvp along t is f(t) without the bias
+        t = torch.randn_like(xc)
+        _, tangent = torch.func.jvp(lambda z: f(z, W.detach(), b.detach()), (xc.detach(),), (t,))
+        torch.testing.assert_close(tangent, f(t, W, None).detach())
     with pytest.raises(ValueError, match="exactly one"):
         cheb_conv.cheb_conv_vertex_major(
             [xc, xc], L, torch.zeros(K, 10, 4, dtype=torch.float64), lift=lift
         )
+
+
+def test_lift_matrix_checks():
+    L = _op()
+    xc = torch.randn(11, 2, 5, dtype=torch.float64)
+    W = torch.randn(3, 5, 4, dtype=torch.float64)
+    wrong = cheb_conv.SparseOperator.from_index(torch.zeros(30, dtype=torch.int64), 12)
+    with pytest.raises(ValueError, match=r"\(V, V_c\) = \(30, 11\)"):
+        cheb_conv.cheb_conv_vertex_major(xc, L, W, lift=wrong)
+    with pytest.raises(TypeError, match="lift must be"):
+        cheb_conv.cheb_conv_vertex_major(xc, L, W, lift=torch.zeros(30, 11))
+    with pytest.raises(ValueError, match="n_cols"):
+        cheb_conv.SparseOperator.from_index(torch.tensor([0, 11]), 11)
+    with pytest.raises(TypeError, match="integer"):
+        cheb_conv.SparseOperator.from_index(torch.tensor([0.0, 1.0]), 11)
 
 
 def test_power_basis_is_the_chebyshev_polynomial():

@@ -39,7 +39,9 @@ def test_blocks_share_one_operator_per_level_and_copies_work():
     m = su.SphericalUNet(sg.icosahedral(2), 2, 3, depth=1, width=4)
     ops = [mod for mod in m.modules() if type(mod).__name__ == "SparseOperator"]
     laps = list(m.stack.operators)
-    assert all(any(o is lap for lap in laps) or o in list(m.stack.pools.modules()) for o in ops)
+    lifts = list(m.stack.lifts)  # the decoder's nearest-unpooling matrices
+    assert len(ops) == len(laps) + len(lifts)  # one Laplacian per level, shared by its blocks
+    assert all(any(o is lap for lap in laps + lifts) for o in ops)
     assert not any("operator" in k for k in m.state_dict())
     x = torch.randn(2, m.n_vertices, 2)
     m.eval()

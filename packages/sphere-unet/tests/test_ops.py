@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 import sphere_graphs as sg
 import torch
-from cheb_conv import SparseOperator
+from cheb_conv import SparseOperator, sparse_apply
 from cheb_conv.testing import dense_reference
 from sphere_unet import ChebBlock, SphericalUNet
 
@@ -136,3 +136,38 @@ def test_model_pools_follow_the_coarsening(kind, mode):
         np.testing.assert_allclose(y.numpy(), ref, rtol=1e-12, atol=1e-12)
         up = gp.unpool(torch.from_numpy(ref))  # nearest: every fine vertex copies its parent
         np.testing.assert_array_equal(up.numpy(), ref[np.asarray(c.parent)])
+        lifted = sparse_apply(m.stack.lift(level), torch.from_numpy(ref))  # the decoder's lift
+        np.testing.assert_array_equal(lifted.numpy(), ref[np.asarray(c.parent)])
+
+
+def _forward_with_callable_lift(m, x):
+    """The model's forward with the decoder lifting by ``VertexPool.unpool`` (a callable)."""
+    skips, _ = m.encode(x.transpose(0, 1).contiguous())
+    h = skips[-1]
+    for j, (up, merge) in enumerate(zip(m.up, m.merge, strict=True)):
+        level = m.depth - 1 - j
+        lap = m.stack.laplacian(level)
+        h = up(lap, h, lift=m.stack.pooling(level).unpool)
+        if isinstance(merge, ChebBlock):
+            h = merge(lap, h, skips[level])
+    return m.head(m.stack.laplacian(0), h).transpose(0, 1)
+
+
+@pytest.mark.parametrize("kind", list(SAMPLINGS))
+def test_decoder_lift_matrix_matches_unpooling(kind):
+    """The decoder's lift matrices (one sparse product per block) give the model that
+    unpools with ``VertexPool.unpool`` first: values in eval and train mode, gradients."""
+    torch.manual_seed(0)
+    m = SphericalUNet(SAMPLINGS[kind](), 2, 3, depth=2, width=4).double()
+    x = torch.randn(2, m.n_vertices, 2, dtype=torch.float64)
+    m.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), _forward_with_callable_lift(m, x))
+    m.train()
+    grads = []
+    for f in (m, lambda t: _forward_with_callable_lift(m, t)):
+        m.zero_grad()
+        f(x).square().sum().backward()
+        grads.append([p.grad.clone() for p in m.parameters()])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)

@@ -16,9 +16,10 @@ import torch
 from torch import Tensor
 
 from ._fused import Spec, fused_polynomial
-from ._kernels import power_basis
+from ._kernels import POWER_MAX_K, power_basis
 from ._laplacian import _is_numpy_array, _is_scipy_sparse
-from ._operator import SparseOperator
+from ._lifted import lifted_conv
+from ._operator import SparseOperator, sparse_apply
 
 __all__ = ["cheb_conv", "cheb_conv_vertex_major", "resolve_operator"]
 
@@ -188,13 +189,22 @@ def cheb_conv(
 _LAYOUT = "block"
 
 
+def _matrix_lift(matrix: SparseOperator) -> Callable[[Tensor], Tensor]:
+    """The lift ``z -> U z`` of a matrix, as a callable (``K > 4``, ``torch.compile``)."""
+
+    def lift(z: Tensor) -> Tensor:
+        return sparse_apply(matrix, z)
+
+    return lift
+
+
 def cheb_conv_vertex_major(
     x: Tensor | Sequence[Tensor],
     operator: Any,
     weight: Tensor,
     bias: Tensor | None = None,
     *,
-    lift: Callable[[Tensor], Tensor] | None = None,
+    lift: Callable[[Tensor], Tensor] | SparseOperator | None = None,
     basis: Tensor | None = None,
 ) -> Tensor:
     """Chebyshev graph convolution in the vertex-major layout ``(V, B, C)``.
@@ -210,13 +220,18 @@ def cheb_conv_vertex_major(
         ``(V, V)`` rescaled Laplacian.
     weight : torch.Tensor, shape (K, C_in, C_out)
     bias : torch.Tensor, shape (C_out,), optional
-    lift : callable, optional
+    lift : callable or SparseOperator, optional
         A linear map ``(V_c, B, C) -> (V, B, C)`` acting on rows only (same
         combination of coarse rows for every batch entry and channel), e.g. a
         nearest unpooling. It commutes with channel mixing
         (``U (x W) == (U x) W``), so the mixing runs on the ``V_c`` coarse rows;
-        the result equals ``cheb_conv_vertex_major(lift(x), ...)``. It must be
-        differentiable (autograd) when gradients are needed.
+        the result equals ``cheb_conv_vertex_major(lift(x), ...)``. A callable
+        must be differentiable (autograd) when gradients are needed. Given as
+        its matrix ``U`` (a :class:`SparseOperator` of shape ``(V, V_c)``, e.g.
+        ``SparseOperator.from_index(parent, V_c)`` for a nearest unpooling) and
+        ``K <= 4``, the whole polynomial is one sparse product with the
+        operator ``[U | L U | ... | L^(K-1) U]`` (formed once, cached on ``U``;
+        faster, see ``cheb_conv._lifted``).
     basis : torch.Tensor, optional
         ``power_basis(weight)``, when the caller caches it (e.g. eval mode with
         folded batch norm); ``weight`` then only gives shapes.
@@ -247,6 +262,19 @@ def cheb_conv_vertex_major(
     M = power_basis(weight) if basis is None else basis
     Ms = list(M.split(sizes, dim=1)) if len(parts) > 1 else [M]
     rows = [p.reshape(-1, p.shape[-1]) for p in parts]
+    if isinstance(lift, SparseOperator):
+        if lift.shape != (V, parts[0].shape[0]):
+            raise ValueError(
+                f"lift matrix is {lift.shape[0]} x {lift.shape[1]} but must be (V, V_c) = "
+                f"({V}, {parts[0].shape[0]}) for this operator and input"
+            )
+        if M.shape[0] <= POWER_MAX_K and not torch.compiler.is_compiling():
+            return lifted_conv(rows[0], op, lift, M, bias, B).view(V, B, -1)
+        lift = _matrix_lift(lift)
+    elif lift is not None and not callable(lift):
+        raise TypeError(
+            f"lift must be a callable or a cheb_conv.SparseOperator (V, V_c), got {type(lift).__name__}"
+        )
     row_lift = None
     if lift is not None:
 

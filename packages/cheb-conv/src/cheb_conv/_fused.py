@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._kernels import POWER_MAX_K, plain, polynomial
+from ._kernels import POWER_MAX_K, plain, polynomial, stacked
 from ._sparse import spmm_rows
 from ._workspace import pooled_empty
 
@@ -104,6 +104,23 @@ class _ChebFunction(torch.autograd.Function):
                 G.append(t.sub_(G[-2]) if fast else t - G[-2])
         if spec.lift is not None:
             G = [_lift_adjoint(spec.lift, parts[0], g) for g in G]
+        c_out = gy.shape[1]
+        if stacked(K, parts[0].shape[1], c_out, n, spec.lift):  # narrow output: one GEMM each
+            x, M = parts[0], Ms[0]
+            Gcat = torch.cat(G, dim=1)  # (R, K C_out)
+            gx_s: Tensor | None = None
+            if needs[0]:
+                Mt = M.transpose(1, 2).reshape(K * c_out, M.shape[1])
+                gx_s = (
+                    torch.mm(Gcat, Mt, out=pooled_empty((Gcat.shape[0], Mt.shape[1]), Gcat))
+                    if fast
+                    else Gcat @ Mt
+                )
+            gM_s = None
+            if needs[1]:
+                gM_s = (x.t() @ Gcat).view(M.shape[1], K, c_out).transpose(0, 1).contiguous()
+            gb = gy.sum(0) if ctx.has_bias and ctx.needs_input_grad[1] else None
+            return (None, gb, gx_s, gM_s)
         grads: list[Tensor | None] = []
         for i in range(n):  # grad of x_i = sum_j G_j M_ij^T
             if not needs[i]:

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ._workspace import pooled_empty
 
-__all__ = ["POWER_MAX_K", "fold_affine", "fold_batch_norm", "polynomial", "power_basis"]
+__all__ = ["POWER_MAX_K", "fold_affine", "fold_batch_norm", "polynomial", "power_basis", "stacked"]
 
 POWER_MAX_K = 4  # up to this K the polynomial is evaluated in the power basis
 
@@ -132,6 +132,15 @@ def _mm(a: Tensor, b: Tensor) -> Tensor:
     return a @ b
 
 
+def stacked(K: int, c_in: int, c_out: int, nparts: int, lift: object) -> bool:
+    """Whether to mix with all ``M_j`` in one GEMM (``x [M_0 | ... | M_(K-1)]``) and to
+    stack the ``G_j`` in the backward: one input, no lift, power basis, and the
+    ``K C_out`` stacked columns at most half the input's width (a narrow output such
+    as a 32 -> 3 classifier head), where reading ``x`` once instead of ``K`` times
+    dominates."""
+    return nparts == 1 and lift is None and 1 < K <= POWER_MAX_K and 2 * K * c_out <= c_in
+
+
 def polynomial(
     apply: Callable[[Tensor, float], Tensor],
     rows: Sequence[Tensor],
@@ -195,6 +204,11 @@ def polynomial(
         h = accumulate(apply(b1, 1.0), 0)
         if b2 is not None:
             h = h.sub_(b2) if inplace else h - b2
+    elif stacked(K, c_in, c_out, len(rows), lift):  # narrow output: one GEMM for all M_j
+        Z = _mm(rows[0], M[0].transpose(0, 1).reshape(c_in, K * c_out))
+        h = Z[:, (K - 1) * c_out :].contiguous()
+        for j in range(K - 2, -1, -1):
+            h = add(apply(h, 1.0), Z[:, j * c_out : (j + 1) * c_out])
     elif lift is not None or len(rows) > 1 or c_out <= c_in:  # mix first (Horner)
         h = mixed(K - 1)
         for j in range(K - 2, -1, -1):

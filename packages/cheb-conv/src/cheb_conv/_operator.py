@@ -101,6 +101,38 @@ class SparseOperator(nn.Module):
         self._cache = {}
         return self
 
+    @classmethod
+    def from_index(cls, index: torch.Tensor, n_cols: int) -> SparseOperator:
+        """The row-selection matrix ``S`` ``(len(index), n_cols)``: ``(S z)[i] = z[index[i]]``.
+
+        E.g. nearest unpooling, with ``index`` the parent of every fine vertex; pass
+        it as the ``lift`` of :func:`cheb_conv.cheb_conv_vertex_major`.
+
+        Parameters
+        ----------
+        index : torch.Tensor, shape (M,), integer
+            Source row of every row, in ``[0, n_cols)``.
+        n_cols : int
+
+        Returns
+        -------
+        SparseOperator
+            0/1 values (float32), one entry per row, on ``index``'s device.
+        """
+        if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.is_floating_point():
+            raise TypeError(
+                f"index must be a 1-D integer tensor, got {getattr(index, 'dtype', type(index))} "
+                f"of shape {tuple(getattr(index, 'shape', ()))}"
+            )
+        m = int(index.numel())
+        if m and (int(index.min()) < 0 or int(index.max()) >= n_cols):
+            raise ValueError(f"index values must lie in [0, n_cols={n_cols})")
+        crow = torch.arange(m + 1, device=index.device)
+        csr = torch.sparse_csr_tensor(
+            crow, index.long(), torch.ones(m, device=index.device), (m, int(n_cols))
+        )
+        return cls(csr, symmetric=False)
+
     @property
     def nnz(self) -> int:
         """Number of stored entries."""

@@ -59,6 +59,11 @@ class _Pool(list[torch.Tensor]):
     __hash__ = cast(Any, object.__hash__)
 
     nbytes = 0  # bytes of all pooled buffers
+    tick = 0  # hand-outs so far
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: dict[int, int] = {}  # id(buffer) -> tick of its last hand-out
 
 
 _local = threading.local()
@@ -104,6 +109,7 @@ def empty_cache() -> None:
     with _all_lock:
         for pool in list(_all_pools):
             pool.clear()
+            pool.last.clear()
             pool.nbytes = 0
 
 
@@ -114,6 +120,7 @@ def _make_room(pool: _Pool, nbytes: int) -> bool:
             break
         if _is_free(t):
             pool.remove(t)
+            pool.last.pop(id(t), None)
             pool.nbytes -= t.numel()
     return pool.nbytes + nbytes <= _max_bytes and len(pool) < _MAX_BUFFERS
 
@@ -135,18 +142,30 @@ def _buffer(nbytes: int) -> torch.Tensor | None:
     None when the pool is full (caps reached with nothing free to release).
     """
     pool = _thread_pool()
-    for t in pool:  # smallest first: best fit
+    pool.tick += 1
+    best = None
+    for t in pool:  # smallest first
         size = t.numel()
         if size > nbytes * _FIT:
             break
-        if size >= nbytes and _is_free(t):
-            return t
+        # among the fitting free buffers the one handed out last: it was most likely
+        # released last too, so its pages are still in the CPU caches
+        if (
+            size >= nbytes
+            and _is_free(t)
+            and (best is None or pool.last[id(t)] > pool.last[id(best)])
+        ):
+            best = t
+    if best is not None:
+        pool.last[id(best)] = pool.tick
+        return best
     if not _make_room(pool, nbytes):
         return None
     t = torch.empty(nbytes, dtype=torch.uint8)
     sizes = [b.numel() for b in pool]
     pool.insert(bisect.bisect_right(sizes, nbytes), t)
     pool.nbytes += nbytes
+    pool.last[id(t)] = pool.tick
     return t
 
 

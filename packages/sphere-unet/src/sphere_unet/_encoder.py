@@ -52,6 +52,10 @@ class LevelStack(nn.Module):
         Rescaled Laplacian of every level, shape ``(V_l, V_l)``.
     pools : nn.ModuleList of GraphPool (sphere_pool.VertexPool), length depth
         Pooling from level ``l`` to ``l + 1`` in the ``(V, B, C)`` layout.
+    lifts : nn.ModuleList of cheb_conv.SparseOperator, length depth
+        Nearest unpooling from level ``l + 1`` to ``l`` as a ``(V_l, V_{l+1})``
+        matrix (the row gather by each pool's ``parent_index``), the ``lift`` of
+        the decoder's first convolution (``cheb_conv.cheb_conv_vertex_major``).
     vertices : list of int
         ``V_l`` of every level, finest first.
     n_vertices : int
@@ -107,6 +111,10 @@ class LevelStack(nn.Module):
             SparseOperator(lv.laplacian, symmetric=True) for lv in levels
         )
         self.pools = nn.ModuleList(GraphPool(c, pool) for c in coarsenings)
+        self.lifts = nn.ModuleList(
+            SparseOperator.from_index(p.parent_index, p.n_coarse)
+            for p in cast(list[GraphPool], list(self.pools))
+        )
 
     def laplacian(self, level: int) -> SparseOperator:
         """Rescaled Laplacian of ``level`` (0 = finest), shape ``(V_l, V_l)``."""
@@ -115,6 +123,10 @@ class LevelStack(nn.Module):
     def pooling(self, level: int) -> GraphPool:
         """Pooling from ``level`` to ``level + 1`` (0 = finest), ``(V, B, C)`` layout."""
         return cast(GraphPool, self.pools[level])
+
+    def lift(self, level: int) -> SparseOperator:
+        """Nearest unpooling from ``level + 1`` to ``level`` as a matrix ``(V_l, V_{l+1})``."""
+        return cast(SparseOperator, self.lifts[level])
 
     def extra_repr(self) -> str:
         return f"kind={self.kind}, vertices={self.vertices}"

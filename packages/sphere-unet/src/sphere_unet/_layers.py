@@ -171,7 +171,10 @@ class ChebBlock(nn.Module):
         return out
 
     def forward(
-        self, lap: SparseOperator, *inputs: Tensor, lift: Callable[[Tensor], Tensor] | None = None
+        self,
+        lap: SparseOperator,
+        *inputs: Tensor,
+        lift: Callable[[Tensor], Tensor] | SparseOperator | None = None,
     ) -> Tensor:
         """Apply the block.
 
@@ -181,10 +184,12 @@ class ChebBlock(nn.Module):
             Rescaled Laplacian.
         *inputs : torch.Tensor, each (V, B, C_i)
             Parts matching ``in_channels``.
-        lift : callable, optional
-            Linear row-wise map ``(V_c, B, C) -> (V, B, C)`` (nearest unpooling)
-            applied to the single input first; the channel mixing then runs on the
-            coarse rows (see :func:`cheb_conv.cheb_conv_vertex_major`).
+        lift : callable or cheb_conv.SparseOperator, optional
+            Linear row-wise map ``(V_c, B, C) -> (V, B, C)`` (nearest unpooling),
+            or its ``(V, V_c)`` matrix, applied to the single input first; the
+            channel mixing then runs on the coarse rows (see
+            :func:`cheb_conv.cheb_conv_vertex_major`: a matrix makes the whole
+            polynomial one sparse product).
 
         Returns
         -------

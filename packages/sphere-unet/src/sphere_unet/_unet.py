@@ -244,7 +244,7 @@ class SphericalUNet(nn.Module):
             pool = self.stack.pooling(level)
             lap = self.stack.laplacian(level)
             if idx[level] is None:  # nearest unpooling is linear: mix on the coarse rows
-                h = up(lap, h, lift=pool.unpool)
+                h = up(lap, h, lift=self.stack.lift(level))
             else:
                 h = up(lap, pool.unpool(h, idx[level]))
             if isinstance(merge, ChebBlock):
