@@ -30,6 +30,7 @@ import warnings
 from typing import Any
 
 import torch
+from torch.autograd import forward_ad
 
 from ._workspace import pooled_empty
 
@@ -57,17 +58,19 @@ def _spmm_impl(
     alpha: float,
 ) -> torch.Tensor:
     """The product itself (eager mode calls this directly, see :func:`spmm_rows`)."""
+    if torch.is_autocast_enabled(x.device.type):
+        with torch.autocast(x.device.type, enabled=False):
+            return _spmm_impl(crow, col, val, x, n_cols, groups, alpha)
     n_rows = crow.shape[0] - 1
     c = x.shape[1]
     ct = compute_dtype(x.dtype)
-    with torch.autocast(x.device.type, enabled=False):
-        xin = x if x.dtype == ct else x.to(ct)
-        xin = xin.contiguous()
-        a = torch.sparse_csr_tensor(crow, col, val.to(ct), (n_rows, n_cols), check_invariants=False)
-        out = pooled_empty((n_rows * groups, c), xin)
-        wide = out.view(n_rows, groups * c)
-        # addmm(beta=0, out=) writes straight into ``out`` (sparse.mm copies a temporary)
-        torch.addmm(wide, a, xin.view(n_cols, groups * c), beta=0.0, alpha=alpha, out=wide)
+    xin = x if x.dtype == ct else x.to(ct)
+    xin = xin.contiguous()
+    a = torch.sparse_csr_tensor(crow, col, val.to(ct), (n_rows, n_cols), check_invariants=False)
+    out = pooled_empty((n_rows * groups, c), xin)
+    wide = out.view(n_rows, groups * c)
+    # addmm(beta=0, out=) writes straight into ``out`` (sparse.mm copies a temporary)
+    torch.addmm(wide, a, xin.view(n_cols, groups * c), beta=0.0, alpha=alpha, out=wide)
     return out if out.dtype == x.dtype else out.to(x.dtype)
 
 
@@ -222,4 +225,10 @@ def spmm_rows(
     """
     if torch.compiler.is_compiling():  # Dynamo cannot trace a Function with a jvp: the op itself
         return _spmm(*arrays, x, n_cols, groups, alpha)
+    if (
+        not (x.requires_grad and torch.is_grad_enabled())
+        and forward_ad._current_level < 0
+        and not torch._C._functorch.is_functorch_wrapped_tensor(x)
+    ):  # nothing to differentiate: skip autograd.Function.apply's per-call cost
+        return _spmm_impl(arrays[0], arrays[1], arrays[2], x, n_cols, groups, alpha)
     return _SpmmFunction.apply(tuple(arrays), x, n_cols, groups, alpha)
