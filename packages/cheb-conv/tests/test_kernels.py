@@ -274,6 +274,18 @@ def test_forward_mode_ad_matches_dense_reference():
     with fwAD.dual_level():
         y = cheb_conv.cheb_conv(fwAD.make_dual(xr, tx), op, Wr, b)
         torch.testing.assert_close(fwAD.unpack_dual(y).tangent, dense_reference_torch(tx, L, W))
+    # forward mode without reverse mode (no_grad): the pooled fast paths must step aside,
+    # also for the lifted (one sparse product) path
+    parent = torch.from_numpy(np.random.default_rng(1).integers(0, 7, L.shape[0]))
+    lift = cheb_conv.SparseOperator.from_index(parent, 7)
+    xc, tc = torch.randn(7, 2, 3, dtype=torch.float64), torch.randn(7, 2, 3, dtype=torch.float64)
+    with torch.no_grad(), fwAD.dual_level():
+        y = cheb_conv.cheb_conv(fwAD.make_dual(xr.detach(), tx), op, Wr.detach(), b)
+        torch.testing.assert_close(fwAD.unpack_dual(y).tangent, dense_reference_torch(tx, L, W))
+        y = cheb_conv.cheb_conv_vertex_major(fwAD.make_dual(xc, tc), op, W, lift=lift)
+        tangent = fwAD.unpack_dual(y).tangent
+    with torch.no_grad():
+        torch.testing.assert_close(tangent, cheb_conv.cheb_conv_vertex_major(tc, op, W, lift=lift))
 
 
 def test_jacrev_matches_or_refuses():

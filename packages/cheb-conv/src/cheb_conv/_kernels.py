@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
+from torch.autograd import forward_ad
 
 from ._workspace import pooled_empty
 
@@ -117,9 +118,11 @@ def plain(t: Tensor) -> bool:
 
 
 def _fast(t: Tensor) -> bool:
-    """Pooled ``out=`` buffers: outside autograd, ``torch.compile``, autocast and ``torch.func``."""
+    """Pooled ``out=`` buffers: outside autograd (reverse and forward mode),
+    ``torch.compile``, autocast and ``torch.func``."""
     return (
         not torch.is_grad_enabled()
+        and forward_ad._current_level < 0
         and not torch.compiler.is_compiling()
         and not torch.is_autocast_enabled(t.device.type)
         and plain(t)

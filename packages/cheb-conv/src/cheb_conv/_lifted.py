@@ -22,6 +22,8 @@ is one sparse product with the stored ``A^T`` plus coarse GEMMs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -103,6 +105,66 @@ def lifted_operator(
     return out
 
 
+class _StackedMix(torch.autograd.Function):
+    """``Z = [x M_0; x M_1; ...; x M_(K-1)]`` ``(K R, C_out)`` from ``x`` ``(R, C_in)``.
+
+    Forward and first-order backward write into pooled buffers (``K`` GEMMs each
+    way, no broadcast copies); with ``create_graph`` or under a ``torch.func``
+    transform the backward runs the same formulas as ordinary differentiable ops.
+    """
+
+    @staticmethod
+    def forward(x: Tensor, M: Tensor) -> Tensor:
+        K, _, c_out = M.shape
+        r = x.shape[0]
+        if not (plain(x) and plain(M)):
+            return torch.matmul(x, M).reshape(K * r, c_out)
+        Z = pooled_empty((K * r, c_out), x)
+        for j in range(K):
+            torch.mm(x, M[j], out=Z[j * r : (j + 1) * r])
+        return Z
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+        ctx.save_for_forward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, gZ: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        x, M = ctx.saved_tensors
+        K, c_in, c_out = M.shape
+        r = x.shape[0]
+        G = gZ.contiguous().view(K, r, c_out)
+        fast = not torch.is_grad_enabled() and all(plain(t) for t in (G, x, M))
+        gx = gM = None
+        if ctx.needs_input_grad[0]:
+            if fast:
+                gx = torch.mm(G[0], M[0].t(), out=pooled_empty((r, c_in), G))
+                for j in range(1, K):
+                    gx.addmm_(G[j], M[j].t())
+            else:
+                gx = sum(G[j] @ M[j].t() for j in range(K))
+        if ctx.needs_input_grad[1]:
+            if fast:
+                gM = M.new_empty(M.shape)
+                for j in range(K):
+                    torch.mm(x.t(), G[j], out=gM[j])
+            else:
+                gM = torch.stack([x.t() @ G[j] for j in range(K)])
+        return gx, gM
+
+    @staticmethod
+    def jvp(ctx: Any, x_t: Tensor | None, M_t: Tensor | None) -> Tensor:
+        x, M = ctx.saved_tensors
+        K, _, c_out = M.shape
+        out = torch.zeros(K * x.shape[0], c_out, dtype=x.dtype, device=x.device)
+        if x_t is not None:
+            out = out + torch.matmul(x_t, M).reshape(K * x.shape[0], c_out)
+        if M_t is not None:
+            out = out + torch.matmul(x, M_t).reshape(K * x.shape[0], c_out)
+        return out
+
+
 def lifted_conv(
     rows: Tensor,
     operator: SparseOperator,
@@ -131,14 +193,13 @@ def lifted_conv(
     """
     K, _, c_out = M.shape
     A = lifted_operator(operator, lift, K, rows.dtype)
-    rc = rows.shape[0]
     fast = _fast(rows) and plain(M)
-    if fast:  # the K coarse mixings written side by side into one pooled buffer
-        Z = pooled_empty((K * rc, c_out), rows)
-        for j in range(K):
-            torch.mm(rows, M[j], out=Z[j * rc : (j + 1) * rc])
-    else:
-        Z = torch.matmul(rows, M).reshape(K * rc, c_out)
+    if torch.is_autocast_enabled(rows.device.type):  # autocast casts the matmul's inputs
+        Z = torch.matmul(rows, M).reshape(K * rows.shape[0], c_out)
+    elif fast:  # nothing to differentiate: no autograd.Function.apply overhead
+        Z = _StackedMix.forward(rows, M)
+    else:  # the K coarse mixings written side by side into one pooled buffer
+        Z = _StackedMix.apply(rows, M)
     y = spmm_rows(A.arrays(Z.dtype), Z, A.shape[1], groups)
     if bias is None:
         return y

@@ -144,11 +144,11 @@ def _buffer(nbytes: int) -> torch.Tensor | None:
     pool = _thread_pool()
     pool.tick += 1
     best = None
-    for t in pool:  # smallest first
+    for t in pool:  # smallest first: the best-fitting size
         size = t.numel()
-        if size > nbytes * _FIT:
+        if size > nbytes * _FIT or (best is not None and size > best.numel()):
             break
-        # among the fitting free buffers the one handed out last: it was most likely
+        # of the free buffers of that size, the one handed out last: it was most likely
         # released last too, so its pages are still in the CPU caches
         if (
             size >= nbytes
