@@ -102,3 +102,21 @@ def test_torch_compile_fullgraph(graph):
     torch.testing.assert_close(y, ref)
     y.sum().backward()
     assert x.grad is not None
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torch_compile_fullgraph_with_matrix_lift(graph):
+    """A matrix lift under torch.compile(fullgraph=True): applied as a sparse product."""
+    torch.manual_seed(0)
+    op = cheb_conv.SparseOperator(graph)
+    lift = cheb_conv.SparseOperator.from_index(torch.arange(40) // 4, 10)
+    W = torch.randn(3, 3, 4)
+
+    def f(xc):
+        return cheb_conv.cheb_conv_vertex_major(xc, op, W, lift=lift)
+
+    xc = torch.randn(10, 2, 3, requires_grad=True)
+    y = torch.compile(f, fullgraph=True)(xc)
+    torch.testing.assert_close(y, f(xc))  # eager: the one-product lifted path
+    y.sum().backward()
+    assert xc.grad is not None
