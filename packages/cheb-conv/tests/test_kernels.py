@@ -76,19 +76,33 @@ def _lifts(kind):
     return cheb_conv.SparseOperator(U.to_sparse()), U
 
 
-@pytest.mark.parametrize("kind", ["callable", "gather", "matrix"])
+@pytest.mark.parametrize(
+    "kind,form",
+    [
+        ("callable", None),
+        ("gather", "lifted"),
+        ("gather", "horner"),
+        ("matrix", "lifted"),
+        ("matrix", "horner"),
+    ],
+)
 @pytest.mark.parametrize("K", [1, 3, 4, 6])
-def test_lift_mixes_on_coarse_rows(K, kind):
-    """``lift`` (a callable, or a matrix: one sparse product with the lifted operator for
-    K <= 4) == convolving the lifted input."""
+def test_lift_mixes_on_coarse_rows(K, kind, form, monkeypatch):
+    """``lift`` (a callable, or a matrix for K <= 4: one product with the lifted operator
+    [U | L U | ...], or, beyond FULL_MAX_ROWS fine rows, Horner with U) == convolving
+    the lifted input."""
+    import cheb_conv._lifted as lifted_module
+
+    if form == "horner":
+        monkeypatch.setattr(lifted_module, "FULL_MAX_ROWS", 0)
     L = _op()
     lift, U = _lifts(kind)
     xc = torch.randn(11, 2, 5, dtype=torch.float64, requires_grad=True)
     W = torch.randn(K, 5, 4, dtype=torch.float64, requires_grad=True)
     b = torch.randn(4, dtype=torch.float64, requires_grad=True)
     y = cheb_conv.cheb_conv_vertex_major(xc, L, W, b, lift=lift)
-    if kind != "callable":  # K <= 4: the one-product path with the cached lifted operator
-        assert any(k[0] == "lifted" for k in lift._cache) == (K <= 4)
+    if kind != "callable":  # the lifted operator is formed (and cached) for K <= 4 only
+        assert any(k[0] == "lifted" for k in lift._cache) == (K <= 4 and form == "lifted")
     lifted = torch.einsum("vc,cbk->vbk", U, xc)
     ref = dense_reference(_vbc(lifted), L, W, b)
     np.testing.assert_allclose(_vbc(y).detach().numpy(), ref, atol=1e-11)

@@ -1,23 +1,33 @@
-"""Convolution after a linear lift given as a matrix: the whole polynomial in one sparse product.
+"""Convolution after a linear lift given as a matrix: the polynomial in few sparse products.
 
 With the lift a sparse matrix ``U`` ``(V, V_c)`` (e.g. nearest unpooling from a
-coarser level) and ``K <= 4`` (power basis ``M`` of the weights)::
+coarser level), ``K <= 4`` and ``z_j = x_c M_j`` (``M`` the power basis of the
+weights, mixing on the coarse rows)::
 
-    y = sum_j L^j U (x_c M_j) + b
-      = [U | L U | ... | L^(K-1) U] @ [x_c M_0; x_c M_1; ...; x_c M_(K-1)] + b
+    y = sum_j L^j U z_j + b
 
-The ``(V, K V_c)`` *lifted operator* ``A`` is formed once (sparse products of
-``L`` and ``U``, cached on ``U``); a call then does ``K`` GEMMs on the coarse
-rows, written into one ``(K V_c B, C_out)`` buffer, and a single sparse product
-whose dense operand has ``K V_c`` rows (``3/4`` of the output's for a 4:1
-coarsening, and cache-resident), instead of ``K`` lifts of fine tensors and
-``K - 1`` sparse products on fine rows. Its rows hold about 16 entries for an
-icosahedral k-NN Laplacian and nearest unpooling (``U``: 1, ``L U``: ~5,
-``L^2 U``: ~10) against ``K - 1 = 2`` products of ~9 entries.
+*Lifted operator* (at most ``2^15`` fine rows)::
 
-Everything here is differentiable PyTorch (a GEMM and the sparse custom op), so
-gradients of any order, forward-mode AD, vmap and autocast follow; the backward
-is one sparse product with the stored ``A^T`` plus coarse GEMMs.
+    y = [U | L U | ... | L^(K-1) U] @ [z_0; z_1; ...; z_(K-1)] + b
+
+one sparse product whose dense operand has ``K V_c`` rows (``3/4`` of the
+output's for a 4:1 coarsening, and cache-resident), about 16 entries per row for
+an icosahedral k-NN Laplacian and nearest unpooling. The operator is formed once
+(CSR sparse-sparse products, cached on ``U``; its transpose only when a gradient
+is needed). Beyond ``2^15`` rows, where forming it costs more than it saves
+(transient index arrays of several times its size: +200 MiB of peak memory for a
+HEALPix nside-128 U-Net, seconds and a gigabyte at nside 512), Horner's scheme
+with ``U`` itself::
+
+    h = U z_(K-1),   h <- L h + U z_j  (j = K-2, ..., 0)
+
+accumulating each ``U z_j`` straight into the sparse product's output (no lifted
+fine tensors, nothing to form). Either replaces ``K`` row lifts of fine tensors
+plus their additions.
+
+All products are the differentiable sparse primitive and the mixing a small
+``autograd.Function``, so gradients of any order, forward-mode AD and autocast
+follow.
 """
 
 from __future__ import annotations
@@ -28,47 +38,105 @@ import torch
 from torch import Tensor
 
 from ._kernels import POWER_MAX_K, _fast, plain
-from ._operator import SparseOperator
-from ._sparse import compute_dtype, spmm_rows
+from ._operator import SparseOperator, _itype
+from ._sparse import compute_dtype, spmm_accumulate_, spmm_rows
 from ._workspace import pooled_empty
 
 __all__ = ["lifted_conv", "lifted_operator"]
 
-_MAX_LIFTED = 4  # lifted operators kept per lift matrix (different L or K)
+_MAX_LIFTED = 4  # lifted operators kept per lift matrix (different L, K or dtype)
+FULL_MAX_ROWS = 1 << 15  # fine rows up to which the lifted operator is formed
 
 
-def _coo64(op: SparseOperator) -> Tensor:
-    """``op`` as a coalesced float64 COO tensor (int64 indices)."""
-    csr = torch.sparse_csr_tensor(
-        op.crow.long(), op.col.long(), op.val.double(), op.shape, check_invariants=False
+class LiftedOperator:
+    """CSR arrays of a lifted operator; the transpose's are formed on first use.
+
+    Attributes
+    ----------
+    shape : tuple of int
+    """
+
+    def __init__(self, csr: Tensor) -> None:
+        self.shape = (int(csr.shape[0]), int(csr.shape[1]))
+        itype = _itype(csr._nnz(), max(self.shape))
+        self._fwd = (
+            csr.crow_indices().to(itype),
+            csr.col_indices().to(itype),
+            csr.values(),
+        )
+        self._t: tuple[Tensor, ...] | None = None
+
+    @property
+    def nnz(self) -> int:
+        return int(self._fwd[2].numel())
+
+    def arrays(self, transpose: bool) -> tuple[Tensor, ...]:
+        """``(crow, col, val, t_crow, t_col, t_val)``; without ``transpose`` the
+        second triple repeats the first (only for calls that never differentiate)."""
+        if not transpose:
+            return (*self._fwd, *self._fwd)
+        if self._t is None:
+            crow, col, val = self._fwd
+            csc = torch.sparse_csr_tensor(
+                crow.long(), col.long(), val, self.shape, check_invariants=False
+            ).to_sparse_csc()
+            itype = crow.dtype
+            self._t = (csc.ccol_indices().to(itype), csc.row_indices().to(itype), csc.values())
+        return (*self._fwd, *self._t)
+
+
+def _csr(op: SparseOperator, dtype: torch.dtype) -> Tensor:
+    """``op`` as a CSR tensor with int64 indices and ``dtype`` values (for sparse-sparse products)."""
+    return torch.sparse_csr_tensor(
+        op.crow.long(), op.col.long(), op.val.to(dtype), op.shape, check_invariants=False
     )
-    return csr.to_sparse_coo().coalesce()
+
+
+def _hstack(mats: list[Tensor]) -> Tensor:
+    """``[A_0 | A_1 | ...]`` of CSR tensors with equal rows (int64 indices), in O(nnz)."""
+    rows = mats[0].shape[0]
+    device = mats[0].device
+    crows = [m.crow_indices() for m in mats]
+    counts = torch.stack([c.diff() for c in crows])  # (k, rows): entries per row and block
+    before = counts.cumsum(0) - counts  # entries of earlier blocks in the same row
+    crow = torch.zeros(rows + 1, dtype=torch.int64, device=device)
+    crow[1:] = counts.sum(0).cumsum(0)
+    nnz = int(crow[-1])
+    col = torch.empty(nnz, dtype=torch.int64, device=device)
+    val = torch.empty(nnz, dtype=mats[0].dtype, device=device)
+    offset = 0
+    for k, m in enumerate(mats):
+        r = torch.repeat_interleave(torch.arange(rows, device=device), counts[k])
+        dest = torch.arange(m._nnz(), device=device) - crows[k][r] + crow[r] + before[k][r]
+        col[dest] = m.col_indices() + offset
+        val[dest] = m.values()
+        offset += m.shape[1]
+    return torch.sparse_csr_tensor(crow, col, val, (rows, offset), check_invariants=False)
 
 
 def lifted_operator(
     operator: SparseOperator, lift: SparseOperator, K: int, dtype: torch.dtype = torch.float32
-) -> SparseOperator:
-    """``[U | L U | ... | L^(K-1) U]``, shape ``(V, K * V_c)``, cached on ``lift``.
+) -> LiftedOperator:
+    """The lifted operator of ``L = operator`` and ``U = lift`` for ``K`` terms, cached on ``lift``.
 
     Parameters
     ----------
     operator : SparseOperator, shape (V, V)
-        ``L``.
     lift : SparseOperator, shape (V, V_c)
-        ``U``.
     K : int
-        Number of terms, ``1 <= K <= 4`` (the power basis).
+        ``1 <= K <= 4`` (the power basis).
     dtype : torch.dtype
-        Dtype of the inputs it will multiply: the values are the float64
-        products rounded once to :func:`cheb_conv.compute_dtype` of it (float64
-        inputs get the exact products, as applying ``L`` and ``U`` in turn would).
+        Dtype of the inputs it will multiply: the products are formed in
+        :func:`cheb_conv.compute_dtype` of it (float64 inputs get float64 products).
 
     Returns
     -------
-    SparseOperator
+    LiftedOperator
+        ``[U | L U | ... | L^(K-1) U]``, shape ``(V, K V_c)``.
     """
     if not 1 <= K <= POWER_MAX_K:
         raise ValueError(f"the lifted operator is formed for 1 <= K <= {POWER_MAX_K}, got {K}")
+    ct = compute_dtype(dtype)
     key = (
         "lifted",
         id(operator),
@@ -78,26 +146,16 @@ def lifted_operator(
         operator.val._version,
         lift.val._version,
         K,
-        compute_dtype(dtype),
+        ct,
     )
     hit = lift._cache.get(key)
     if hit is not None:
         return hit
-    L, U = _coo64(operator), _coo64(lift)
+    L, U = _csr(operator, ct), _csr(lift, ct)
     blocks = [U]
     for _ in range(1, K):
-        blocks.append(torch.sparse.mm(L, blocks[-1]).coalesce())
-    n_c = lift.shape[1]
-    idx = torch.cat(
-        [
-            b.indices() + torch.tensor([[0], [j * n_c]], device=U.device)
-            for j, b in enumerate(blocks)
-        ],
-        dim=1,
-    )
-    val = torch.cat([b.values() for b in blocks]).to(compute_dtype(dtype))
-    A = torch.sparse_coo_tensor(idx, val, (lift.shape[0], K * n_c)).coalesce()
-    out = SparseOperator(A, symmetric=False)
+        blocks.append(torch.sparse.mm(L, blocks[-1]))
+    out = LiftedOperator(_hstack(blocks))
     entries = [k for k in lift._cache if k[0] == "lifted"]
     if len(entries) >= _MAX_LIFTED:
         del lift._cache[entries[0]]
@@ -192,15 +250,28 @@ def lifted_conv(
     torch.Tensor, shape (V * groups, C_out)
     """
     K, _, c_out = M.shape
-    A = lifted_operator(operator, lift, K, rows.dtype)
+    rc = rows.shape[0]
     fast = _fast(rows) and plain(M)
     if torch.is_autocast_enabled(rows.device.type):  # autocast casts the matmul's inputs
-        Z = torch.matmul(rows, M).reshape(K * rows.shape[0], c_out)
+        Z = torch.matmul(rows, M).reshape(K * rc, c_out)
     elif fast:  # nothing to differentiate: no autograd.Function.apply overhead
         Z = _StackedMix.forward(rows, M)
     else:  # the K coarse mixings written side by side into one pooled buffer
         Z = _StackedMix.apply(rows, M)
-    y = spmm_rows(A.arrays(Z.dtype), Z, A.shape[1], groups)
+    V, n_c = lift.shape
+    if V <= FULL_MAX_ROWS:  # one product with the lifted operator
+        A = lifted_operator(operator, lift, K, rows.dtype)
+        y = spmm_rows(A.arrays(not fast), Z, A.shape[1], groups)
+    else:  # Horner with U: h = U z_(K-1), h <- L h + U z_j
+        la, ua = operator.arrays(Z.dtype), lift.arrays(Z.dtype)
+        y = spmm_rows(ua, Z[(K - 1) * rc :], n_c, groups)
+        for j in range(K - 2, -1, -1):
+            y = spmm_rows(la, y, V, groups)
+            z = Z[j * rc : (j + 1) * rc]
+            if fast and y.dtype == compute_dtype(y.dtype):
+                spmm_accumulate_(y, ua, z, n_c, groups)
+            else:
+                y = y + spmm_rows(ua, z, n_c, groups)
     if bias is None:
         return y
     if fast and y._base is None:

@@ -71,8 +71,15 @@ class SparseOperator(nn.Module):
             symmetric = self.shape[0] == self.shape[1] and is_symmetric(csr)
         self.symmetric = bool(symmetric)
         self._set("", csr)
-        if not self.symmetric:
-            t = csr.t().to_sparse_coo().coalesce().to_sparse_csr()
+        if not self.symmetric:  # the CSC arrays of A are the CSR arrays of A^T (O(nnz))
+            csc = csr.to_sparse_csc()
+            t = torch.sparse_csr_tensor(
+                csc.ccol_indices(),
+                csc.row_indices(),
+                csc.values(),
+                (self.shape[1], self.shape[0]),
+                check_invariants=False,
+            )
             self._set("t_", t)
         self._cache: dict[tuple, Any] = {}
 

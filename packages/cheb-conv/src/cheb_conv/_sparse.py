@@ -34,7 +34,7 @@ from torch.autograd import forward_ad
 
 from ._workspace import pooled_empty
 
-__all__ = ["compute_dtype", "spmm_rows"]
+__all__ = ["compute_dtype", "spmm_accumulate_", "spmm_rows"]
 
 # TORCH_WARN_ONCE: "Sparse CSR tensor support is in beta state" is emitted by the first
 # CSR construction of the process; consume it here so that ordinary use is quiet.
@@ -202,6 +202,29 @@ class _SpmmFunction(torch.autograd.Function):
         rows, c, nb = xb.shape
         y = spmm_rows(arrays, xb.reshape(rows, c * nb), n_cols, groups, alpha)
         return y.view(-1, c, nb), 2
+
+
+def spmm_accumulate_(
+    out: torch.Tensor,
+    arrays: tuple[torch.Tensor, ...],
+    x: torch.Tensor,
+    n_cols: int,
+    groups: int,
+    alpha: float = 1.0,
+) -> torch.Tensor:
+    """``out += alpha * A @ X`` in place, outside autograd (see :func:`spmm_rows`).
+
+    ``out`` ``(M * groups, C)`` contiguous and ``x`` ``(N * groups, C)``, both in the
+    compute dtype (:func:`compute_dtype`). Returns ``out``.
+    """
+    n_rows = arrays[0].shape[0] - 1
+    c = x.shape[1]
+    a = torch.sparse_csr_tensor(
+        arrays[0], arrays[1], arrays[2].to(out.dtype), (n_rows, n_cols), check_invariants=False
+    )
+    wide = out.view(n_rows, groups * c)
+    torch.addmm(wide, a, x.contiguous().view(n_cols, groups * c), alpha=alpha, out=wide)
+    return out
 
 
 def spmm_rows(
