@@ -44,6 +44,38 @@ def test_autocast_train_and_inference(graph, device, dtype):
         assert _rel(m(x), y32) < 2e-2
 
 
+@pytest.mark.parametrize("form", ["lifted", "horner"])
+def test_matrix_lift_under_cpu_autocast_and_half_inputs(graph, form, monkeypatch):
+    """The lifted forms (matrix lift) in bfloat16 autocast (training and inference) and
+    with bfloat16 inputs: within 2 % of float32 (the operator is formed in float32)."""
+    import cheb_conv._lifted as lifted_module
+
+    if form == "horner":
+        monkeypatch.setattr(lifted_module, "FULL_MAX_ROWS", 0)
+    torch.manual_seed(0)
+    parent = torch.arange(40) // 4
+    lift = cheb_conv.SparseOperator.from_index(parent, 10)
+    W = torch.randn(3, 16, 8, requires_grad=True)
+    xc = torch.randn(10, 4, 16, requires_grad=True)
+
+    def f(x, w, u=lift):
+        return cheb_conv.cheb_conv_vertex_major(x, graph.float(), w, lift=u)
+
+    with torch.autocast("cpu", torch.bfloat16):  # first call: forms the operator under autocast
+        y = f(xc, W)
+        g = torch.autograd.grad(y.float().square().sum(), [xc, W])
+    y32 = f(xc, W, cheb_conv.SparseOperator.from_index(parent, 10))
+    g32 = torch.autograd.grad(y32.square().sum(), [xc, W])
+    assert y.dtype == torch.bfloat16 and _rel(y, y32) < 2e-2
+    for a, b in zip(g, g32, strict=True):
+        assert _rel(a, b) < 3e-2
+    with torch.no_grad():
+        with torch.autocast("cpu", torch.bfloat16):
+            assert _rel(f(xc, W), y32) < 2e-2
+        yh = f(xc.to(torch.bfloat16), W.to(torch.bfloat16))
+        assert yh.dtype == torch.bfloat16 and _rel(yh, y32) < 2e-2
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_half_precision_without_autocast(graph, dtype):
     """Half modules and inputs work (sparse products accumulate in float32)."""

@@ -151,11 +151,12 @@ def lifted_operator(
     hit = lift._cache.get(key)
     if hit is not None:
         return hit
-    L, U = _csr(operator, ct), _csr(lift, ct)
-    blocks = [U]
-    for _ in range(1, K):
-        blocks.append(torch.sparse.mm(L, blocks[-1]))
-    out = LiftedOperator(_hstack(blocks))
+    with torch.autocast(operator.val.device.type, enabled=False):  # products in ct
+        L, U = _csr(operator, ct), _csr(lift, ct)
+        blocks = [U]
+        for _ in range(1, K):
+            blocks.append(torch.sparse.mm(L, blocks[-1]))
+        out = LiftedOperator(_hstack(blocks))
     entries = [k for k in lift._cache if k[0] == "lifted"]
     if len(entries) >= _MAX_LIFTED:
         del lift._cache[entries[0]]
