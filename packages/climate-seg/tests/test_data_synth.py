@@ -167,7 +167,7 @@ def test_cold_core_twin_is_not_labelled(gen, coords):
     cold, lc = gen.frame(one_cyclone(gen, 18.0, 60.0, core=-2.0), 0.0)
     same = [CHANNELS.index(k) for k in ("PSL", "U850", "V850", "UBOT", "VBOT", "TMQ", "PRECT")]
     np.testing.assert_array_equal(warm[same], cold[same])
-    assert np.sum(lw == 1) >= 7 and not np.any(lc == 1)
+    assert np.sum(lw == 1) >= 3 and not np.any(lc == 1)
 
 
 def test_cyclone_lives_for_days_and_moves(gen, coords):
@@ -176,7 +176,7 @@ def test_cyclone_lives_for_days_and_moves(gen, coords):
     centres = []
     for t in range(24):
         _, labels = gen.frame(feats, float(t))
-        assert 7 <= np.sum(labels == 1) <= 40, t
+        assert 3 <= np.sum(labels == 1) <= 19, t  # the core: at most the 4-degree disk
         centres.append(coords[labels == 1].mean(0))
     centres = np.asarray(centres) / np.linalg.norm(centres, axis=1, keepdims=True)
     steps = np.degrees(np.arccos(np.clip((centres[1:] * centres[:-1]).sum(1), -1, 1)))
@@ -304,3 +304,25 @@ def test_no_pixel_decides_its_class(tmp_path, coords):
     print(f"per-pixel AP realistic TC {tc:.3f} AR {ar:.3f}; easy TC {tc_easy:.3f} AR {ar_easy:.3f}")
     assert tc <= 0.5 and ar <= 0.6
     assert tc_easy > tc + 0.2 and ar_easy > ar
+
+
+@pytest.mark.slow
+def test_benchmark_protocol_default_unet_far_above_per_pixel(tmp_path, coords):
+    """Issue 15's protocol once, as a user runs it: ``data synth --samples 240 --seed 0``; a
+    per-pixel classifier trained on the first 160 files and tested on the last 80 stays at
+    or below AP 0.5 TC / 0.6 AR, and the default U-Net (every default, seed 0, the time
+    split) is far above it on its test split. Measured here: per-pixel 0.20 / 0.49, U-Net
+    0.87 / 0.89 (README; seeds 1 and 2 give 0.76-0.86, hence the margin below)."""
+    import json
+
+    from climate_seg import load_config, train
+
+    files = sorted(synthesize(tmp_path / "data", 240, seed=0, coords=coords))
+    tc, ar = pixelwise_ap(files, 160)
+    cfg = load_config(None, data=str(tmp_path / "data"), out=str(tmp_path / "run"))
+    run = Path(train(cfg))
+    unet = json.loads((run / "test_metrics.json").read_text())["test"]["grid"]
+    print(f"per-pixel AP TC {tc:.3f} AR {ar:.3f}; U-Net AP TC {unet['ap_tc']:.3f} AR {unet['ap_ar']:.3f}")
+    assert tc <= 0.5 and ar <= 0.6
+    assert unet["ap_tc"] >= 0.7 and unet["ap_ar"] >= 0.7
+    assert unet["ap_tc"] > tc + 0.3 and unet["ap_ar"] > ar + 0.2

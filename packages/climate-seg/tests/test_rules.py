@@ -74,16 +74,39 @@ def add_filament(data, xyz, start, end, half_width_deg, tmq=45.0, wind=14.0):
     return band
 
 
-def test_warm_core_storm_is_labelled_and_its_disk_only(mesh):
+def test_warm_core_storm_is_labelled_and_its_core_only(mesh):
+    """The mask is the storm's core: within tc_mask of the centre and inside the isobar at
+    tc_mask_depth of the closed-contour depth (brute force over all vertices here)."""
     xyz, nbh = mesh
+    rules = DetectionRules()
     data = calm(len(xyz))
     r = add_vortex(data, xyz, 15.0, 140.0)
     centres = tc_centres(data, nbh)
     assert len(centres) == 1 and r[centres[0]] < 1.5
     labels = label_fields(data, nbh, 1e9)
-    rc = np.degrees(np.arccos(np.clip(xyz @ xyz[centres[0]], -1, 1)))
-    np.testing.assert_array_equal(labels == 1, rc <= DetectionRules().tc_mask)
+    c = centres[0]
+    rc = np.degrees(np.arccos(np.clip(xyz @ xyz[c], -1, 1)))
+    psl = data[CH["PSL"]].astype(np.float64)
+    ring = (rc >= rules.tc_contour_ring[0]) & (rc <= rules.tc_contour_ring[1])
+    level = psl[c] + rules.tc_mask_depth * (psl[ring].min() - psl[c])
+    expected = (rc <= rules.tc_mask) & (psl <= level)
+    np.testing.assert_array_equal(labels == 1, expected)
+    assert 3 <= expected.sum() < (rc <= rules.tc_mask).sum()  # a core, not the whole disk
     assert not np.any(labels == 2)
+
+
+def test_tc_mask_follows_the_storm_between_vertices(mesh):
+    """Moving a storm by a fraction of the mesh spacing changes its mask by at most a few
+    vertices (a disk about the lowest vertex would jump as a whole)."""
+    xyz, nbh = mesh
+    masks = []
+    for lon in np.linspace(140.0, 142.0, 9):
+        data = calm(len(xyz))
+        add_vortex(data, xyz, 15.0, lon)
+        masks.append(label_fields(data, nbh, 1e9) == 1)
+    for a, b in zip(masks[:-1], masks[1:], strict=True):
+        assert a.any() and b.any()
+        assert (a ^ b).sum() <= max(3, (a | b).sum() // 2)
 
 
 @pytest.mark.parametrize("hemisphere", [1.0, -1.0])
@@ -162,5 +185,7 @@ def test_bad_input(mesh):
         tc_centres(calm(len(xyz)), nbh, DetectionRules(tc_core_ring=(5.0, 12.0)))
     with pytest.raises(ValueError, match="tc_mask"):
         DetectionRules(tc_mask=0.0)
+    with pytest.raises(ValueError, match="tc_mask_depth"):
+        DetectionRules(tc_mask_depth=1.5)
     with pytest.raises(ValueError, match="coords"):
         MeshNeighbourhoods(np.zeros((5, 2)))

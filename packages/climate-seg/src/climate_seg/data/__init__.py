@@ -32,7 +32,7 @@ Labelling rules (TECA-style, on neighbourhoods of the sphere):
     ``ar_mask(data, nbh, threshold, rules) -> (V,) bool``,
     ``label_fields(data, nbh, ivt_threshold, rules) -> (V,) int64``.
 Synthesis:
-    ``synthesize(out_dir, n_samples, seed=0, episode_length=16, coords=None, tc_rate=None,
+    ``synthesize(out_dir, n_samples, seed=0, episode_length=8, coords=None, tc_rate=None,
     ar_rate=None, difficulty="realistic", workers=1) -> list[Path]`` writes realistic files
     in the exact published format and naming (mesh from ``sphere_graphs.icosahedral(5)``
     unless ``coords`` is given; episodes of consecutive 3-hourly frames per run; labels

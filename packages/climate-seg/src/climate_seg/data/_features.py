@@ -4,13 +4,19 @@ Cyclones and plumes come in kinds. Some become tropical cyclones or atmospheric 
 once the detection rules (``_rules``) look at the fields; the others are look-alikes
 that share their pixel values but fail a rule:
 
-- cyclones: ``TC`` (tropical, warm core, mostly of storm strength), ``DEPRESSION``
+- cyclones: ``TC`` (tropical, small, warm core, mostly of storm strength), ``DEPRESSION``
   (tropical, warm core, winds below storm strength), ``COLD_LOW`` (tropical or
-  subtropical, as deep, windy and moist as a TC but with a cold core) and
-  ``EXTRATROPICAL`` (midlatitude, large, cold core, moving east);
+  subtropical, as deep and windy as a TC but larger, with a cold core, like monsoon and
+  upper-level lows) and ``EXTRATROPICAL`` (midlatitude, large, cold core, moving east);
 - plumes: ``AR`` (long and narrow, subtropics to midlatitudes), ``SHORT`` (as moist and
   windy but too short), ``BROAD`` (long but too wide) and ``BELT`` (a long tropical
-  moisture belt, equatorward of the AR latitudes).
+  moisture belt, equatorward of the AR latitudes). Plumes of one hemisphere alive at the
+  same time are spread in longitude (:func:`_spread_longitude`), as the ridges and troughs
+  of the planetary waves space real rivers, so that two seldom merge into one region.
+
+Each kind sits clearly on one side of the rule it fails (a cold core well below the
+warm-core threshold, a river far narrower and longer than the limits), so that a label
+follows from structure a model can see, not from noise near a threshold.
 
 ``Difficulty "easy"`` draws only tropical cyclones and rivers (no look-alikes).
 """
@@ -34,8 +40,8 @@ AR, SHORT, BROAD, BELT = range(4)
 #: Amplitude (K) of large-scale upper-air temperature anomalies, by difficulty.
 LARGE_SCALE_T = {"realistic": 5.0, "easy": 0.0}
 RATES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "realistic": ((1.3, 0.8, 6.0, 2.5), (11.5, 6.0, 2.0, 1.5)),
-    "easy": ((1.3, 0.0, 0.0, 0.0), (11.5, 0.0, 0.0, 0.0)),
+    "realistic": ((2.3, 0.8, 3.5, 2.5), (7.0, 4.0, 2.0, 1.5)),
+    "easy": ((2.3, 0.0, 0.0, 0.0), (7.0, 0.0, 0.0, 0.0)),
 }
 DIFFICULTIES = tuple(RATES)
 
@@ -107,19 +113,19 @@ def _cyclones(
             return rng.uniform(lo, hi, n)
 
         if kind == TC:
-            lat, vmax, rm, core = u(8, 24), u(24, 55), u(1.3, 2.2), None
-            moist, east, north = np.ones(n), -4.5 * np.ones(n), 2.0 * np.ones(n)
+            lat, vmax, rm, core = u(8, 20), u(24, 55), u(1.3, 2.2), None
+            moist, east, north = np.ones(n), -4.5 * np.ones(n), 1.0 * np.ones(n)
         elif kind == DEPRESSION:
             lat, vmax, rm, core = u(6, 24), u(8, 15), u(1.3, 2.4), None
-            moist, east, north = np.ones(n), -4.5 * np.ones(n), 2.0 * np.ones(n)
+            moist, east, north = np.ones(n), -4.5 * np.ones(n), 1.0 * np.ones(n)
         elif kind == COLD_LOW:
-            lat, vmax, rm = u(8, 30), u(24, 55), u(1.3, 2.2)
-            core = u(-1.5, 0.3)  # cold to neutral: below the warm-core threshold
-            moist, east, north = np.ones(n), u(-5, 2), u(0, 2)
+            lat, vmax, rm = u(8, 22), u(24, 55), u(3.5, 5.0)
+            core = u(-5.0, -3.0)  # well below the warm-core threshold, whatever the surroundings
+            moist, east, north = 0.7 * np.ones(n), u(-5, 2), u(0, 2)
         else:
-            lat, vmax, rm = u(30, 60), u(20, 45), u(2.0, 3.5)
-            core = -u(1.0, 3.0)
-            moist, east, north = u(0.4, 0.8), u(7, 12), u(0, 2)
+            lat, vmax, rm = u(30, 60), u(20, 45), u(3.0, 4.5)
+            core = -u(2.0, 4.0)
+            moist, east, north = u(0.2, 0.4), u(7, 12), u(0, 2)
         if core is None:
             core = 0.13 * vmax  # warm core grows with intensity
         cols.append(
@@ -140,11 +146,42 @@ def _cyclones(
     return [np.concatenate(c).astype(np.float32) for c in zip(*cols, strict=True)]
 
 
+def _spread_longitude(
+    rng: np.random.Generator,
+    hemi: float,
+    birth: float,
+    life: float,
+    span: float,
+    placed: list[tuple[float, float, float, float, float]],
+    n_try: int = 30,
+    gap: float = 15.0,
+) -> float:
+    """Western end (degrees) of a plume spanning ``span`` degrees of longitude: the first of
+    ``n_try`` random draws at least ``gap`` degrees from every plume of ``placed`` (hemisphere,
+    centre longitude, birth, death, span) alive at the same time in the same hemisphere, else
+    the draw farthest from them. Appends the new plume to ``placed``."""
+    best, best_gap = 0.0, -np.inf
+    for _ in range(n_try):
+        lon = float(rng.uniform(-180, 180))
+        clearance = np.inf
+        for h, centre, b, d, w in placed:
+            if h == hemi and b <= birth + life and d >= birth:
+                apart = abs((lon + span / 2 - centre + 180) % 360 - 180) - (span + w) / 2
+                clearance = min(clearance, apart)
+        if clearance > best_gap:
+            best, best_gap = lon, clearance
+        if clearance > gap:
+            break
+    placed.append((hemi, best + span / 2, birth, birth + life, span))
+    return best
+
+
 def _plumes(
     rng: np.random.Generator, rates: Sequence[float], length: int
 ) -> list[NDArray[np.float32]]:
     s = np.linspace(0, 1, 10)
     cols = []
+    placed: list[tuple[float, float, float, float, float]] = []
     for kind, rate in enumerate(rates):
         birth, life = _births(rng, rate, 10, 30, length)
         m = len(birth)
@@ -153,18 +190,25 @@ def _plumes(
         def u(lo: float, hi: float, m: int = m) -> NDArray[np.float64]:
             return rng.uniform(lo, hi, m)
 
-        width, tmq, jet = u(2.2, 3.2), u(18, 32), u(12, 24)
+        width, tmq, jet = u(3.0, 3.6), u(35, 45), u(20, 30)
         if kind == AR:
-            lat0, dlat, dlon = u(14, 28), u(20, 34), u(15, 45)
+            lat0, dlat, dlon = u(18, 28), u(28, 40), u(15, 35)
         elif kind == SHORT:
-            lat0, dlat, dlon = u(20, 45), u(3, 7), u(2, 8)
+            lat0, dlat, dlon = u(25, 58), u(3, 7), u(2, 8)
         elif kind == BROAD:
-            lat0, dlat, dlon = u(18, 35), u(14, 24), u(10, 30)
-            width = u(8.0, 11.0)
+            lat0, dlat, dlon = u(22, 40), u(14, 24), u(10, 30)
+            width = u(10.0, 13.0)
         else:
             lat0, dlat, dlon = u(-4, 12), u(-3, 3), u(30, 60)
             width = u(3.0, 4.5)
-        lon0, bend = rng.uniform(-180, 180, m), rng.uniform(-7, 7, m)
+        pad = 1.25 * width / np.cos(np.radians(lat0 + dlat / 2))  # half-width in longitude
+        lon0 = pad + np.array(
+            [
+                _spread_longitude(rng, hemi[i], birth[i], life[i], dlon[i] + 2 * pad[i], placed)
+                for i in range(m)
+            ]
+        )
+        bend = rng.uniform(-7, 7, m)
         lat = lat0[:, None] + s[None] * dlat[:, None]
         lon = (
             lon0[:, None]

@@ -32,7 +32,9 @@ def _dots(g: Geometry, pts: NDArray) -> NDArray[np.float32]:
 def _envelope(
     t: float, birth: NDArray[np.float32], life: NDArray[np.float32]
 ) -> NDArray[np.float32]:
-    return np.clip(np.sin(np.pi * (t - birth) / life), 0, None) * (
+    """Intensity over a feature's life: grows for the first sixth, mature, decays in the last
+    sixth (a plain sine would keep most features near the detection thresholds)."""
+    return np.clip(2.0 * np.sin(np.pi * (t - birth) / life), 0, 1) * (
         (t >= birth) & (t <= birth + life)
     )
 
@@ -77,7 +79,9 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
     ts = t_sea - 0.0065 * g.topo
     # sea-level reduction over cold high terrain extrapolates to high PSL (as in model output)
     psl_terrain = 1.2 * g.topo * np.clip((290 - ts) / 40, 0, 2)
-    psl_env = cl["psl"] + p_amp * env * q + 250 * nz[1] + psl_terrain
+    # synoptic pressure noise: weak in the tropics (where a cyclone's closed contour must
+    # stand out), strong along the storm track
+    psl_env = cl["psl"] + p_amp * env * q + (80 + 400 * env) * nz[1] + psl_terrain
     u850 = cl["u"] + ug + 1.5 * nz[2]
     v850 = vg + 1.0 * nz[3]
     rh = np.clip(cl["rh"] + 0.10 * nz[4], 0.2, 1.0)
@@ -158,7 +162,8 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
         pair_k, j, pair_v, r2 = (np.concatenate(a) for a in (ks, js, vs, r2s))
         taper = (1 - r2 / cut[pair_k] ** 2) ** 2
         s = (j / (n_s - 1)).astype(np.float32)
-        amp = ar_env[alive][pair_k] * np.sqrt(np.sin(np.pi * np.clip(s, 0.03, 0.97))) * taper
+        along = np.sqrt(np.minimum(1.0, 2.5 * np.sin(np.pi * np.clip(s, 0.03, 0.97))))
+        amp = ar_env[alive][pair_k] * along * taper  # uniform along the plume but near its ends
         wdt = f.pl_width[alive][pair_k] ** 2
         jet = amp * np.exp(-r2 / (1.6 * wdt)) * f.pl_jet[alive][pair_k]
         tvec = jet[:, None] * tangent[pair_k, j]  # (P, 3)

@@ -17,7 +17,11 @@ Tropical cyclone (TC), for every vertex ``c`` (all radii are great-circle distan
    ``tc_warm_core``;
 5. the low-level wind speed ``hypot(UBOT, VBOT)`` reaches ``tc_wind`` within ``tc_wind_radius``.
 
-Every vertex within ``tc_mask`` of a detected centre is labelled TC.
+The storm's core is labelled TC: every vertex within ``tc_mask`` of a detected centre
+inside the closed isobar at ``tc_mask_depth`` of the closed-contour depth, i.e. with
+``PSL <= PSL(c) + tc_mask_depth * (min PSL on the contour ring - PSL(c))``. The mask
+follows the pressure field, so it moves smoothly with a storm that sits between vertices
+(a fixed disk about the lowest vertex would jump by a whole mesh spacing).
 
 Atmospheric river (AR):
 
@@ -70,6 +74,7 @@ class DetectionRules:
     tc_wind_radius: float = 4.0
     tc_wind: float = 17.0
     tc_mask: float = 4.0
+    tc_mask_depth: float = 0.75
     ar_min_length: float = 2000.0
     ar_max_width: float = 1000.0
     ar_min_lat: float = 20.0
@@ -87,6 +92,10 @@ class DetectionRules:
                 raise ValueError(
                     f"DetectionRules.{name} must be positive, got {getattr(self, name)}."
                 )
+        if not 0 < self.tc_mask_depth <= 1:
+            raise ValueError(
+                f"DetectionRules.tc_mask_depth must be in (0, 1], got {self.tc_mask_depth}."
+            )
         for name in ("tc_contour_ring", "tc_core_ring"):
             lo, hi = getattr(self, name)
             if not 0 <= lo < hi:
@@ -281,5 +290,11 @@ def label_fields(
     if rules.tc_mask > nbh.reach:
         raise ValueError(f"tc_mask {rules.tc_mask} exceeds the neighbourhoods' reach {nbh.reach}.")
     c = tc_centres(data, nbh, rules)
-    labels[nbh.table[c][nbh.table_deg[c] <= rules.tc_mask]] = 1
+    idx, d = nbh.table[c], nbh.table_deg[c]  # (N, K)
+    psl = data[_CH["PSL"]].astype(np.float64)
+    p, pc = psl[idx], psl[c][:, None]
+    ring = (d >= rules.tc_contour_ring[0]) & (d <= rules.tc_contour_ring[1])
+    depth = np.where(ring, p, np.inf).min(1, keepdims=True) - pc
+    core = (d <= rules.tc_mask) & (p <= pc + rules.tc_mask_depth * depth)
+    labels[idx[core]] = 1
     return labels

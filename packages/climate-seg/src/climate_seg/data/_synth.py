@@ -27,8 +27,10 @@ __all__ = ["DIFFICULTIES", "SyntheticGenerator", "synthesize"]
 _POSITIVE = ("TMQ", "QREFHT", "PRECT")  # calibrated by a power law to stay positive
 #: AR rule threshold: IVT above this percentile of its latitude band's climatology ...
 AR_PERCENTILE = 85.0
-#: ... and above this floor (kg m-1 s-1).
-AR_IVT_FLOOR = 250.0
+#: ... and above this floor (kg m-1 s-1). The floor decides almost everywhere: a percentile
+#: alone rises with the rivers themselves (the more and stronger the plumes, the higher it
+#: sits inside them, and their cores break into pieces).
+AR_IVT_FLOOR = 550.0
 
 #: A channel's calibration: ("pow", scale, exponent, reference) or ("lin", mean, scale, target mean).
 _Transform = tuple[str, float | np.floating, float | np.floating, float | np.floating]
@@ -280,7 +282,7 @@ def synthesize(
     out_dir: str | os.PathLike,
     n_samples: int,
     seed: int = 0,
-    episode_length: int = 16,
+    episode_length: int = 8,
     coords: NDArray[np.floating] | None = None,
     tc_rate: float | None = None,
     ar_rate: float | None = None,
@@ -324,7 +326,7 @@ def synthesize(
     ``CHANNELS``) and one-hot ``labels`` float32 (3, V) computed from ``data`` by the
     detection rules (:func:`climate_seg.data.label_fields`). Over many files the
     per-channel mean and std approach the published ones and class fractions are
-    close to 0.1 % TC and 2.2 % AR (a few hundred files vary: one episode of 16 frames
+    close to 0.1 % TC and 2.2 % AR (a few hundred files vary: one episode of 8 frames
     holds only a few cyclones).
     """
     if int(n_samples) < 0 or int(episode_length) < 1:
