@@ -322,7 +322,9 @@ def test_benchmark_protocol_default_unet_far_above_per_pixel(tmp_path, coords):
     cfg = load_config(None, data=str(tmp_path / "data"), out=str(tmp_path / "run"))
     run = Path(train(cfg))
     unet = json.loads((run / "test_metrics.json").read_text())["test"]["grid"]
-    print(f"per-pixel AP TC {tc:.3f} AR {ar:.3f}; U-Net AP TC {unet['ap_tc']:.3f} AR {unet['ap_ar']:.3f}")
+    print(
+        f"per-pixel AP TC {tc:.3f} AR {ar:.3f}; U-Net AP TC {unet['ap_tc']:.3f} AR {unet['ap_ar']:.3f}"
+    )
     assert tc <= 0.5 and ar <= 0.6
     assert unet["ap_tc"] >= 0.7 and unet["ap_ar"] >= 0.7
     assert unet["ap_tc"] > tc + 0.3 and unet["ap_ar"] > ar + 0.2

@@ -3,6 +3,8 @@ rejects the look-alike that fails it."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from climate_seg.data import (
@@ -104,7 +106,7 @@ def test_tc_mask_follows_the_storm_between_vertices(mesh):
         data = calm(len(xyz))
         add_vortex(data, xyz, 15.0, lon)
         masks.append(label_fields(data, nbh, 1e9) == 1)
-    for a, b in zip(masks[:-1], masks[1:], strict=True):
+    for a, b in itertools.pairwise(masks):
         assert a.any() and b.any()
         assert (a ^ b).sum() <= max(3, (a | b).sum() // 2)
 
