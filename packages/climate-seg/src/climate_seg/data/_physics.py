@@ -103,14 +103,19 @@ def frame_fields(g: Geometry, f: Features, t: float) -> tuple[dict, dict]:
         cen = _unit(clat, clon)  # (N, 3)
         dot = _dots(g, cen)  # (N, V)
         idx = np.nonzero((dot > np.cos(8 * rm)[:, None]).any(0))[0]  # vertices near any cyclone
-        p = g.xyz[idx]
+        px, py, pz = g.xyz[idx].T
         x = np.sqrt(np.maximum(2 * (1 - dot[:, idx]), 0)) / rm[:, None]  # (N, W) distance / rm
         vt = vm[:, None] * x * np.exp(1 - x)
-        tang = np.cross(cen[:, None, :], p[None])  # (N, W, 3): counter-clockwise about the centre
-        tang /= np.maximum(np.linalg.norm(tang, axis=2, keepdims=True), 1e-9)
-        wind = ((np.sign(clat)[:, None] * vt)[..., None] * tang).sum(0)  # (W, 3)
-        u850[idx] += (wind * g.east[idx]).sum(1)
-        v850[idx] += (wind * g.north[idx]).sum(1)
+        # centre x vertex, counter-clockwise about the centre, one (N, W) array per component
+        # (the same products as np.cross, without its (N, W, 3) temporaries)
+        cx, cy, cz = (cen[:, k, None] for k in range(3))
+        tang = (cy * pz - cz * py, cz * px - cx * pz, cx * py - cy * px)
+        norm = np.maximum(np.sqrt(tang[0] * tang[0] + tang[1] * tang[1] + tang[2] * tang[2]), 1e-9)
+        swirl = np.sign(clat)[:, None] * vt
+        wind = [(swirl * (t / norm)).sum(0) for t in tang]  # 3 x (W,)
+        east, north = g.east[idx], g.north[idx]
+        u850[idx] += wind[0] * east[:, 0] + wind[1] * east[:, 1] + wind[2] * east[:, 2]
+        v850[idx] += wind[0] * north[:, 0] + wind[1] * north[:, 1] + wind[2] * north[:, 2]
         dp = 3.0 * RHO * vm**2  # ~ cyclostrophic: 45 m/s -> 73 hPa
         psl[idx] -= (dp[:, None] * np.exp(-x / 2.0)).sum(0)
         core = np.exp(-((x / 1.6) ** 2))
