@@ -303,7 +303,8 @@ class TrainConfig:
         """The kernel size actually used (explicit, else 5 for ``small`` and 3 for ``deepsphere``).
 
         The ``small`` default of 5 reaches twice as far per layer as 3, which the synthetic
-        set's TC rule needs (README, "Results": AP TC 0.68 with 3, 0.83-0.88 with 5).
+        set's TC rule needs (README, "Results": on an intermediate version of the set, AP TC
+        0.68 with 3, 0.83-0.88 with 5).
         """
         if self.kernel_size is not None:
             return int(self.kernel_size)
