@@ -136,3 +136,20 @@ def test_resume_config_applies_refuses_and_stays_in_place(tmp_path):
     assert unchanged.epochs == 3  # the saved plan, not the default
     with pytest.raises(ValueError, match=r"batch_size 4 -> 8.*sampling icosahedral -> healpix"):
         resume_config(saved, {"batch_size": 8, "sampling": "healpix"}, tmp_path / "run")
+
+
+def test_runs_saved_before_the_new_small_defaults_rebuild_as_trained():
+    """A config.yaml written before 0.2.0 (no auto_depth; kernel_size 3 or absent) rebuilds the
+    depth-3, order-3 U-Net it was trained with, not today's default (depth 2, order 5)."""
+    from climate_seg.config import config_from_dict
+    from climate_seg.models import build_model, parameter_count, sampling_for
+
+    saved_now = TrainConfig(data="d").to_dict()
+    legacy = {k: v for k, v in saved_now.items() if k not in ("auto_depth", "kernel_size")}
+    old, new = config_from_dict(legacy), config_from_dict(saved_now)
+    assert (old.auto_depth, old.chebyshev_order) == (3, 3)
+    assert (new.auto_depth, new.chebyshev_order) == (2, 5)
+    grid = sampling_for("icosahedral", 3)
+    explicit = config_from_dict({**saved_now, "depth": 3, "kernel_size": 3})
+    assert parameter_count(build_model(old, grid)) == parameter_count(build_model(explicit, grid))
+    assert parameter_count(build_model(new, grid)) != parameter_count(build_model(old, grid))

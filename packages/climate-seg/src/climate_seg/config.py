@@ -101,8 +101,11 @@ class TrainConfig:
         ``small`` (a ``SphericalUNet``, fast on CPUs) or ``deepsphere`` (the published AR/TC
         U-Net, 5 763 491 parameters).
     depth : int or None
-        Poolings of the ``small`` U-Net (None: 2, limited by the grid); the ``deepsphere``
-        preset has 5.
+        Poolings of the ``small`` U-Net (None: ``auto_depth``, limited by the grid); the
+        ``deepsphere`` preset has 5.
+    auto_depth : int
+        The depth used when ``depth`` is None: 2 (saved in ``config.yaml``; runs saved
+        before 0.2.0 used 3 and are rebuilt with it).
     neighbours : int
         k of the k-nearest-neighbour graphs of the ``small`` U-Net (8).
     width_scale : float
@@ -164,6 +167,15 @@ class TrainConfig:
         default=None,
         metadata=_meta(
             "Poolings of the small U-Net (the deepsphere preset has 5).", min=1, default_text="2"
+        ),
+    )
+    auto_depth: int = field(
+        default=2,
+        metadata=_meta(
+            "Poolings of the small U-Net when depth is not given (runs saved before 0.2.0 used "
+            "3 and keep it, see config_from_dict).",
+            min=1,
+            cli=False,
         ),
     )
     neighbours: int = field(
@@ -569,14 +581,18 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
     """Rebuild a configuration saved by :func:`save_config` (unknown keys ignored).
 
-    Settings that did not exist in older versions take their defaults, except
-    ``class_weights`` (0.1 runs saved it) and ``split``: a 0.1 run without ``split`` was
-    split at random (or by time for temporal models), as it still is.
+    Settings that did not exist in older versions take their defaults, except those
+    whose default changed since, which keep the value the run was trained with:
+    ``class_weights`` (0.1 runs saved it), ``split`` (a 0.1 run without it was split at
+    random, or by time for temporal models), ``auto_depth`` (3 before 0.2.0) and
+    ``kernel_size`` (3 when absent).
     """
     names = {f.name for f in fields(TrainConfig)}
     known = {k: _coerce(k, v, "config") for k, v in values.items() if k in names}
     if "split" not in known:
         known["split"] = "time" if known.get("temporal") else "random"
+    known.setdefault("auto_depth", 3)
+    known.setdefault("kernel_size", 3)
     return dataclasses.replace(TrainConfig(), **known)
 
 

@@ -26,8 +26,9 @@ __all__ = [
 ]
 
 #: Base width of the ``small`` preset (multiplied by ``width_scale``) and its default depth.
-#: Depth 2 generalises best on the synthetic benchmark (README, "Results"; 0.1 used 3).
-SMALL_WIDTH, SMALL_DEPTH = 16, 2
+#: The depth is ``TrainConfig.auto_depth``'s default: 2 generalises best on the synthetic
+#: benchmark (README, "Results"); runs saved before 0.2.0 used 3 and keep it.
+SMALL_WIDTH, SMALL_DEPTH = 16, TrainConfig().auto_depth
 
 
 def sampling_for(kind: str, resolution: int) -> sg.Sampling:
@@ -93,7 +94,7 @@ def _build(config: TrainConfig, sampling: sg.Sampling) -> torch.nn.Module:
             )
         return su.deepsphere_artc(sampling, kernel_size=config.chebyshev_order)
     limit = sg.max_depth(sampling)
-    depth = SMALL_DEPTH if config.depth is None else config.depth
+    depth = config.auto_depth if config.depth is None else config.depth
     if config.depth is not None and depth > limit:
         raise ValueError(
             f"depth: {depth} poolings need a finer grid; {config.sampling} resolution "
