@@ -300,3 +300,19 @@ def test_loader_workers_leave_signals_to_the_main_process_but_obey_it():
     finally:
         if worker.is_alive():
             worker.kill()
+
+
+def test_stale_temporaries_of_an_interrupted_save_are_removed(tmp_path):
+    """What SIGKILL during an atomic save leaves (``.<name>.<8 chars>.tmp``) is removed; other
+    hidden files are not."""
+    from climate_seg._io import atomic_write_bytes, remove_stale_temporaries
+
+    atomic_write_bytes(tmp_path / "last.pt", b"complete")
+    stale = tmp_path / ".last.pt.k2x_9qzb.tmp"
+    stale.write_bytes(b"half")
+    keep = [tmp_path / ".notes.tmp", tmp_path / ".last.pt.short.tmp", tmp_path / "x.tmp"]
+    for path in keep:
+        path.write_bytes(b"mine")
+    assert remove_stale_temporaries(tmp_path) == [stale]
+    assert not stale.exists() and all(p.exists() for p in keep)
+    assert (tmp_path / "last.pt").read_bytes() == b"complete"

@@ -1,7 +1,9 @@
 """Files: atomic writes with the user's umask, checkpoints, output folders, data folders.
 
 A crash while saving never leaves a truncated file behind: everything is written to a
-temporary file in the same folder, fsynced, then renamed over the destination. The
+temporary file in the same folder, fsynced, then renamed over the destination. A process
+killed outright (SIGKILL, power loss) may leave that temporary file; the next run in the
+folder removes it (:func:`remove_stale_temporaries`). The
 permissions are those of an ordinary ``open(path, "w")`` (``0o666`` minus the umask), not
 the ``0o600`` of :func:`tempfile.mkstemp`.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,11 @@ __all__ = [
     "current_umask",
     "data_files",
     "load_checkpoint",
+    "remove_stale_temporaries",
 ]
+
+#: Names of :func:`atomic_write_bytes`'s temporary files: ``.<destination>.<random>.tmp``.
+_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 def current_umask() -> int:
@@ -88,6 +95,24 @@ def atomic_save(obj: dict[str, Any], path: str | Path) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files an interrupted :func:`atomic_write_bytes` left in ``folder``.
+
+    Only call it when no other process writes into ``folder`` (a run starting or resuming).
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    removed = []
+    for path in sorted(Path(folder).glob(".*.tmp")):
+        if _TEMPORARY.match(path.name) and path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -18,7 +18,13 @@ from typing import Any
 
 from rich.console import Console
 
-from .._io import atomic_save, check_writable, data_files, load_checkpoint
+from .._io import (
+    atomic_save,
+    check_writable,
+    data_files,
+    load_checkpoint,
+    remove_stale_temporaries,
+)
 from ..config import RESUMABLE, TrainConfig
 from ..evaluation import evaluate_model
 from .distributed import check_gpus, launch, launched_by_torchrun
@@ -164,6 +170,13 @@ def train(
         )
     data_files(cfg.data)  # fail early with a clear message
     check_writable(run_dir)
+    if rank == 0:
+        stale = remove_stale_temporaries(run_dir)
+        if stale:
+            console.print(
+                f"removed {len(stale)} half-written file(s) of an interrupted save: "
+                + ", ".join(p.name for p in stale)
+            )
     cfg.extra = {**cfg.extra, "resume": resume}
     if rank == 0:
         write_run_config(cfg)
