@@ -192,6 +192,14 @@ def tc_centres(
         Built on the mesh of ``data``.
     rules : DetectionRules
     """
+    return _detect_tcs(data, nbh, rules)[0]
+
+
+def _detect_tcs(
+    data: NDArray[np.floating], nbh: MeshNeighbourhoods, rules: DetectionRules
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """:func:`tc_centres` and the closed-contour depth of each (Pa, min PSL on the contour
+    ring minus the centre's), both shape (N,)."""
     _check(data, nbh)
     reach = max(
         rules.tc_search, rules.tc_contour_ring[1], rules.tc_core_ring[1], rules.tc_wind_radius
@@ -211,7 +219,8 @@ def tc_centres(
     p, pc = psl[idx], psl[cand][:, None]
     keep = ~np.any((d <= rules.tc_search) & (p < pc), axis=1)  # minimum of its search disk
     ring = (d >= rules.tc_contour_ring[0]) & (d <= rules.tc_contour_ring[1])
-    keep &= ring.any(1) & (np.where(ring, p, np.inf).min(1) >= pc[:, 0] + rules.tc_contour_rise)
+    ring_min = np.where(ring, p, np.inf).min(1)
+    keep &= ring.any(1) & (ring_min >= pc[:, 0] + rules.tc_contour_rise)
     t = tlay[idx]
     core = d <= rules.tc_core
     cring = (d >= rules.tc_core_ring[0]) & (d <= rules.tc_core_ring[1])
@@ -219,7 +228,7 @@ def tc_centres(
         warm = (t * core).sum(1) / core.sum(1) - (t * cring).sum(1) / cring.sum(1)
     keep &= cring.any(1) & (warm >= rules.tc_warm_core)
     keep &= np.where(d <= rules.tc_wind_radius, speed[idx], 0.0).max(1) >= rules.tc_wind
-    return cand[keep]
+    return cand[keep], (ring_min - pc[:, 0])[keep]
 
 
 def ar_mask(
@@ -289,12 +298,10 @@ def label_fields(
     labels = np.where(ar_mask(data, nbh, ivt_threshold, rules), 2, 0).astype(np.int64)
     if rules.tc_mask > nbh.reach:
         raise ValueError(f"tc_mask {rules.tc_mask} exceeds the neighbourhoods' reach {nbh.reach}.")
-    c = tc_centres(data, nbh, rules)
-    idx, d = nbh.table[c], nbh.table_deg[c]  # (N, K)
+    c, depth = _detect_tcs(data, nbh, rules)
+    idx = nbh.table[c]  # (N, K)
     psl = data[_CH["PSL"]].astype(np.float64)
     p, pc = psl[idx], psl[c][:, None]
-    ring = (d >= rules.tc_contour_ring[0]) & (d <= rules.tc_contour_ring[1])
-    depth = np.where(ring, p, np.inf).min(1, keepdims=True) - pc
-    core = (d <= rules.tc_mask) & (p <= pc + rules.tc_mask_depth * depth)
+    core = (nbh.table_deg[c] <= rules.tc_mask) & (p <= pc + rules.tc_mask_depth * depth[:, None])
     labels[idx[core]] = 1
     return labels
