@@ -78,6 +78,37 @@ def uninterrupted(tmp_path_factory):
     return data, full
 
 
+def _signal_mid_run(data, out, signum, after_iteration):
+    """Start ``climate-seg train`` with a loader worker in its own process group (as a shell's
+    foreground job or a SLURM step), send ``signum`` to the group once ``after_iteration``
+    iterations are logged, and return the run's stderr after checking the 128 + signum exit."""
+    proc = subprocess.Popen(
+        _cli("train", "--data", data, "--out", out, *COMMON, "--num-workers", "1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while (
+            time.time() < deadline
+            and proc.poll() is None
+            and _last_logged_iteration(out) < after_iteration
+        ):
+            time.sleep(0.002)
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        os.killpg(proc.pid, signum)
+        err = proc.stderr.read()
+        assert proc.wait(timeout=60) == 128 + signum, err[-2000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stderr.close()
+    return err
+
+
 def _assert_same_weights(full, resumed):
     reference = torch.load(full / "last.pt", weights_only=False)
     final = torch.load(resumed / "last.pt", weights_only=False)
@@ -97,27 +128,7 @@ def test_sigterm_mid_epoch_then_resume_moved_folder_gives_the_uninterrupted_weig
     process and its DataLoader worker (which must leave the signal to it)."""
     data, full = uninterrupted
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(
-        _cli("train", "--data", data, "--out", killed, *COMMON, "--num-workers", "1"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, signalled as a whole
-    )
-    try:
-        deadline = time.time() + 120
-        while (
-            time.time() < deadline and proc.poll() is None and _last_logged_iteration(killed) < 13
-        ):
-            time.sleep(0.002)
-        assert proc.poll() is None, proc.stderr.read()[-2000:]
-        os.killpg(proc.pid, signal.SIGTERM)
-        err = proc.stderr.read()
-        assert proc.wait(timeout=60) == 128 + signal.SIGTERM, err[-2000:]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    err = _signal_mid_run(data, killed, signal.SIGTERM, after_iteration=13)
     text = " ".join(err.split())
     assert "SIGTERM received" in text and f"climate-seg train --out {killed} --resume" in text, (
         text
@@ -195,25 +206,7 @@ def test_ctrl_c_mid_epoch_with_a_loader_worker_checkpoints_and_resumes_to_the_sa
     signum = signal.SIGINT
     data, full = uninterrupted
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen(
-        _cli("train", "--data", data, "--out", out, *COMMON, "--num-workers", "1"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a shell gives a foreground job
-    )
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None and _last_logged_iteration(out) < 4:
-            time.sleep(0.002)
-        assert proc.poll() is None, proc.stderr.read()[-2000:]
-        os.killpg(proc.pid, signum)
-        err = proc.stderr.read()
-        assert proc.wait(timeout=60) == 128 + signum, err[-2000:]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    err = _signal_mid_run(data, out, signum, after_iteration=4)
     text = " ".join(err.split())
     assert "Traceback" not in err, err[-3000:]
     name = signal.Signals(signum).name
