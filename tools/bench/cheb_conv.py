@@ -11,9 +11,9 @@ Implementations timed in ONE run (interleaved repetitions):
                  Laplacian, torch.cat of the T_k, permute, matmul; plain autograd).
 * ``pyg``        torch_geometric.nn.ChebConv on the batched disjoint graph.
 * ``spmm``       not an implementation: the ``2 (K - 1)`` sparse products a
-                 forward + backward of the layer needs, alone (``addmm(beta=0,
-                 out=)`` with the block-diagonal int32 CSR operator on the
-                 ``(B*V, C)`` rows, as the layer does them). ``spmm/gemm`` shows
+                 forward + backward of the layer needs, alone
+                 (``cheb_conv.sparse_apply`` with the block-diagonal operator on
+                 the ``(B*V, C)`` rows, as the layer does them). ``spmm/gemm`` shows
                  how much of the GEMM floor the sparse products alone already
                  take: the layer cannot get below ``1 + spmm/gemm`` times the floor
                  unless its GEMMs beat the floor's.
@@ -203,16 +203,15 @@ def make_runner(impl, V, B, C, K, device, graph):
 
         return run
     if impl == "spmm":
-        Lb = block_diagonal(L, B).to(dev)
+        Lb = cheb_conv.SparseOperator(block_diagonal(L, B)).to(dev)
         a = torch.randn(B * V, C, generator=g).to(dev)
-        bufs = [torch.empty(B * V, C, device=dev) for _ in range(2)]
 
         def run():
             h = a
             for i in range(2 * (K - 1)):  # forward: K - 1 products, backward: K - 1
-                out = bufs[i % 2]
-                torch.addmm(out, Lb, h, beta=0.0, out=out)
-                h = out if i != K - 2 else a  # the backward starts again from a gradient
+                h = cheb_conv.sparse_apply(Lb, h)
+                if i == K - 2:  # the backward starts again from a gradient
+                    h = a
             return h
 
         return run
