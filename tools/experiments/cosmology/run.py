@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--k", type=int, nargs="+", dest="ks")
     r.add_argument("--epochs", type=int)
     r.add_argument("--n-maps", type=int)
+    r.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="cells run in this many worker processes, one thread each (default: 2 or the cores)",
+    )
     g = sub.add_parser("regress", help="regression of (Omega_m, sigma_8) from several channels")
     g.add_argument("--out", required=True, type=Path)
     g.add_argument("--quick", action="store_true")
@@ -66,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             value = getattr(args, name)
             if value is not None:
                 setattr(cfg, name, tuple(value) if isinstance(value, list) else value)
-        results = experiment.run(cfg, args.out)
+        results = experiment.run(cfg, args.out, jobs=args.jobs)
         print((args.out / "results.md").read_text())
         print(f"{len(results)} cells in {args.out / 'results.json'}")
     else:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing as mp
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,11 +93,15 @@ def _save(path: Path, cfg: Config, results: list[dict]) -> None:
     tmp.replace(path)
 
 
-def run(cfg: Config, out: str | Path, log: Callable[[str], Any] = print) -> list[dict]:
+def run(
+    cfg: Config, out: str | Path, log: Callable[[str], Any] = print, jobs: int = 1
+) -> list[dict]:
     """Run every missing cell of ``cfg`` and write ``results.json``, ``results.md``, ``accuracy.png``.
 
     ``results.json`` is the list of cells; ``config.json`` holds the settings that define
-    the maps and splits (a later part with other maps is refused).
+    the maps and splits (a later part with other maps is refused). With ``jobs > 1``
+    the cells run in that many worker processes (one thread each), longest first;
+    each cell seeds itself, so its result does not depend on ``jobs`` or on the order.
 
     Returns
     -------
@@ -103,6 +109,8 @@ def run(cfg: Config, out: str | Path, log: Callable[[str], Any] = print) -> list
         ``{method, k, order, noise, accuracy, n_test, seconds, infer_ms}`` (``seconds``:
         training or fitting time; ``infer_ms``: prediction time per test patch).
     """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}.")
     unknown = set(cfg.methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; choose from {METHODS}.")
@@ -116,20 +124,49 @@ def run(cfg: Config, out: str | Path, log: Callable[[str], Any] = print) -> list
         all_maps = maps.generate_maps(cfg.nside, cfg.n_maps, cfg.seed, cfg.shape)
         sigma = float(np.mean([m.std() for m in all_maps.values()]))
     splits: dict[int, data.Split] = {}
-    for method, k, order, noise in todo:
+    for _, _, order, _ in todo:
         if order not in splits:
             splits[order] = data.make_split(all_maps, cfg.nside, order, cfg.test_fraction)
-        r = _cell(cfg, splits[order], method, k, order, noise, sigma)
+
+    def done_cell(r: dict) -> None:
         log(
-            f"{method:15s} k={k!s:4s} order={order} noise={noise:.1f}: "
+            f"{r['method']:15s} k={r['k']!s:4s} order={r['order']} noise={r['noise']:.1f}: "
             f"accuracy {100 * r['accuracy']:.1f} % ({r['seconds']:.1f} s)"
         )
         results.append(r)
         _save(path, cfg, results)
+
+    if jobs == 1 or len(todo) <= 1:
+        for method, k, order, noise in todo:
+            done_cell(_cell(cfg, splits[order], method, k, order, noise, sigma))
+    else:
+        todo.sort(key=_cost, reverse=True)
+        # spawn, not fork: the parent may hold OpenMP / BLAS thread pools
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
+        try:
+            futures = [
+                pool.submit(_cell, cfg, splits[order], method, k, order, noise, sigma)
+                for method, k, order, noise in todo
+            ]
+            for fut in as_completed(futures):
+                done_cell(fut.result())
+        finally:  # on an error, finished cells are saved; queued ones are dropped
+            pool.shutdown(wait=True, cancel_futures=True)
     _save(path, cfg, results)
     (out / "results.md").write_text(markdown_table(results))
     figure(results, out / "accuracy.png")
     return results
+
+
+# relative cost of a cell (training time measured by the default run) for scheduling
+_METHOD_COST = {"cnn2d": 4.0, "svm_histogram": 0.2, "svm_psd": 1.5}
+_ORDER_COST = {1: 1.0, 2: 2.3}
+
+
+def _cost(cell: tuple[str, int | None, int, float]) -> float:
+    method, k, order, _ = cell
+    base = (6.0 + 0.25 * k) if k is not None else _METHOD_COST.get(method, 1.0)
+    return base * _ORDER_COST.get(order, 8.0)
 
 
 def _test_noise(x: NDArray, noise: float, sigma: float, seed: int) -> NDArray:
@@ -146,6 +183,7 @@ def _cell(
     sigma: float,
 ) -> dict:
     torch.set_num_threads(1)
+    torch.manual_seed(cfg.seed)  # every model's initial weights, whatever ran before
     x_test = _test_noise(split.x_test, noise, sigma, cfg.seed) / sigma
     x_train = split.x_train
     t0 = time.perf_counter()
@@ -175,7 +213,6 @@ def _cell(
         else:
             if k is None:
                 raise ValueError(f"{method} needs a k.")
-            torch.manual_seed(cfg.seed)
             model = models.deepsphere(
                 method.split("_")[1],
                 data.patch_sampling(cfg.nside, order),

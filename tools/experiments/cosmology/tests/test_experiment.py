@@ -139,3 +139,21 @@ def test_quick_run_cli_is_resumable(tmp_path):
         text=True,
     )
     assert bad.returncode != 0 and "other maps" in bad.stderr
+
+
+def test_parallel_cells_give_the_same_results(tmp_path):
+    """Cells in worker processes (longest first) give exactly the serial results:
+    every cell seeds its own model, noise and shuffling."""
+    cfg = experiment.Config.quick()
+    cfg.orders, cfg.noise, cfg.ks = (4,), (0.0, 1.0), (8,)
+    cfg.methods = ("deepsphere_fcn", "cnn2d", "svm_histogram")
+    serial = experiment.run(cfg, tmp_path / "serial", log=lambda s: None)
+    parallel = experiment.run(cfg, tmp_path / "parallel", log=lambda s: None, jobs=2)
+    assert len(serial) == len(parallel) == 6
+
+    def accuracies(rs):
+        return {(r["method"], r["k"], r["noise"]): r["accuracy"] for r in rs}
+
+    assert accuracies(parallel) == accuracies(serial)
+    with pytest.raises(ValueError, match="jobs"):
+        experiment.run(cfg, tmp_path / "bad", jobs=0)
