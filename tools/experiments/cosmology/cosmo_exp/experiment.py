@@ -13,7 +13,7 @@ import multiprocessing as mp
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,11 @@ class Config:
     noise: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
     ks: tuple[int, ...] = (8, 20, 40)
     methods: tuple[str, ...] = METHODS
-    epochs: int = 20
+    epochs: int = 15
     width: int = 16
     kernel_size: int = 5
     batch: int = 32
     test_fraction: float = 0.3
-    pixels_per_epoch: int = field(default=0)  # 0: every training patch each epoch
 
     @classmethod
     def quick(cls) -> Config:
