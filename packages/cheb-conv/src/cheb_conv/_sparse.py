@@ -18,6 +18,10 @@ of resident memory that an eager-only process does not need); under
 ``torch.compile`` the op is called (Dynamo does not trace a Function with a
 custom jvp).
 
+On the CPU the product is a weighted gather-sum of rows (``embedding_bag``, see
+:func:`_gather_product`); on other devices the sparse BLAS ``addmm`` with the CSR
+operator.
+
 Precision: the product runs in float64 for float64 inputs and in float32
 otherwise (half-precision inputs are widened and the result rounded back), with
 autocast disabled inside: sparse kernels do not exist for every half type on
