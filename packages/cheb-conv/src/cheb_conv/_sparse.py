@@ -74,7 +74,9 @@ def _spmm_impl(
         wide = _gather_product(crow, col, val.to(ct), xin.view(n_cols, groups * c), alpha)
         # the same storage as (M * G, C) rows, not as a view: a custom Function's
         # output must not be a view (callers modify it in place)
-        out = wide.new_empty(0).set_(wide.untyped_storage(), 0, (n_rows * groups, c))
+        out = wide.new_empty(0).set_(
+            wide.untyped_storage(), wide.storage_offset(), (n_rows * groups, c), (c, 1)
+        )
     else:
         a = torch.sparse_csr_tensor(crow, col, val.to(ct), (n_rows, n_cols), check_invariants=False)
         out = pooled_empty((n_rows * groups, c), xin)
