@@ -70,7 +70,7 @@ def _spmm_impl(
     ct = compute_dtype(x.dtype)
     xin = x if x.dtype == ct else x.to(ct)
     xin = xin.contiguous()
-    if xin.device.type == "cpu" and c > 0 and col.numel() > 0:
+    if _gathers(xin, col):
         wide = _gather_product(crow, col, val.to(ct), xin.view(n_cols, groups * c), alpha)
         # the same storage as (M * G, C) rows, not as a view: a custom Function's
         # output must not be a view (callers modify it in place)
@@ -93,6 +93,11 @@ def _spmm_impl(
 # _CHUNK_BYTES, each copied into a pooled buffer.
 _FRESH_BYTES = 32 << 20
 _CHUNK_BYTES = 8 << 20
+
+
+def _gathers(x: torch.Tensor, col: torch.Tensor) -> bool:
+    """Whether the product with ``x`` runs as :func:`_gather_product` (CPU, something to sum)."""
+    return x.device.type == "cpu" and x.shape[1] > 0 and col.numel() > 0
 
 
 def _gather_product(
@@ -266,11 +271,15 @@ def spmm_accumulate_(
     """
     n_rows = arrays[0].shape[0] - 1
     c = x.shape[1]
+    wide = out.view(n_rows, groups * c)
+    xw = x.contiguous().view(n_cols, groups * c)
+    if _gathers(x, arrays[1]):  # the same CPU product as spmm_rows
+        wide.add_(_gather_product(arrays[0], arrays[1], arrays[2].to(out.dtype), xw, alpha))
+        return out
     a = torch.sparse_csr_tensor(
         arrays[0], arrays[1], arrays[2].to(out.dtype), (n_rows, n_cols), check_invariants=False
     )
-    wide = out.view(n_rows, groups * c)
-    torch.addmm(wide, a, x.contiguous().view(n_cols, groups * c), alpha=alpha, out=wide)
+    torch.addmm(wide, a, xw, alpha=alpha, out=wide)
     return out
 
 
