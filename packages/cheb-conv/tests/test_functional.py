@@ -301,17 +301,21 @@ def test_pool_respects_its_byte_cap():
         cheb_conv.empty_cache()
 
 
-@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("path", ["gather", "gather-chunked", "sparse-blas"])
 @pytest.mark.parametrize("K", [3, 6])  # power basis; Clenshaw (products scaled by 2)
-def test_cpu_gather_products_match_dense_reference(monkeypatch, chunked, K):
+def test_products_match_dense_reference(monkeypatch, path, K):
     """The CPU product is a weighted gather-sum (embedding_bag); large outputs are
-    computed in chunks of rows. Both give the dense reference, with isolated
-    vertices (empty rows), in both layouts, values and gradients."""
+    computed in chunks of rows; other devices use the sparse BLAS ``addmm`` (forced
+    here on the CPU, so that the CUDA code path is tested without a GPU). All give the
+    dense reference, with isolated vertices (empty rows), in both layouts, values and
+    gradients."""
     import cheb_conv._sparse as sparse
 
-    if chunked:  # every output is "large": chunks of 3 rows of (B * C) floats
+    if path == "gather-chunked":  # every output is "large": chunks of 3 rows of (B * C) floats
         monkeypatch.setattr(sparse, "_FRESH_BYTES", 1)
         monkeypatch.setattr(sparse, "_CHUNK_BYTES", 3 * 2 * 4 * 8)
+    elif path == "sparse-blas":
+        monkeypatch.setattr(sparse, "_gathers", lambda x, col: False)
     A = random_graph(30, 40, seed=5)  # sparse enough to leave vertices isolated
     assert (A.to_dense().sum(1) == 0).any()
     L = cheb_conv.rescale(cheb_conv.laplacian(A, "combinatorial"))

@@ -84,17 +84,21 @@ def _lifts(kind):
         ("gather", "horner"),
         ("matrix", "lifted"),
         ("matrix", "horner"),
+        ("matrix", "horner-blas"),
     ],
 )
 @pytest.mark.parametrize("K", [1, 3, 4, 6])
 def test_lift_mixes_on_coarse_rows(K, kind, form, monkeypatch):
     """``lift`` (a callable, or a matrix for K <= 4: one product with the lifted operator
-    [U | L U | ...], or, beyond FULL_MAX_ROWS fine rows, Horner with U) == convolving
-    the lifted input."""
+    [U | L U | ...], or, beyond FULL_MAX_ROWS fine rows, Horner with U, also with the
+    sparse BLAS products of other devices) == convolving the lifted input."""
     import cheb_conv._lifted as lifted_module
+    import cheb_conv._sparse as sparse
 
-    if form == "horner":
+    if form in ("horner", "horner-blas"):
         monkeypatch.setattr(lifted_module, "FULL_MAX_ROWS", 0)
+    if form == "horner-blas":  # the products (and in-place accumulation) CUDA runs
+        monkeypatch.setattr(sparse, "_gathers", lambda x, col: False)
     L = _op()
     lift, U = _lifts(kind)
     xc = torch.randn(11, 2, 5, dtype=torch.float64, requires_grad=True)
