@@ -16,7 +16,8 @@
 #   3. cheb_conv.log/json tools/bench/cheb_conv.py --quick --device cuda
 #   4. unet.log/json      tools/bench/unet.py --device cuda
 #   5. climate-seg.log    synthetic data, one training epoch with --gpu 0, then
-#                         `evaluate` of that checkpoint (on the CPU)
+#                         `evaluate` of that checkpoint on the CPU and with --gpu 0
+#   6. climate-seg-tests.log  climate-seg's --gpu tests (GPU evaluation == CPU evaluation)
 #
 # The exit status is the number of failed steps.
 set -u -o pipefail
@@ -57,14 +58,17 @@ step cuda-tests 240 $py -m pytest -q -p no:cacheprovider -n 8 \
 grep -E "passed|failed" "$out/cuda-tests.log" | tail -n 1
 step cheb_conv 150 $py tools/bench/cheb_conv.py --quick --device cuda --json "$out/cheb_conv.json"
 step unet 150 $py tools/bench/unet.py --device cuda --json "$out/unet.json"
-# the default training (small preset) for one epoch on cuda:0; the checkpoint is then
-# evaluated by the CPU-only `evaluate` (loading a CUDA checkpoint on the CPU)
+# the default training (small preset) for one epoch on cuda:0, then `evaluate` of that
+# checkpoint on the CPU (a CUDA checkpoint loaded there) and on cuda:0
 seg_work=/tmp/device-climate-seg
 seg="rm -rf $seg_work && $py -m climate_seg data synth --out $seg_work/data --samples 48 --workers 8 \
  && $py -m climate_seg train --data $seg_work/data --out $seg_work/run --gpu 0 --epochs 1 --batch-size 4 \
- && $py -m climate_seg evaluate $seg_work/run --data $seg_work/data"
+ && $py -m climate_seg evaluate $seg_work/run --data $seg_work/data \
+ && $py -m climate_seg evaluate $seg_work/run --data $seg_work/data --gpu 0 --report $seg_work/gpu.json"
 if $py -c "import ignite" 2>/dev/null; then
     step climate-seg 150 bash -c "$seg"
+    step climate-seg-tests 120 $py -m pytest -q -p no:cacheprovider \
+        packages/climate-seg/tests/test_cli.py -k gpu -r s
 else
     echo "== climate-seg: skipped (pytorch-ignite missing; carry its wheel in .whl/)"
 fi

@@ -169,6 +169,39 @@ def test_evaluate_predict_plot(trained, tmp_path):
     assert len(list((tmp_path / "png").glob("*.gif"))) == 1
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_evaluate_and_predict_gpu_errors(trained, tmp_path, command):
+    data, run_dir = trained
+    out = ["--out", tmp_path / "pred"] if command == "predict" else []
+    result = run(command, run_dir, "--data", data, *out, "--gpu", "7")
+    one_line_error(result, "GPU" if torch.cuda.is_available() else "CUDA")
+    if torch.cuda.is_available():
+        one_line_error(run(command, run_dir, "--data", data, *out, "--gpu", "0", "0"), "twice")
+    assert not (tmp_path / "pred").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+def test_evaluate_and_predict_on_gpu_match_the_cpu(trained, tmp_path):
+    data, run_dir = trained
+    reports = {}
+    for name, gpu in (("cpu", []), ("gpu", ["--gpu", "0"])):
+        report = tmp_path / f"{name}.json"
+        result = run(
+            "evaluate", run_dir, "--data", data, "--split", "all", "--report", report, *gpu
+        )
+        assert result.exit_code == 0, result.output
+        reports[name] = json.loads(report.read_text())["metrics"]["grid"]
+        result = run("predict", run_dir, "--data", data, "--out", tmp_path / name, *gpu)
+        assert result.exit_code == 0, result.output
+    for key, value in reports["cpu"].items():
+        assert reports["gpu"][key] == pytest.approx(value, rel=1e-4, abs=1e-5, nan_ok=True), key
+    for cpu_file in sorted((tmp_path / "cpu").glob("*-pred.npz")):
+        with np.load(cpu_file) as a, np.load(tmp_path / "gpu" / cpu_file.name) as b:
+            np.testing.assert_allclose(
+                a["probabilities"].astype(np.float32), b["probabilities"], atol=2e-3
+            )
+
+
 def test_data_stats_and_check(trained, tmp_path):
     data, _ = trained
     result = run("data", "stats", data, "--out", tmp_path / "s.json")

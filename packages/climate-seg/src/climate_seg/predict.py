@@ -7,7 +7,7 @@ the mesh <-> grid transform and the input pipeline.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,15 @@ class LoadedModel:
     Attributes
     ----------
     model : torch.nn.Module
-        In eval mode, on the CPU.
+        In eval mode, on ``device``.
     config : TrainConfig
         The run's configuration.
     grid : sphere_graphs sampling
         The model grid.
     mean, std : ndarray, shape (16,)
         Normalisation of the training split.
+    device : torch.device
+        Where the model runs (inputs are moved there, results come back to the CPU).
     """
 
     model: torch.nn.Module
@@ -45,6 +47,7 @@ class LoadedModel:
     grid: Any
     mean: np.ndarray
     std: np.ndarray
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def transform_for(self, n_vertices: int) -> MeshGrid:
         """The mesh -> model grid transform for files of ``n_vertices`` vertices."""
@@ -78,8 +81,8 @@ class LoadedModel:
 
     @torch.no_grad()
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities ``(B, V_grid, 3)`` of inputs ``(B, V_grid, 16)`` (or ``(B, T, V_grid, 16)``)."""
-        return torch.softmax(self.model(x).float(), -1)
+        """Class probabilities ``(B, V_grid, 3)`` on the CPU of inputs ``(B, V_grid, 16)`` (or ``(B, T, V_grid, 16)``)."""
+        return torch.softmax(self.model(x.to(self.device)).float(), -1).cpu()
 
 
 def resolve_checkpoint(path: Path) -> Path:
@@ -95,8 +98,10 @@ def resolve_checkpoint(path: Path) -> Path:
     return path
 
 
-def load_model(checkpoint: Path, sampling: str | None = None) -> LoadedModel:
-    """Rebuild the model of a checkpoint; ``ValueError`` when ``sampling`` contradicts it."""
+def load_model(
+    checkpoint: Path, sampling: str | None = None, device: torch.device | str = "cpu"
+) -> LoadedModel:
+    """Rebuild the model of a checkpoint on ``device``; ``ValueError`` when ``sampling`` contradicts it."""
     ckpt = load_checkpoint(resolve_checkpoint(checkpoint))
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise ValueError(f"{checkpoint} is not a climate-seg checkpoint (no model/config inside).")
@@ -115,8 +120,9 @@ def load_model(checkpoint: Path, sampling: str | None = None) -> LoadedModel:
             f"{checkpoint} does not match the model of its configuration ({cfg.sampling}); "
             "it was written by another version or sampling."
         ) from None
-    model.eval()
-    return LoadedModel(model, cfg, grid, np.asarray(ckpt["mean"]), np.asarray(ckpt["std"]))
+    device = torch.device(device)
+    model.to(device).eval()
+    return LoadedModel(model, cfg, grid, np.asarray(ckpt["mean"]), np.asarray(ckpt["std"]), device)
 
 
 def _targets(ds: GridDataset, config: TrainConfig, out_dir: Path) -> list[Path]:

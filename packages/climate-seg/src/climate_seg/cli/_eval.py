@@ -7,8 +7,30 @@ from pathlib import Path
 
 import typer
 
-from ._app import app, console, friendly
+from ._app import app, console, friendly, parse_gpu
 from ._train import Sampling
+
+_GPU = typer.Option(
+    None,
+    "--gpu",
+    help="GPU id: absent = CPU; --gpu 0 = cuda:0.",
+    show_default="(CPU)",
+)
+
+
+def _device(gpu: str | None) -> str:
+    """``"cuda:<id>"`` for ``--gpu <id>`` (one id, checked), else ``"cpu"``."""
+    from ..training import check_gpus
+
+    ids = check_gpus(parse_gpu(gpu))
+    if ids is None:
+        return "cpu"
+    if len(ids) > 1:
+        raise ValueError(
+            f"--gpu takes one id here (got {ids}); evaluation and prediction run on one device."
+        )
+    return f"cuda:{ids[0]}"
+
 
 _SKIP = typer.Option(
     False,
@@ -39,6 +61,7 @@ def evaluate(
     pr_curve: Path | None = typer.Option(
         None, "--pr-curve", help="Also save a precision-recall figure (PNG; needs matplotlib)."
     ),
+    gpu: str | None = _GPU,
 ) -> None:
     """Compute AP (TC, AR), mAP, mean accuracy and IoU on a split or a folder; write a JSON report."""
     from .._io import atomic_write_bytes, check_writable
@@ -47,13 +70,14 @@ def evaluate(
     from ..predict import load_model
     from ..training.logging import metrics_table
 
-    loaded = load_model(run, sampling.value if sampling else None)
+    device = _device(gpu)
+    loaded = load_model(run, sampling.value if sampling else None, device)
     files = select_files(data, split, loaded.config)
     report = report or ((run if run.is_dir() else run.parent) / f"evaluate-{split}.json")
     check_writable(report.parent)
     ds = loaded.dataset(files, skip_bad_files)
     accumulators: list = []
-    results = evaluate_model(loaded.model, ds, "cpu", batch_size, ds.transform, keep=accumulators)
+    results = evaluate_model(loaded.model, ds, device, batch_size, ds.transform, keep=accumulators)
     console.print(
         metrics_table(
             [{"split": f"{split} ({k})", **v} for k, v in results.items()],
@@ -98,12 +122,13 @@ def predict(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace existing prediction files in --out."
     ),
+    gpu: str | None = _GPU,
 ) -> None:
     """Predict every file: one npz per input with `labels (V,)` int8 and `probabilities (3, V)` float16."""
     from .._io import check_writable, data_files
     from ..predict import load_model, predict_files
 
-    loaded = load_model(run, sampling.value if sampling else None)
+    loaded = load_model(run, sampling.value if sampling else None, _device(gpu))
     files = data_files(data)
     check_writable(out)
     written = predict_files(loaded, files, out, overwrite=overwrite, skip_bad_files=skip_bad_files)

@@ -69,7 +69,7 @@ def check_gpus(gpu: Sequence[int] | None) -> list[int] | None:
     ids = [int(i) for i in gpu]
     if not torch.cuda.is_available():
         raise ValueError(
-            f"--gpu {' '.join(map(str, ids))} asks for CUDA but no CUDA device is available; drop --gpu to train on the CPU."
+            f"--gpu {' '.join(map(str, ids))} asks for CUDA but no CUDA device is available; drop --gpu to run on the CPU."
         )
     count = torch.cuda.device_count()
     bad = [i for i in ids if i < 0 or i >= count]
