@@ -416,7 +416,10 @@ def main():
     p.add_argument("--memory-only", action="store_true", help="skip the timings")
     p.add_argument("--impls", default=",".join(IMPLS))
     p.add_argument(
-        "--device", default=None, help="cpu, cuda, or both (default: cpu [+ cuda if available])"
+        "--device",
+        choices=("cpu", "cuda", "both"),
+        default=None,
+        help="default: cpu [+ cuda if available]",
     )
     p.add_argument("--json", help="write the timings and ratios to this file")
     p.add_argument("--mem-child", default=None, help=argparse.SUPPRESS)
@@ -428,9 +431,12 @@ def main():
         return timing_child(args)
     torch.set_num_threads(args.threads)
     impls = [i for i in args.impls.split(",") if i]
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    if args.device in ("cpu", "cuda"):
-        devices = [args.device]
+    if args.device is None:
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    else:
+        devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
+    if "cuda" in devices and not torch.cuda.is_available():
+        p.error("--device cuda: torch sees no CUDA device")
     check_baseline()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, devices {devices}")
     C, K = C_MAIN, K_MAIN

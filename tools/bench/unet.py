@@ -239,7 +239,10 @@ def main():
         "--no-memory", action="store_true", help="skip the per-configuration peak-memory runs"
     )
     ap.add_argument(
-        "--device", default=None, help="cpu, cuda, or both (default: cpu [+ cuda if available])"
+        "--device",
+        choices=("cpu", "cuda", "both"),
+        default=None,
+        help="default: cpu [+ cuda if available]",
     )
     ap.add_argument("--json", help="write the results to this file")
     args = ap.parse_args()
@@ -247,10 +250,8 @@ def main():
         args.batch, args.reps = 2, 2
     if args.device is None:
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    elif args.device in ("cpu", "cuda", "both"):
-        devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
     else:
-        ap.error(f"--device {args.device!r}: use cpu, cuda or both")
+        devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
     if "cuda" in devices and not torch.cuda.is_available():
         ap.error("--device cuda: torch sees no CUDA device")
     torch.set_num_threads(args.threads)

@@ -35,12 +35,10 @@ TOL = dict(rtol=1e-9, atol=1e-10)
 
 
 @pytest.fixture
-def device(request, monkeypatch):
+def device(request, force_sparse_blas):
     name = request.param
     if name == "cpu-sparse-blas":
-        import cheb_conv._sparse as sparse
-
-        monkeypatch.setattr(sparse, "_gathers", lambda x, col: False)
+        force_sparse_blas()
         return torch.device("cpu")
     return torch.device(name)
 

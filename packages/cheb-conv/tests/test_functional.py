@@ -303,7 +303,7 @@ def test_pool_respects_its_byte_cap():
 
 @pytest.mark.parametrize("path", ["gather", "gather-chunked", "sparse-blas"])
 @pytest.mark.parametrize("K", [3, 6])  # power basis; Clenshaw (products scaled by 2)
-def test_products_match_dense_reference(monkeypatch, path, K):
+def test_products_match_dense_reference(monkeypatch, force_sparse_blas, path, K):
     """The CPU product is a weighted gather-sum (embedding_bag); large outputs are
     computed in chunks of rows; other devices use the sparse BLAS ``addmm`` (forced
     here on the CPU, so that the CUDA code path is tested without a GPU). All give the
@@ -315,7 +315,7 @@ def test_products_match_dense_reference(monkeypatch, path, K):
         monkeypatch.setattr(sparse, "_FRESH_BYTES", 1)
         monkeypatch.setattr(sparse, "_CHUNK_BYTES", 3 * 2 * 4 * 8)
     elif path == "sparse-blas":
-        monkeypatch.setattr(sparse, "_gathers", lambda x, col: False)
+        force_sparse_blas()
     A = random_graph(30, 40, seed=5)  # sparse enough to leave vertices isolated
     assert (A.to_dense().sum(1) == 0).any()
     L = cheb_conv.rescale(cheb_conv.laplacian(A, "combinatorial"))

@@ -88,17 +88,16 @@ def _lifts(kind):
     ],
 )
 @pytest.mark.parametrize("K", [1, 3, 4, 6])
-def test_lift_mixes_on_coarse_rows(K, kind, form, monkeypatch):
+def test_lift_mixes_on_coarse_rows(K, kind, form, monkeypatch, force_sparse_blas):
     """``lift`` (a callable, or a matrix for K <= 4: one product with the lifted operator
     [U | L U | ...], or, beyond FULL_MAX_ROWS fine rows, Horner with U, also with the
     sparse BLAS products of other devices) == convolving the lifted input."""
     import cheb_conv._lifted as lifted_module
-    import cheb_conv._sparse as sparse
 
     if form in ("horner", "horner-blas"):
         monkeypatch.setattr(lifted_module, "FULL_MAX_ROWS", 0)
     if form == "horner-blas":  # the products (and in-place accumulation) CUDA runs
-        monkeypatch.setattr(sparse, "_gathers", lambda x, col: False)
+        force_sparse_blas()
     L = _op()
     lift, U = _lifts(kind)
     xc = torch.randn(11, 2, 5, dtype=torch.float64, requires_grad=True)
